@@ -1,0 +1,38 @@
+"""The one command line, ``edgesight``: thin wrappers over the library.
+
+Every command catches :class:`~edgesight.core.errors.EdgeSightError`, prints one line naming the
+problem and exits with the error's code (2 for usage and config errors, 1 for runtime errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from edgesight.core.errors import EdgeSightError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="EdgeSight: sensors that send metadata, not frames."
+)
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from edgesight.cli import models, sense
+
+    sense.register(app)
+    models.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``edgesight`` script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _register()
+    try:
+        app()
+    except EdgeSightError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)

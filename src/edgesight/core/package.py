@@ -1,0 +1,191 @@
+"""Model packages (``.espkg``): one file that carries a network and everything needed to run it.
+
+A package is a zip archive::
+
+    manifest.json     format, id, version, sha256 of every other member
+    model.onnx        the network
+    labels.txt        one class label per line, in class-id order
+    intrinsics.json   see :class:`edgesight.core.intrinsics.Intrinsics`
+    <extras>          decoder data (e.g. ``anchors.npy``), licence texts
+
+The loader checks the format, that every member is listed with the right checksum (and nothing
+unlisted is present), that labels exist and that the intrinsics validate. Checking that the
+intrinsics match the network's tensors needs ONNX Runtime and so happens in the sensor runtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from edgesight.core.errors import ModelLoadError
+from edgesight.core.intrinsics import Intrinsics
+
+PACKAGE_FORMAT = "edgesight.model-package/1"
+PACKAGE_SUFFIX = ".espkg"
+_REQUIRED = ("model.onnx", "labels.txt", "intrinsics.json")
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A loaded, verified model package."""
+
+    id: str
+    version: str
+    intrinsics: Intrinsics
+    labels: tuple[str, ...]
+    network: bytes
+    extras: Mapping[str, bytes] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    @property
+    def name(self) -> str:
+        """``id@version``, as shown to users."""
+        return f"{self.id}@{self.version}"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_package(
+    path: Path,
+    *,
+    model_id: str,
+    version: str,
+    network: bytes,
+    labels: list[str] | tuple[str, ...],
+    intrinsics: Intrinsics,
+    extras: Mapping[str, bytes] | None = None,
+) -> Path:
+    """Write a package file and return its path.
+
+    Example:
+        >>> import tempfile
+        >>> i = Intrinsics.model_validate({"task": "classification", "input": {"width": 8, "height": 8},
+        ...                                "decoder": {"name": "classification"}})
+        >>> p = write_package(Path(tempfile.mkdtemp()) / "m.espkg", model_id="toy", version="1",
+        ...                   network=b"onnx", labels=["a", "b"], intrinsics=i)
+        >>> read_package(p).labels
+        ('a', 'b')
+    """
+    if not _ID_PATTERN.match(model_id):
+        raise ModelLoadError(f"model id {model_id!r} must match {_ID_PATTERN.pattern}")
+    members: dict[str, bytes] = {
+        "model.onnx": network,
+        "labels.txt": ("\n".join(labels) + "\n").encode(),
+        "intrinsics.json": intrinsics.model_dump_json(indent=2).encode(),
+        **(extras or {}),
+    }
+    manifest = {
+        "format": PACKAGE_FORMAT,
+        "id": model_id,
+        "version": version,
+        "files": {name: _sha256(data) for name, data in sorted(members.items())},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def read_package(path: Path | str) -> ModelPackage:
+    """Load and verify a package; every problem raises :class:`ModelLoadError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model package not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelLoadError(f"{path}: not a readable model package ({exc})") from exc
+    return parse_package(members, source=str(path))
+
+
+def read_package_bytes(data: bytes, source: str = "<bytes>") -> ModelPackage:
+    """Load and verify a package held in memory (e.g. received from the hub)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ModelLoadError(f"{source}: not a readable model package ({exc})") from exc
+    return parse_package(members, source=source)
+
+
+def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
+    """Verify the members of an unpacked package against its manifest."""
+    manifest = _read_manifest(members, source)
+    listed = manifest.files
+    for name in _REQUIRED:
+        if name not in members:
+            raise ModelLoadError(f"{source}: package is missing {name}")
+    for name, data in members.items():
+        if name == "manifest.json":
+            continue
+        expected = listed.get(name)
+        if expected is None:
+            raise ModelLoadError(f"{source}: {name} is not listed in manifest.json (package was altered)")
+        if _sha256(data) != expected:
+            raise ModelLoadError(f"{source}: checksum mismatch for {name} (package is corrupt or was tampered with)")
+    for name in listed:
+        if name not in members:
+            raise ModelLoadError(f"{source}: manifest lists {name} but the package does not contain it")
+    labels = tuple(line.strip() for line in members["labels.txt"].decode("utf-8").splitlines() if line.strip())
+    if not labels:
+        raise ModelLoadError(f"{source}: labels.txt has no labels")
+    try:
+        intrinsics = Intrinsics.model_validate_json(members["intrinsics.json"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise ModelLoadError(
+            f"{source}: intrinsics.json: {where}: {first['msg']} (got {first.get('input')!r})"
+        ) from exc
+    extras = {n: d for n, d in members.items() if n not in (*_REQUIRED, "manifest.json")}
+    return ModelPackage(
+        id=manifest.id,
+        version=manifest.version,
+        intrinsics=intrinsics,
+        labels=labels,
+        network=members["model.onnx"],
+        extras=extras,
+        source=source,
+    )
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    id: str
+    version: str
+    files: dict[str, str]
+
+
+def _read_manifest(members: dict[str, bytes], source: str) -> _Manifest:
+    raw = members.get("manifest.json")
+    if raw is None:
+        raise ModelLoadError(f"{source}: package has no manifest.json")
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != PACKAGE_FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else manifest
+        raise ModelLoadError(f"{source}: manifest.json format must be {PACKAGE_FORMAT!r}, got {got!r}")
+    for key in ("id", "version"):
+        if not isinstance(manifest.get(key), str) or not manifest[key]:
+            raise ModelLoadError(f"{source}: manifest.json needs a non-empty string {key!r}")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ModelLoadError(f"{source}: manifest.json needs a 'files' mapping of name -> sha256")
+    return _Manifest(id=manifest["id"], version=manifest["version"], files=files)

@@ -1,0 +1,92 @@
+"""Detector: network + decoder + NMS, from ISP tensors to `Detections` in source-frame pixels."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesight.core.detections import Detections
+from edgesight.core.intrinsics import Thresholds
+from edgesight.core.package import ModelPackage
+from edgesight.sensor.decoders import Candidates, build_decoder, nms
+from edgesight.sensor.isp import BoxTransform, IspOutput, Region
+from edgesight.sensor.runtime import OnnxNetwork
+
+# A tile's box that reaches within this many source pixels of an inner tile edge is cut by the
+# tile: the overlap or the whole-ROI pass sees that object whole, so the cut box is dropped.
+_EDGE_MARGIN_PX = 2.0
+_EPS = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorTimings:
+    """Milliseconds spent in the network and in post-processing for one frame."""
+
+    dnn_ms: float
+    post_ms: float
+
+
+class Detector:
+    """Runs a model package on the ISP's outputs for one frame.
+
+    Args:
+        package: a verified model package.
+        thresholds: overrides of the package's default thresholds (None keeps them).
+        threads: ONNX Runtime intra-op threads.
+    """
+
+    def __init__(self, package: ModelPackage, thresholds: Thresholds | None = None, threads: int = 1) -> None:
+        self.package = package
+        self.thresholds = thresholds or package.intrinsics.thresholds
+        self.network = OnnxNetwork(package, threads)
+        self.decoder = build_decoder(package)
+        self.decoder.check_outputs(self.network.output_shapes)
+        self._labels = np.asarray(package.labels, dtype=np.str_)
+
+    def detect(self, passes: list[IspOutput], roi: Region) -> tuple[Detections, DetectorTimings]:
+        """Detections in source-frame pixels from all ISP passes of one frame (whole ROI and tiles)."""
+        dnn_s = 0.0
+        post_s = 0.0
+        parts: list[Candidates] = []
+        for isp_out in passes:
+            t0 = time.perf_counter()
+            outputs = self.network.run(isp_out.tensor)
+            t1 = time.perf_counter()
+            cands = self.decoder(outputs, self.thresholds.score)
+            cands = Candidates(isp_out.transform.to_source(cands.xyxy), cands.scores, cands.class_ids)
+            if isp_out.region != roi and len(cands):
+                cands = _drop_cut_boxes(cands, isp_out.region, roi, isp_out.transform)
+            parts.append(cands)
+            dnn_s += t1 - t0
+            post_s += time.perf_counter() - t1
+        t2 = time.perf_counter()
+        detections = self._finish(parts)
+        post_s += time.perf_counter() - t2
+        return detections, DetectorTimings(dnn_ms=dnn_s * 1e3, post_ms=post_s * 1e3)
+
+    def _finish(self, parts: list[Candidates]) -> Detections:
+        xyxy = np.concatenate([p.xyxy for p in parts]).astype(np.float32)
+        scores = np.concatenate([p.scores for p in parts])
+        class_ids = np.concatenate([p.class_ids for p in parts])
+        keep = nms(xyxy, scores, class_ids, self.thresholds.iou, self.thresholds.max_detections)
+        ids = class_ids[keep]
+        return Detections(xyxy[keep], scores[keep], ids, self._labels[ids])
+
+
+def _drop_cut_boxes(cands: Candidates, tile: Region, roi: Region, transform: BoxTransform) -> Candidates:
+    """Drop a tile's boxes that touch one of its inner edges (edges that are not the ROI's own).
+
+    Boxes are in source pixels; ``transform`` knows the frame size.
+    """
+    w, h = transform.frame_width, transform.frame_height
+    inf = np.float32(np.inf)
+    left = tile.x * w if tile.x > roi.x + _EPS else -inf
+    top = tile.y * h if tile.y > roi.y + _EPS else -inf
+    right = tile.x2 * w if tile.x2 < roi.x2 - _EPS else inf
+    bottom = tile.y2 * h if tile.y2 < roi.y2 - _EPS else inf
+    x1, y1, x2, y2 = cands.xyxy.T
+    m = _EDGE_MARGIN_PX
+    keep = ~((x1 <= left + m) | (y1 <= top + m) | (x2 >= right - m) | (y2 >= bottom - m))
+    return Candidates(cands.xyxy[keep], cands.scores[keep], cands.class_ids[keep])

@@ -1,0 +1,340 @@
+"""ISP stage: from a decoded frame to the network's input tensor, and the way back for boxes.
+
+Like the IMX500's ISP: crop the region of interest, resize it to the input (letterbox or
+stretch), order the colours, normalise ``(pixel - mean) / std``, cast, lay out NCHW or NHWC
+with a batch dimension of 1. Cropping, scaling and colour conversion happen in one pass of
+:meth:`Frame.crop_scale` (libswscale for decoded video). Each tensor comes with the
+:class:`BoxTransform` that maps boxes found in it back to source-frame pixels exactly.
+
+Regions are normalised ``(x, y, w, h)`` on the full frame. They are turned into pixel crops
+aligned to even pixels (so 4:2:0 chroma crops cleanly); the transform uses the crop actually
+taken, so the mapping stays exact whatever the alignment did.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from edgesight.core.errors import ConfigError
+from edgesight.core.intrinsics import InputSpec, Layout, ResizeMode, Tiling
+from edgesight.sensor.sources import CropBox, Frame
+
+__all__ = ["BoxTransform", "Isp", "IspOutput", "Region", "crop_box", "input_geometry", "tile_regions"]
+
+Tensor = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
+
+_EPS = 1e-9
+_CROP_ALIGN = 2
+_MAX_FRAME_SIZES = 4
+"""Frame sizes whose plans (and buffers) an Isp keeps; image folders may mix sizes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A normalised rectangle on the full frame: ``x, y`` top-left, ``w, h`` size, all in 0..1.
+
+    Raises:
+        ConfigError: naming the value, if a coordinate is outside 0..1, the size is empty, or the
+            rectangle reaches past the frame.
+
+    Example:
+        >>> Region(0.25, 0.0, 0.5, 1.0).x2
+        0.75
+        >>> Region(0.5, 0.0, 0.6, 1.0)
+        Traceback (most recent call last):
+        ...
+        edgesight.core.errors.ConfigError: region x + w must be <= 1, got 0.5 + 0.6
+    """
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "w", "h"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"region {name} must be in 0..1, got {value}")
+        if self.w <= 0.0 or self.h <= 0.0:
+            raise ConfigError(f"region must not be empty, got w={self.w} h={self.h}")
+        if self.x + self.w > 1.0 + _EPS:
+            raise ConfigError(f"region x + w must be <= 1, got {self.x} + {self.w}")
+        if self.y + self.h > 1.0 + _EPS:
+            raise ConfigError(f"region y + h must be <= 1, got {self.y} + {self.h}")
+
+    @classmethod
+    def full(cls) -> Region:
+        """The whole frame.
+
+        Example:
+            >>> Region.full()
+            Region(x=0.0, y=0.0, w=1.0, h=1.0)
+        """
+        return cls(0.0, 0.0, 1.0, 1.0)
+
+    @classmethod
+    def from_xywh(cls, xywh: Region | Sequence[float] | None) -> Region:
+        """A region from ``(x, y, w, h)``; None means the full frame.
+
+        Example:
+            >>> Region.from_xywh((0.1, 0.2, 0.3, 0.4)).h
+            0.4
+        """
+        if xywh is None:
+            return cls.full()
+        if isinstance(xywh, Region):
+            return xywh
+        if len(xywh) != 4:
+            raise ConfigError(f"region must be (x, y, w, h), got {tuple(xywh)}")
+        x, y, w, h = (float(v) for v in xywh)
+        return cls(x, y, w, h)
+
+    @property
+    def x2(self) -> float:
+        """Right edge."""
+        return self.x + self.w
+
+    @property
+    def y2(self) -> float:
+        """Bottom edge."""
+        return self.y + self.h
+
+
+@dataclass(frozen=True, slots=True)
+class BoxTransform:
+    """Maps boxes from input-tensor pixels to source-frame pixels: ``src = input * scale + offset``.
+
+    Attributes:
+        scale_x: source pixels per input pixel, horizontally.
+        scale_y: source pixels per input pixel, vertically.
+        offset_x: source x of input x = 0.
+        offset_y: source y of input y = 0.
+        frame_width: source frame width, for clipping.
+        frame_height: source frame height, for clipping.
+
+    Example:
+        >>> t = BoxTransform(2.0, 2.0, 10.0, -4.0, 100, 100)
+        >>> t.to_source(np.array([[0, 4, 20, 60]])).tolist()
+        [[10.0, 4.0, 50.0, 100.0]]
+    """
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    frame_width: int
+    frame_height: int
+
+    def to_source(self, xyxy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """``(n, 4)`` boxes in input pixels -> ``(n, 4)`` float32 source pixels, clipped to the frame."""
+        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        out = boxes * (self.scale_x, self.scale_y, self.scale_x, self.scale_y)
+        out += (self.offset_x, self.offset_y, self.offset_x, self.offset_y)
+        np.clip(out[:, 0::2], 0.0, self.frame_width, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0.0, self.frame_height, out=out[:, 1::2])
+        return out.astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class IspOutput:
+    """One network input.
+
+    Attributes:
+        tensor: ``(1, 3, H, W)`` (NCHW) or ``(1, H, W, 3)`` (NHWC) in the spec's dtype.
+        transform: maps boxes found in ``tensor`` back to source-frame pixels.
+        region: the normalised region of the frame the tensor shows.
+    """
+
+    tensor: Tensor
+    transform: BoxTransform
+    region: Region
+
+
+def crop_box(region: Region, width: int, height: int, align: int = _CROP_ALIGN) -> CropBox:
+    """The pixel crop of ``region`` on a ``width`` x ``height`` frame, widened to ``align`` pixels.
+
+    Edges are floored/ceiled outward to whole pixels, then the top-left corner down and the
+    bottom-right corner up to multiples of ``align`` (as far as the frame allows).
+
+    Example:
+        >>> crop_box(Region(0.1, 0.1, 0.5, 0.5), 101, 51)
+        CropBox(x=10, y=4, width=52, height=28)
+    """
+    x0 = math.floor(region.x * width + 1e-6)
+    y0 = math.floor(region.y * height + 1e-6)
+    x1 = min(width, math.ceil(region.x2 * width - 1e-6))
+    y1 = min(height, math.ceil(region.y2 * height - 1e-6))
+    x0 -= x0 % align
+    y0 -= y0 % align
+    x1 = min(width, x1 + (-x1) % align)
+    y1 = min(height, y1 + (-y1) % align)
+    return CropBox(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+
+def input_geometry(crop: CropBox, spec: InputSpec) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where the scaled crop lands in the input: ``((content_w, content_h), (pad_x, pad_y))``.
+
+    Example:
+        >>> spec = InputSpec(width=416, height=416)
+        >>> input_geometry(CropBox(0, 0, 3840, 2160), spec)
+        ((416, 234), (0, 91))
+    """
+    if spec.resize is ResizeMode.STRETCH:
+        return (spec.width, spec.height), (0, 0)
+    scale = min(spec.width / crop.width, spec.height / crop.height)
+    content_w = min(spec.width, max(1, round(crop.width * scale)))
+    content_h = min(spec.height, max(1, round(crop.height * scale)))
+    return (content_w, content_h), ((spec.width - content_w) // 2, (spec.height - content_h) // 2)
+
+
+def tile_regions(roi: Region, tiling: Tiling) -> list[Region]:
+    """The sub-regions the network runs on: the ROI (if ``include_full``) then ``rows x cols`` tiles.
+
+    Tiles overlap their neighbours by ``tiling.overlap`` of a tile's size and together cover
+    the ROI exactly. A 1 x 1 tiling is just the ROI.
+
+    Example:
+        >>> tiles = tile_regions(Region.full(), Tiling(rows=1, cols=2, overlap=0.2, include_full=True))
+        >>> [(round(t.x, 4), round(t.w, 4)) for t in tiles]
+        [(0.0, 1.0), (0.0, 0.5556), (0.4444, 0.5556)]
+    """
+    if tiling.rows == 1 and tiling.cols == 1:
+        return [roi]
+    tile_w = roi.w / (tiling.cols - (tiling.cols - 1) * tiling.overlap)
+    tile_h = roi.h / (tiling.rows - (tiling.rows - 1) * tiling.overlap)
+    step_x, step_y = tile_w * (1.0 - tiling.overlap), tile_h * (1.0 - tiling.overlap)
+    tiles = []
+    for row in range(tiling.rows):
+        for col in range(tiling.cols):
+            x = roi.x + col * step_x
+            y = roi.y + row * step_y
+            tiles.append(Region(x, y, min(tile_w, 1.0 - x), min(tile_h, 1.0 - y)))
+    return [roi, *tiles] if tiling.include_full else tiles
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Everything about one region that depends only on the frame size, computed once."""
+
+    crop: CropBox
+    content_size: tuple[int, int]
+    pad: tuple[int, int]
+    transform: BoxTransform
+    buffer: Tensor | None = field(default=None, repr=False)
+
+
+class Isp:
+    """The ISP of one network: configured once, then ``process(frame)`` per frame.
+
+    Args:
+        spec: the network's input (size, layout, dtype, colour order, resize, normalisation).
+        roi: normalised ``(x, y, w, h)`` region of interest on the full frame; None = full frame.
+        tiling: optional tiles of the ROI, each giving its own tensor.
+        reuse_buffers: write each region's tensor into the same buffer on every call, so a
+            tensor is only valid until the next ``process``. Only for loops that consume each
+            tensor before the next frame; the default (False) gives every call new tensors,
+            which is safe when tensors wait in a queue for another thread (costs ~0.1 ms).
+
+    Raises:
+        ConfigError: for a bad ROI, or a uint8 input with a mean/std other than 0/1.
+
+    Example:
+        >>> isp = Isp(InputSpec(width=8, height=8, mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0)))
+        >>> frame = Frame.from_bgr(0, 0.0, np.full((16, 32, 3), 255, np.uint8))
+        >>> (out,) = isp.process(frame)
+        >>> out.tensor.shape, float(out.tensor[0, 0, 4, 4]), round(float(out.tensor[0, 0, 0, 0]), 3)
+        ((1, 3, 8, 8), 1.0, 0.447)
+        >>> out.transform.to_source([[0, 2, 8, 6]]).tolist()
+        [[0.0, 0.0, 32.0, 16.0]]
+    """
+
+    def __init__(
+        self,
+        spec: InputSpec,
+        roi: Region | Sequence[float] | None = None,
+        tiling: Tiling | None = None,
+        reuse_buffers: bool = False,
+    ) -> None:
+        identity = spec.mean == (0.0, 0.0, 0.0) and spec.std == (1.0, 1.0, 1.0)
+        if spec.dtype == "uint8" and not identity:
+            raise ConfigError(
+                f"input dtype uint8 takes raw pixels: mean/std must be 0/1, got mean {list(spec.mean)} "
+                f"std {list(spec.std)}"
+            )
+        self.spec = spec
+        self.roi = Region.from_xywh(roi)
+        self.regions = tile_regions(self.roi, tiling) if tiling is not None else [self.roi]
+        self._reuse = reuse_buffers
+        self._identity = identity
+        std = np.asarray(spec.std, np.float32)
+        self._scale = (1.0 / std).astype(np.float32)
+        self._bias = (-np.asarray(spec.mean, np.float32) / std).astype(np.float32)
+        self._pad = (spec.pad_value - np.asarray(spec.mean, np.float32)) / std
+        if spec.layout is Layout.NCHW:
+            self._scale, self._bias = self._scale.reshape(3, 1, 1), self._bias.reshape(3, 1, 1)
+        self._plans: dict[tuple[int, int], list[_Plan]] = {}
+        self._last_ms = 0.0
+
+    @property
+    def last_isp_ms(self) -> float:
+        """Milliseconds the last :meth:`process` call took (the ``isp_ms`` KPI)."""
+        return self._last_ms
+
+    def process(self, frame: Frame) -> list[IspOutput]:
+        """One input tensor per region (the ROI, or the ROI then its tiles), with box transforms."""
+        start = time.perf_counter()
+        plans = self._plans.get((frame.width, frame.height))
+        if plans is None:
+            plans = [self._plan(region, frame.width, frame.height) for region in self.regions]
+            if len(self._plans) >= _MAX_FRAME_SIZES:
+                del self._plans[next(iter(self._plans))]
+            self._plans[(frame.width, frame.height)] = plans
+        outputs = [
+            IspOutput(self._tensor(frame, plan), plan.transform, region)
+            for plan, region in zip(plans, self.regions, strict=True)
+        ]
+        self._last_ms = (time.perf_counter() - start) * 1e3
+        return outputs
+
+    def _plan(self, region: Region, width: int, height: int) -> _Plan:
+        crop = crop_box(region, width, height)
+        (content_w, content_h), (pad_x, pad_y) = input_geometry(crop, self.spec)
+        scale_x, scale_y = crop.width / content_w, crop.height / content_h
+        transform = BoxTransform(
+            scale_x, scale_y, crop.x - pad_x * scale_x, crop.y - pad_y * scale_y, width, height
+        )
+        return _Plan(crop, (content_w, content_h), (pad_x, pad_y), transform)
+
+    def _new_buffer(self) -> Tensor:
+        spec = self.spec
+        nchw = spec.layout is Layout.NCHW
+        shape = (1, 3, spec.height, spec.width) if nchw else (1, spec.height, spec.width, 3)
+        if spec.dtype == "uint8":
+            return np.full(shape, spec.pad_value, np.uint8)
+        buffer = np.empty(shape, np.float32)
+        buffer[...] = self._pad.reshape(3, 1, 1) if nchw else self._pad
+        return buffer
+
+    def _tensor(self, frame: Frame, plan: _Plan) -> Tensor:
+        content = frame.crop_scale(plan.crop, plan.content_size, self.spec.color)
+        buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer()
+        if self._reuse:
+            plan.buffer = buffer
+        (w, h), (x, y) = plan.content_size, plan.pad
+        if self.spec.layout is Layout.NCHW:
+            target, source = buffer[0, :, y : y + h, x : x + w], content.transpose(2, 0, 1)
+        else:
+            target, source = buffer[0, y : y + h, x : x + w, :], content
+        if self._identity:
+            np.copyto(target, source, casting="unsafe")
+        else:
+            np.multiply(source, self._scale, out=target)
+            np.add(target, self._bias, out=target)
+        return buffer

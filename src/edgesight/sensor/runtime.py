@@ -1,0 +1,74 @@
+"""The network on ONNX Runtime: a session per model package, checked against its intrinsics."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from edgesight.core.errors import ModelLoadError
+from edgesight.core.intrinsics import Layout
+from edgesight.core.package import ModelPackage
+
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
+
+
+class OnnxNetwork:
+    """One inference session. ``threads`` bounds ONNX Runtime's intra-op pool (1 leaves a core free
+    for decoding and the ISP, which run beside inference).
+
+    Raises:
+        ModelLoadError: the network does not load, or its input does not match the intrinsics.
+    """
+
+    def __init__(self, package: ModelPackage, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(
+                package.network, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ModelLoadError(
+                f"{package.source}: model.onnx does not load in ONNX Runtime ({exc})"
+            ) from exc
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelLoadError(f"{package.source}: network must have 1 input, it has {len(inputs)}")
+        self.input_name: str = inputs[0].name
+        self.output_names: list[str] = [o.name for o in self._session.get_outputs()]
+        self.output_shapes: list[tuple[int | str | None, ...]] = [
+            tuple(o.shape) for o in self._session.get_outputs()
+        ]
+        self._check_input(package, tuple(inputs[0].shape), inputs[0].type)
+
+    @staticmethod
+    def _check_input(package: ModelPackage, shape: tuple[int | str | None, ...], ort_type: str) -> None:
+        spec = package.intrinsics.input
+        if spec.layout is Layout.NCHW:
+            expected: tuple[int, ...] = (1, 3, spec.height, spec.width)
+        else:
+            expected = (1, spec.height, spec.width, 3)
+        # Symbolic or -1 dimensions (dynamic batch, dynamic size) accept any value.
+        fixed = [
+            got == want
+            for got, want in zip(shape, expected, strict=False)
+            if isinstance(got, int) and got > 0
+        ]
+        if len(shape) != 4 or not all(fixed):
+            raise ModelLoadError(
+                f"{package.source}: intrinsics input {spec.layout.value} {spec.width}x{spec.height} expects "
+                f"tensor shape {list(expected)}, the network's input is {list(shape)}"
+            )
+        dtype = _ORT_DTYPES.get(ort_type)
+        if dtype != spec.dtype:
+            raise ModelLoadError(
+                f"{package.source}: intrinsics input dtype is {spec.dtype}, the network takes {ort_type}"
+            )
+
+    def run(self, tensor: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+        """Run one inference; outputs in the network's order."""
+        outputs = self._session.run(self.output_names, {self.input_name: tensor})
+        return [np.asarray(o, dtype=np.float32) for o in outputs]

@@ -1,0 +1,232 @@
+"""`Frame`: one decoded picture, kept in the decoder's native format until someone asks for pixels.
+
+A PyAV frame stays a ``av.VideoFrame`` (usually yuv420p): the ISP asks for a crop of it scaled to
+the network's input and converted to RGB/BGR in one libavfilter pass (crop, then swscale, which
+scales inside its colour conversion). Converting a 4K frame to full-size BGR first and resizing
+afterwards costs about ten times more. Frames from OpenCV (cameras, image files) are BGR arrays
+and take the numpy view + ``cv2.resize`` + ``cv2.cvtColor`` path behind the same methods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+from av.filter import Graph
+
+from edgesight.core.intrinsics import ColorOrder
+
+__all__ = ["CropBox", "Frame", "ScalerCache"]
+
+UInt8Image = npt.NDArray[np.uint8]
+
+_GRAPH_TIME_BASE = Fraction(1, 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CropBox:
+    """A rectangle of source-frame pixels: columns ``x..x+width``, rows ``y..y+height``.
+
+    Example:
+        >>> CropBox(2, 4, 10, 6).x2
+        12
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        if self.x < 0 or self.y < 0 or self.width <= 0 or self.height <= 0:
+            raise ValueError(f"CropBox needs x, y >= 0 and width, height > 0, got {self}")
+
+    @property
+    def x2(self) -> int:
+        """Right edge (exclusive) in pixels."""
+        return self.x + self.width
+
+    @property
+    def y2(self) -> int:
+        """Bottom edge (exclusive) in pixels."""
+        return self.y + self.height
+
+
+class ScalerCache:
+    """Configured libavfilter graphs (crop -> scale -> pixel format), reused from frame to frame.
+
+    A source owns one cache and hands it to its frames, so building a graph happens once per
+    geometry, not once per frame. Least recently used graphs are dropped beyond ``max_graphs``.
+
+    Example:
+        >>> cache = ScalerCache(max_graphs=2)
+        >>> len(cache)
+        0
+    """
+
+    def __init__(self, max_graphs: int = 32) -> None:
+        self._graphs: OrderedDict[tuple[Any, ...], Graph] = OrderedDict()
+        self._max = max_graphs
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+    def run(self, picture: av.VideoFrame, box: CropBox, size: tuple[int, int], pix_fmt: str) -> UInt8Image:
+        """Crop ``box`` out of ``picture``, scale it to ``size`` (w, h) and convert it to ``pix_fmt``."""
+        full = box.x == 0 and box.y == 0 and box.width == picture.width and box.height == picture.height
+        key = (picture.width, picture.height, picture.format.name, None if full else box, size, pix_fmt)
+        with self._lock:
+            graph = self._graphs.get(key)
+            if graph is None:
+                graph = _build_graph(picture, None if full else box, size, pix_fmt)
+                self._graphs[key] = graph
+                if len(self._graphs) > self._max:
+                    self._graphs.popitem(last=False)
+            else:
+                self._graphs.move_to_end(key)
+            graph.push(picture)
+            out = np.asarray(graph.pull().to_ndarray(), dtype=np.uint8)
+        return out
+
+
+def _build_graph(picture: av.VideoFrame, box: CropBox | None, size: tuple[int, int], pix_fmt: str) -> Graph:
+    graph = Graph()
+    chain = [
+        graph.add_buffer(
+            width=picture.width, height=picture.height, format=picture.format, time_base=_GRAPH_TIME_BASE
+        )
+    ]
+    src_w, src_h = (picture.width, picture.height) if box is None else (box.width, box.height)
+    if box is not None:
+        chain.append(graph.add("crop", f"{box.width}:{box.height}:{box.x}:{box.y}:exact=1"))
+    flags = "area" if size[0] <= src_w and size[1] <= src_h else "bilinear"
+    chain.append(graph.add("scale", f"{size[0]}:{size[1]}:flags={flags}"))
+    chain.append(graph.add("format", pix_fmt))
+    chain.append(graph.add("buffersink"))
+    for upstream, downstream in itertools.pairwise(chain):
+        upstream.link_to(downstream)
+    graph.configure()
+    return graph
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded picture and when it was captured.
+
+    Build frames with :meth:`from_av` (PyAV decoders) or :meth:`from_bgr` (OpenCV).
+
+    Attributes:
+        index: 0-based position in decode order among the frames the source delivered (skipped
+            corrupt frames take no index; indexes keep counting across stream reconnects).
+        timestamp: capture time, Unix seconds (UTC).
+        picture: the decoder's native picture: an ``av.VideoFrame`` (not converted) or an
+            ``(h, w, 3)`` uint8 BGR array.
+
+    Example:
+        >>> f = Frame.from_bgr(0, 1.7e9, np.zeros((48, 64, 3), np.uint8))
+        >>> f.width, f.height, f.crop_scale(CropBox(0, 0, 32, 48), (16, 24)).shape
+        (64, 48, (24, 16, 3))
+    """
+
+    index: int
+    timestamp: float
+    picture: av.VideoFrame | UInt8Image
+    scalers: ScalerCache | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_av(
+        cls, index: int, timestamp: float, picture: av.VideoFrame, scalers: ScalerCache | None = None
+    ) -> Frame:
+        """Wrap a PyAV frame without converting it; ``scalers`` is the owning source's graph cache."""
+        return cls(index, timestamp, picture, scalers if scalers is not None else ScalerCache(max_graphs=4))
+
+    @classmethod
+    def from_bgr(cls, index: int, timestamp: float, image: UInt8Image) -> Frame:
+        """Wrap an ``(h, w, 3)`` uint8 BGR array (OpenCV's native order).
+
+        Raises:
+            ValueError: if ``image`` is not an ``(h, w, 3)`` uint8 array.
+        """
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(
+                f"Frame.from_bgr needs an (h, w, 3) uint8 array, got {image.shape} {image.dtype}"
+            )
+        return cls(index, timestamp, image)
+
+    @property
+    def width(self) -> int:
+        """Frame width in pixels."""
+        if isinstance(self.picture, np.ndarray):
+            return int(self.picture.shape[1])
+        return int(self.picture.width)
+
+    @property
+    def height(self) -> int:
+        """Frame height in pixels."""
+        if isinstance(self.picture, np.ndarray):
+            return int(self.picture.shape[0])
+        return int(self.picture.height)
+
+    def to_bgr(self) -> UInt8Image:
+        """The whole frame as a new ``(height, width, 3)`` uint8 BGR array (opt-in image output only).
+
+        Example:
+            >>> Frame.from_bgr(0, 0.0, np.full((4, 6, 3), 7, np.uint8)).to_bgr()[0, 0].tolist()
+            [7, 7, 7]
+        """
+        if isinstance(self.picture, np.ndarray):
+            return self.picture.copy()
+        return np.asarray(self.picture.to_ndarray(format="bgr24"), dtype=np.uint8)
+
+    def crop_scale(
+        self, box: CropBox, size: tuple[int, int], color: ColorOrder = ColorOrder.RGB
+    ) -> UInt8Image:
+        """Crop ``box``, scale it to ``size`` = (width, height) and convert to ``color``, in one pass.
+
+        PyAV frames go through a cached libavfilter graph (crop + swscale + pixel format); BGR
+        arrays through a numpy view, ``cv2.resize`` and ``cv2.cvtColor``. Downscaling averages
+        areas, upscaling is bilinear.
+
+        Returns:
+            A new ``(height, width, 3)`` uint8 array in ``color`` order.
+
+        Raises:
+            ValueError: if ``box`` reaches outside the frame or ``size`` is not positive.
+
+        Example:
+            >>> img = np.zeros((8, 8, 3), np.uint8); img[..., 2] = 255   # red in BGR
+            >>> Frame.from_bgr(0, 0.0, img).crop_scale(CropBox(2, 2, 4, 4), (2, 2))[0, 0].tolist()
+            [255, 0, 0]
+        """
+        if box.x2 > self.width or box.y2 > self.height:
+            raise ValueError(f"crop {box} reaches outside the {self.width}x{self.height} frame")
+        if size[0] <= 0 or size[1] <= 0:
+            raise ValueError(f"scale size must be positive (width, height), got {size}")
+        if isinstance(self.picture, np.ndarray):
+            return _crop_scale_array(self.picture, box, size, color)
+        scalers = self.scalers if self.scalers is not None else ScalerCache(max_graphs=1)
+        return scalers.run(self.picture, box, size, "rgb24" if color is ColorOrder.RGB else "bgr24")
+
+
+def _crop_scale_array(
+    image: UInt8Image, box: CropBox, size: tuple[int, int], color: ColorOrder
+) -> UInt8Image:
+    view = image[box.y : box.y2, box.x : box.x2]
+    if (box.width, box.height) == size:
+        scaled: UInt8Image = view.copy()
+    else:
+        down = size[0] <= box.width and size[1] <= box.height
+        interpolation = cv2.INTER_AREA if down else cv2.INTER_LINEAR
+        scaled = np.asarray(cv2.resize(view, size, interpolation=interpolation), dtype=np.uint8)
+    if color is ColorOrder.RGB:
+        return np.asarray(cv2.cvtColor(scaled, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    return scaled
