@@ -9,22 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-VTEST = REPO / "data" / "vtest.avi"
-VTEST_DEBIAN = Path("/tmp/ocvdoc/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+from support import need
 
 ClipMaker = Callable[..., Path]
-
-
-@pytest.fixture(scope="session")
-def vtest_path() -> Path:
-    """data/vtest.avi (768x576, 795 frames, 10 fps, MS-MPEG4), copied from opencv-doc if missing."""
-    if not VTEST.is_file() and VTEST_DEBIAN.is_file():
-        VTEST.parent.mkdir(exist_ok=True)
-        shutil.copyfile(VTEST_DEBIAN, VTEST)
-    if not VTEST.is_file():
-        pytest.skip(f"{VTEST} is missing: run `make data`")
-    return VTEST
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +21,7 @@ def make_clip(vtest_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Cli
     Call as ``make_clip("name.mp4", seconds=4, extra=["-movflags", "+faststart"])``; the
     container follows the suffix. Clips are 320x240, 10 fps, a keyframe every 10 frames.
     """
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg CLI is not installed")
+    need(shutil.which("ffmpeg") is not None, "ffmpeg CLI is not installed (make test installs it)")
     folder = tmp_path_factory.mktemp("clips")
     made: dict[str, Path] = {}
 

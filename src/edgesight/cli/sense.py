@@ -17,7 +17,7 @@ from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.metadata_file import MetadataWriter
 from edgesight.sensor.pipeline import Sensor, SensorSettings
-from edgesight.sensor.sources import open_source
+from edgesight.sensor.sources import SourceStats, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
 
 console = Console(stderr=True)
@@ -95,7 +95,7 @@ def sense(
     with open_source(source) as src, MetadataWriter(out) as writer:
         sensor = Sensor(src, package, settings)
         counts = _run(sensor, writer, src.frame_count, max_frames)
-        _summary(sensor, writer, counts, package.name, src.stats.corrupt_frames)
+        _summary(sensor, writer, counts, package.name, src.stats)
 
 
 def _run(sensor: Sensor, writer: MetadataWriter, total: int | None, max_frames: int | None) -> list[int]:
@@ -134,14 +134,27 @@ def _rate(sensor: Sensor) -> str:
     return f"{s.fps:5.1f} fps  dnn {s.dnn_ms / n:5.1f} ms"
 
 
+def _source_notes(source: SourceStats) -> str:
+    """What went wrong with the input, e.g. `` (3 corrupt skipped, input ended early of 795 declared)``."""
+    notes = []
+    if source.corrupt_frames:
+        notes.append(f"{source.corrupt_frames} corrupt skipped")
+    if source.ended_early:
+        declared = f" of {source.frames_declared} declared" if source.frames_declared else ""
+        notes.append(f"input ended early{declared}")
+    if source.reconnects:
+        notes.append(f"{source.reconnects} reconnects")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
 def _summary(
-    sensor: Sensor, writer: MetadataWriter, people: list[int], model_name: str, corrupt: int
+    sensor: Sensor, writer: MetadataWriter, people: list[int], model_name: str, source: SourceStats
 ) -> None:
     s = sensor.stats
     n = max(s.frames, 1)
     table = Table(show_header=False, title="edgesight sense", title_justify="left")
     table.add_row("model", model_name)
-    table.add_row("frames", f"{s.frames}" + (f" ({corrupt} corrupt skipped)" if corrupt else ""))
+    table.add_row("frames", f"{s.frames}{_source_notes(source)}")
     if people:
         table.add_row("people per frame", f"mean {statistics.fmean(people):.2f}, max {max(people)}")
     table.add_row("throughput", f"{s.fps:.1f} fps end to end")

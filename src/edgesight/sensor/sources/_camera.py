@@ -44,6 +44,8 @@ def open_v4l2(device: int | str) -> Capture:
     ``/dev/v4l/by-id/...``) are resolved to their ``videoN`` node first.
     """
     index = v4l2_index(device)
+    # OpenCV logs its own warnings to stderr for a missing device; our SourceError says it once.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     capture: Capture = cv2.VideoCapture(index if index is not None else device, cv2.CAP_V4L2)
     return capture
 

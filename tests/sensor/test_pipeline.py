@@ -1,0 +1,90 @@
+"""The sensor end to end on the real video and the shipped models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgesight.core.frame import OutputMode
+from edgesight.core.intrinsics import Tiling
+from edgesight.core.package import ModelPackage
+from edgesight.sensor.pipeline import Sensor, SensorSettings
+from edgesight.sensor.sources import open_source
+
+
+def run(video: Path, package: ModelPackage, frames: int, **settings: object) -> list:  # type: ignore[type-arg]
+    with open_source(str(video)) as source:
+        return list(Sensor(source, package, SensorSettings(**settings)).run(max_frames=frames))  # type: ignore[arg-type]
+
+
+def test_records_are_complete_and_ordered(vtest_path: Path, nanodet_int8: ModelPackage) -> None:
+    records = run(vtest_path, nanodet_int8, 20, device_id="cam-7")
+    assert [r.seq for r in records] == list(range(20))
+    assert [r.frame_index for r in records] == list(range(20))
+    assert all(
+        b.timestamp - a.timestamp == pytest.approx(0.1, abs=1e-6) for a, b in zip(records, records[1:])
+    )
+    first = records[0]
+    assert first.device_id == "cam-7" and first.frame_size == (768, 576)
+    assert first.model.id == "nanodet-coco-int8" and first.image is None  # metadata only by default
+    assert first.kpi.dnn_ms > 0 and first.kpi.isp_ms > 0
+    people = [int((r.detections.class_name == "person").sum()) for r in records]
+    assert min(people) >= 2 and max(people) <= 15  # the walkway always has a few people
+    boxes = np.concatenate([r.detections.xyxy for r in records])
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 768).all() and (boxes[:, 3] <= 576).all()
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+
+
+def test_roi_limits_detections_to_the_region(vtest_path: Path, nanodet_int8: ModelPackage) -> None:
+    records = run(vtest_path, nanodet_int8, 10, roi=(0.5, 0.0, 0.5, 1.0))
+    boxes = np.concatenate([r.detections.xyxy for r in records])
+    assert len(boxes) > 0
+    assert (boxes[:, 0] >= 384 - 1e-3).all()
+
+
+def test_tiling_finds_at_least_what_the_whole_frame_finds(
+    vtest_path: Path, nanodet_int8: ModelPackage
+) -> None:
+    plain = run(vtest_path, nanodet_int8, 10, tiling=Tiling())
+    tiled = run(vtest_path, nanodet_int8, 10, tiling=Tiling(rows=2, cols=2))
+    count = sum(int((r.detections.class_name == "person").sum()) for r in plain)
+    count_tiled = sum(int((r.detections.class_name == "person").sum()) for r in tiled)
+    assert count_tiled >= count
+
+
+def test_roi_image_mode_attaches_a_small_jpeg(vtest_path: Path, nanodet_int8: ModelPackage) -> None:
+    (record,) = run(vtest_path, nanodet_int8, 1, output_mode=OutputMode.METADATA_ROI_IMAGE,
+                    roi=(0.25, 0.25, 0.5, 0.5), image_width=160)  # fmt: skip
+    assert record.image is not None and record.image.kind == "roi"
+    image = cv2.imdecode(np.frombuffer(record.image.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape[1] == 160 and record.image.size == (160, image.shape[0])
+
+
+def test_full_image_mode_attaches_the_frame(vtest_path: Path, nanodet_int8: ModelPackage) -> None:
+    (record,) = run(vtest_path, nanodet_int8, 1, output_mode=OutputMode.FULL_IMAGE)
+    assert record.image is not None and record.image.size == (768, 576)
+
+
+def test_ssdlite_finds_people(vtest_path: Path, ssdlite: ModelPackage) -> None:
+    records = run(vtest_path, ssdlite, 10)
+    assert {n for r in records for n in r.detections.class_name.tolist()} == {"person"}
+    assert sum(len(r.detections) for r in records) >= 20
+
+
+@pytest.mark.slow
+def test_int8_counts_agree_with_fp32(
+    vtest_path: Path, nanodet_int8: ModelPackage, nanodet_fp32: ModelPackage
+) -> None:
+    """Per-frame person counts of the int8 model equal fp32's on >= 95 % of frames (whole video)."""
+    settings = {"tiling": Tiling()}
+    int8 = run(vtest_path, nanodet_int8, 795, **settings)
+    fp32 = run(vtest_path, nanodet_fp32, 795, **settings)
+    assert len(int8) == len(fp32) == 795
+    same = sum(
+        int((a.detections.class_name == "person").sum()) == int((b.detections.class_name == "person").sum())
+        for a, b in zip(int8, fp32, strict=True)
+    )
+    assert same / 795 >= 0.95, f"int8 and fp32 person counts agree on {same}/795 frames"
