@@ -42,19 +42,19 @@ def test_flipped_byte_in_network_is_a_checksum_mismatch(shipped: dict[str, bytes
     network = bytearray(shipped["model.onnx"])
     network[len(network) // 2] ^= 0xFF
     path = rezip(tmp_path / "bad.espkg", {**shipped, "model.onnx": bytes(network)})
-    with pytest.raises(ModelLoadError, match="checksum mismatch for model.onnx"):
+    with pytest.raises(ModelLoadError, match=r"checksum mismatch for model\.onnx"):
         read_package(path)
 
 
 def test_missing_labels(shipped: dict[str, bytes], tmp_path: Path) -> None:
     content = {k: v for k, v in shipped.items() if k != "labels.txt"}
-    with pytest.raises(ModelLoadError, match="missing labels.txt"):
+    with pytest.raises(ModelLoadError, match=r"missing labels\.txt"):
         read_package(rezip(tmp_path / "bad.espkg", content))
 
 
 def test_unlisted_member_is_tampering(shipped: dict[str, bytes], tmp_path: Path) -> None:
     path = rezip(tmp_path / "bad.espkg", {**shipped, "payload.sh": b"rm -rf /"})
-    with pytest.raises(ModelLoadError, match="payload.sh is not listed"):
+    with pytest.raises(ModelLoadError, match=r"payload\.sh is not listed"):
         read_package(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -25,7 +26,7 @@ def test_records_are_complete_and_ordered(vtest_path: Path, nanodet_int8: ModelP
     assert [r.seq for r in records] == list(range(20))
     assert [r.frame_index for r in records] == list(range(20))
     assert all(
-        b.timestamp - a.timestamp == pytest.approx(0.1, abs=1e-6) for a, b in zip(records, records[1:])
+        b.timestamp - a.timestamp == pytest.approx(0.1, abs=1e-6) for a, b in itertools.pairwise(records)
     )
     first = records[0]
     assert first.device_id == "cam-7" and first.frame_size == (768, 576)
