@@ -31,3 +31,7 @@ def nanodet_fp32() -> ModelPackage:
 @pytest.fixture(scope="session")
 def ssdlite() -> ModelPackage:
     return load_model("ssdlite-person")
+
+# conftest files are plugins, not test modules: keep --doctest-modules from importing them twice
+# under one module name.
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]

@@ -1,0 +1,236 @@
+"""Counting lines: direction-aware crossings with anti-flicker, all tracks and lines at once.
+
+Direction convention (image coordinates, ``y`` down): looking along the line from ``start`` to
+``end`` as drawn on the screen, an object moving from the **left** side to the **right** side
+crosses ``left_to_right`` (default name ``"in"``, Azure status ``CrossRight``); the opposite is
+``right_to_left`` (``"out"``, ``CrossLeft``). For a line drawn left to right across the image, "in"
+is moving down the image.
+
+Per track and line the counter keeps a *committed side*. A crossing counts once, when
+
+1. a motion step of the anchor (last observed position -> current one, so dropouts are bridged)
+   crosses the line **segment** (not the infinite line) from the committed side, and
+2. the track then stays ``min_frames_on_side`` observed frames on the new side.
+
+Going back to the committed side before that cancels the pending crossing, so a box jittering over
+the line counts once, when it finally settles. A new track has no committed side until it has
+held one side for ``min_frames_on_side`` frames, so a track born on the far side cannot cross.
+A new id crossing in the same direction, for the same class, within ``reid_radius`` and
+``reid_window_s`` of a crossing by a track that is no longer observed and was born after that
+crossing is taken as the same object re-found by the tracker and is not counted again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesight.apps.tracking import ClassFilter, TrackTable
+from edgesight.core.config_analytics import LineConfig
+from edgesight.core.detections import Detections
+from edgesight.core.events import Event, EventType, FrameLike, LineStatus
+from edgesight.geometry.boxes import rule_anchor_points
+from edgesight.geometry.lines import cross_2d, crossing_points, segments_cross
+
+__all__ = ["LineCounter"]
+
+_MEMORY_LIMIT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Crossing:
+    """A counted crossing, remembered for ``reid_window_s`` to catch re-found tracks."""
+
+    timestamp: float
+    frame_index: int
+    point: tuple[float, float]
+    side: int
+    class_name: str
+    track_id: int
+
+
+class LineCounter:
+    """Crossings and cumulative counts of a set of lines: ``update(tracked, frame) -> list[Event]``.
+
+    Args:
+        lines: validated line configs (names unique).
+        ttl_frames: frames after its last sighting before a track's line state is dropped (set it
+            to the tracker's ``max_lost_frames + 1``).
+
+    Example:
+        >>> from edgesight.core.events import FrameContext
+        >>> door = LineConfig(name="door", start=(0.0, 0.5), end=(1.0, 0.5), min_frames_on_side=2)
+        >>> counter = LineCounter([door])
+        >>> def step(i, y):
+        ...     det = Detections.from_arrays([[40, y - 20, 60, y]], [0.9], [0], ["person"], [3])
+        ...     return counter.update(det, FrameContext("cam", "main", i, i / 10, (100, 100)))
+        >>> events = [e for i, y in enumerate([30, 35, 40, 55, 60, 65]) for e in step(i, y)]
+        >>> [(e.properties["direction"], e.properties["status"]) for e in events]
+        [('in', 'CrossRight')]
+        >>> counter.counts()
+        {'door': {'in': {'person': 1}, 'out': {}}}
+    """
+
+    def __init__(self, lines: Sequence[LineConfig], ttl_frames: int = 31) -> None:
+        self.lines = tuple(lines)
+        k = len(self.lines)
+        self._start = np.array([ln.start for ln in self.lines], dtype=np.float64).reshape(k, 2)
+        self._end = np.array([ln.end for ln in self.lines], dtype=np.float64).reshape(k, 2)
+        self._anchors = [ln.anchor for ln in self.lines]
+        self._min_frames = np.array([ln.min_frames_on_side for ln in self.lines], dtype=np.int32)
+        self._classes = ClassFilter([ln.classes for ln in self.lines])
+        self._counts: list[dict[int, dict[str, int]]] = [{1: {}, -1: {}} for _ in self.lines]
+        self._suppressed = [0] * k
+        self._memory: list[deque[_Crossing]] = [deque(maxlen=_MEMORY_LIMIT) for _ in self.lines]
+        self._table = TrackTable(
+            ttl_frames,
+            {
+                "committed": ((k,), np.int8, 0),
+                "run_side": ((k,), np.int8, 0),
+                "run_len": ((k,), np.int32, 0),
+                "run_crossed": ((k,), np.bool_, False),
+                "run_frame": ((k,), np.int64, 0),
+                "run_point": ((k, 2), np.float64, np.nan),
+                "last_side": ((k,), np.int8, 0),
+                "last_pt": ((k, 2), np.float64, np.nan),
+            },
+        )
+
+    @property
+    def num_tracks(self) -> int:
+        """Tracks with line state in memory (bounded by expiry)."""
+        return len(self._table)
+
+    def counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Cumulative crossings: ``{line: {direction name: {class_name: count}}}``."""
+        return {
+            ln.name: {
+                ln.left_to_right: dict(sorted(self._counts[i][1].items())),
+                ln.right_to_left: dict(sorted(self._counts[i][-1].items())),
+            }
+            for i, ln in enumerate(self.lines)
+        }
+
+    def suppressed(self) -> dict[str, int]:
+        """Crossings not counted because they repeated a lost track's crossing (a re-found object)."""
+        return {ln.name: self._suppressed[i] for i, ln in enumerate(self.lines)}
+
+    def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
+        """Advance every track's line state by one frame.
+
+        Args:
+            tracked: tracked detections (``tracker_id`` set), boxes in pixels.
+            frame: frame index, time, size and ids of the stream.
+
+        Returns:
+            This frame's ``line_crossing`` events, by line then track.
+
+        Raises:
+            ValueError: ``tracked.tracker_id`` is None.
+        """
+        if tracked.tracker_id is None:
+            raise ValueError("LineCounter.update: detections need tracker_id, got None")
+        if not self.lines:
+            return []
+        fi = frame.frame_index
+        rows = self._table.rows(tracked.tracker_id, fi)
+        cols = self._table.cols
+        pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, k, 2) normalised
+        a, b = self._start[None], self._end[None]
+        raw_side = np.sign(cross_2d(b - a, pts - a)).astype(np.int8)
+        last_side, prev = cols["last_side"][rows], cols["last_pt"][rows]
+        side = np.where(raw_side != 0, raw_side, last_side)  # on the line: still on the last side
+        active = self._classes.matrix(tracked) & (side != 0)
+        crossed = np.zeros(side.shape, dtype=np.bool_)
+        point = np.full(pts.shape, np.nan)
+        switched = (last_side != 0) & (side != last_side)  # rare: only these steps can cross
+        if np.any(switched):
+            ii, jj = np.nonzero(switched)
+            crossed[ii, jj] = segments_cross(prev[ii, jj], pts[ii, jj], self._start[jj], self._end[jj])
+            point[ii, jj] = crossing_points(prev[ii, jj], pts[ii, jj], self._start[jj], self._end[jj])
+
+        committed = cols["committed"][rows]
+        run_side, run_len = cols["run_side"][rows], cols["run_len"][rows]
+        run_crossed = cols["run_crossed"][rows]
+        back = active & (side == committed)
+        new_run = active & ~back & (run_side != side)
+        cont = active & ~back & (run_side == side)
+        run_side = np.where(back, 0, np.where(new_run, side, run_side)).astype(np.int8)
+        run_len = np.where(back, 0, np.where(new_run, 1, np.where(cont, run_len + 1, run_len)))
+        run_crossed = np.where(back, False, np.where(new_run, crossed, run_crossed))
+        run_frame = np.where(new_run, fi, cols["run_frame"][rows])
+        run_point = np.where(new_run[..., None], point, cols["run_point"][rows])
+        done = active & ~back & (run_len >= self._min_frames)
+        counted = done & (committed != 0) & run_crossed
+
+        cols["committed"][rows] = np.where(done, side, committed)
+        cols["run_side"][rows] = np.where(done, 0, run_side)
+        cols["run_len"][rows] = np.where(done, 0, run_len)
+        cols["run_crossed"][rows] = run_crossed & ~done
+        cols["run_frame"][rows], cols["run_point"][rows] = run_frame, run_point
+        off_line = (raw_side != 0)[..., None]  # a step is measured from the last point off the line
+        cols["last_side"][rows], cols["last_pt"][rows] = side, np.where(off_line, pts, prev)
+
+        events: list[Event] = []
+        if np.any(counted):
+            observed = set(tracked.tracker_id.tolist())
+            first_frame = self._table.first_frame[rows]
+            for i, j in sorted(map(tuple, np.argwhere(counted)), key=lambda ij: (ij[1], ij[0])):
+                crossing = _Crossing(
+                    timestamp=frame.timestamp,
+                    frame_index=int(run_frame[i, j]),
+                    point=(float(run_point[i, j, 0]), float(run_point[i, j, 1])),
+                    side=int(side[i, j]),
+                    class_name=str(tracked.class_name[i]),
+                    track_id=int(tracked.tracker_id[i]),
+                )
+                event = self._count(j, crossing, int(first_frame[i]), observed, frame)
+                if event is not None:
+                    events.append(event)
+        self._table.pop_expired(fi)
+        self._forget(frame.timestamp)
+        return events
+
+    def _count(
+        self, j: int, crossing: _Crossing, born_frame: int, observed: set[int], frame: FrameLike
+    ) -> Event | None:
+        """Count one crossing of line ``j`` unless it repeats a lost track's crossing."""
+        line = self.lines[j]
+        for old in self._memory[j]:
+            if (
+                old.side == crossing.side
+                and old.class_name == crossing.class_name
+                and old.track_id != crossing.track_id
+                and old.track_id not in observed
+                and born_frame > old.frame_index
+                and crossing.timestamp - old.timestamp <= line.reid_window_s
+                and math.dist(crossing.point, old.point) <= line.reid_radius
+            ):
+                self._suppressed[j] += 1
+                return None
+        self._memory[j].append(crossing)
+        per_class = self._counts[j][crossing.side]
+        per_class[crossing.class_name] = per_class.get(crossing.class_name, 0) + 1
+        right = crossing.side > 0
+        return Event.create(
+            EventType.LINE_CROSSING,
+            frame,
+            line.name,
+            track_ids=(crossing.track_id,),
+            class_name=crossing.class_name,
+            direction=line.left_to_right if right else line.right_to_left,
+            status=(LineStatus.CROSS_RIGHT if right else LineStatus.CROSS_LEFT).value,
+            crossed_frame_index=crossing.frame_index,
+            point=[round(crossing.point[0], 5), round(crossing.point[1], 5)],
+        )
+
+    def _forget(self, now: float) -> None:
+        """Drop remembered crossings older than their line's ``reid_window_s``."""
+        for j, memory in enumerate(self._memory):
+            window = self.lines[j].reid_window_s
+            while memory and now - memory[0].timestamp > window:
+                memory.popleft()

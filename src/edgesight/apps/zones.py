@@ -1,0 +1,265 @@
+"""Polygon zones: enter/exit with inertia, dwell time and count-in-zone events, all zones at once.
+
+Per track and zone the counter keeps a committed membership. A track *enters* only after its
+anchor has been inside for ``inertia_frames`` consecutive observed frames and *exits* after as many
+frames outside (Frigate's zone inertia), so a box flickering on the border does not produce events.
+Frames in which a track is not observed (a detection dropout) neither advance nor break a streak;
+a track that disappears while inside exits with ``lost: true`` when its state expires.
+
+Dwell time runs from the first frame of the entering streak to the first frame of the exiting
+streak (or the last sighting for a lost track). Everything is vectorised over tracks x zones.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edgesight.apps.tracking import ClassFilter, TrackTable
+from edgesight.core.config_analytics import ZoneConfig
+from edgesight.core.detections import Detections
+from edgesight.core.events import Event, EventType, FrameLike, Trigger
+from edgesight.geometry.boxes import rule_anchor_points
+from edgesight.geometry.polygons import crossed_edges, pad_polygons, points_in_polygons
+
+__all__ = ["ZoneCounter"]
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
+
+
+class ZoneCounter:
+    """Events of a set of zones: ``update(tracked, frame) -> list[Event]``.
+
+    Args:
+        zones: validated zone configs (names unique).
+        ttl_frames: frames after its last sighting before a track's zone state is dropped (set it
+            to the tracker's ``max_lost_frames + 1``).
+
+    Example:
+        >>> from edgesight.core.events import FrameContext
+        >>> zone = ZoneConfig(name="till", polygon=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)],
+        ...                   inertia_frames=2)
+        >>> counter = ZoneCounter([zone])
+        >>> def step(i, x):
+        ...     det = Detections.from_arrays([[x, 40, x + 20, 90]], [0.9], [0], ["person"], [5])
+        ...     return counter.update(det, FrameContext("cam", "main", i, i / 10, (100, 100)))
+        >>> [[e.type.value for e in step(i, x)] for i, x in enumerate([70, 20, 20, 70, 70])]
+        [[], [], ['zone_enter', 'zone_count'], [], ['zone_exit', 'dwell', 'zone_count']]
+        >>> counter.counts()
+        {'till': {}}
+    """
+
+    def __init__(self, zones: Sequence[ZoneConfig], ttl_frames: int = 31) -> None:
+        self.zones = tuple(zones)
+        z = len(self.zones)
+        self._polygons = [zone.polygon_array() for zone in self.zones]
+        self._padded = pad_polygons(self._polygons) if z else np.zeros((0, 3, 2))
+        self._anchors = [zone.anchor for zone in self.zones]
+        self._anchor_groups = [
+            np.array([i for i, x in enumerate(self._anchors) if x is a], dtype=np.int64)
+            for a in set(self._anchors)
+        ]
+        self._inertia = np.array([zone.inertia_frames for zone in self.zones], dtype=np.int32)
+        self._classes = ClassFilter([zone.classes for zone in self.zones])
+        self._last_interval_ts = np.full(z, -np.inf)
+        self._table = TrackTable(
+            ttl_frames,
+            {
+                "inside": ((z,), np.bool_, False),
+                "streak": ((z,), np.int32, 0),
+                "streak_frame": ((z,), np.int64, 0),
+                "streak_ts": ((z,), np.float64, 0.0),
+                "streak_side": ((z,), np.int16, -1),
+                "enter_frame": ((z,), np.int64, 0),
+                "enter_ts": ((z,), np.float64, 0.0),
+                "last_obs": ((z,), np.bool_, False),
+                "last_pt": ((z, 2), np.float64, np.nan),
+                "last_ts": ((), np.float64, 0.0),
+                "class_name": ((), object, ""),
+            },
+        )
+
+    @property
+    def num_tracks(self) -> int:
+        """Tracks with zone state in memory (bounded by expiry)."""
+        return len(self._table)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Objects currently in each zone, by class: ``{zone: {class_name: count}}``."""
+        inside = self._table.cols["inside"]
+        names = self._table.cols["class_name"]
+        return {zone.name: dict(Counter(names[inside[:, z]].tolist())) for z, zone in enumerate(self.zones)}
+
+    def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
+        """Advance every track's zone membership by one frame.
+
+        Args:
+            tracked: tracked detections (``tracker_id`` set), boxes in pixels.
+            frame: frame index, time, size and ids of the stream.
+
+        Returns:
+            This frame's events: enters and exits (and dwells) by zone, then zone counts.
+
+        Raises:
+            ValueError: ``tracked.tracker_id`` is None.
+        """
+        if tracked.tracker_id is None:
+            raise ValueError("ZoneCounter.update: detections need tracker_id got None")
+        if not self.zones:
+            return []
+        fi, ts = frame.frame_index, frame.timestamp
+        rows = self._table.rows(tracked.tracker_id, fi)
+        cols = self._table.cols
+        pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, z, 2)
+        obs = np.zeros((len(tracked), len(self.zones)), dtype=np.bool_)
+        for group in self._anchor_groups:  # one vectorised test per distinct anchor
+            obs[:, group] = points_in_polygons(pts[:, group[0]], self._padded[group])
+        obs &= self._classes.matrix(tracked)
+
+        inside, streak = cols["inside"][rows], cols["streak"][rows]
+        disagree = obs != inside
+        events: list[Event] = []
+        changed = np.zeros(len(self.zones), dtype=np.bool_)
+        busy = disagree | (streak != 0)  # usually few (track, zone) pairs: work on those only
+        if np.any(busy):
+            ii, zz = np.nonzero(busy)
+            events += self._advance(tracked, frame, rows, ii, zz, obs[ii, zz], pts, changed)
+        cols["last_obs"][rows], cols["last_pt"][rows] = obs, pts
+        cols["last_ts"][rows] = ts
+        cols["class_name"][rows] = tracked.class_name
+        events += self._expire(frame, changed)
+        events += self._count_events(frame, changed)
+        return events
+
+    def _advance(
+        self,
+        tracked: Detections,
+        frame: FrameLike,
+        rows: IntArray,
+        ii: IntArray,
+        zz: IntArray,
+        obs: BoolArray,
+        pts: Float64Array,
+        changed: BoolArray,
+    ) -> list[Event]:
+        """Streaks, enters and exits of the (detection ``ii``, zone ``zz``) pairs that may change."""
+        cols, fi, ts = self._table.cols, frame.frame_index, frame.timestamp
+        rr = rows[ii]
+        inside = cols["inside"][rr, zz]
+        disagree = obs != inside
+        streak = cols["streak"][rr, zz]
+        starting = disagree & (streak == 0)
+        streak = np.where(disagree, streak + 1, 0)
+        streak_frame = np.where(starting, fi, cols["streak_frame"][rr, zz])
+        streak_ts = np.where(starting, ts, cols["streak_ts"][rr, zz])
+        side = np.where(starting, -1, cols["streak_side"][rr, zz]).astype(np.int16)
+        last_pt = cols["last_pt"][rr, zz]
+        moved = np.flatnonzero(starting & (cols["last_obs"][rr, zz] != obs) & np.isfinite(last_pt[:, 0]))
+        if moved.shape[0]:
+            side[moved] = crossed_edges(last_pt[moved], pts[ii[moved], zz[moved]], self._padded[zz[moved]])
+        flip = disagree & (streak >= self._inertia[zz])
+        enter_frame = np.where(flip & obs, streak_frame, cols["enter_frame"][rr, zz])
+        enter_ts = np.where(flip & obs, streak_ts, cols["enter_ts"][rr, zz])
+        cols["inside"][rr, zz] = inside ^ flip
+        cols["streak"][rr, zz] = np.where(flip, 0, streak)
+        cols["streak_frame"][rr, zz], cols["streak_ts"][rr, zz] = streak_frame, streak_ts
+        cols["streak_side"][rr, zz] = side
+        cols["enter_frame"][rr, zz], cols["enter_ts"][rr, zz] = enter_frame, enter_ts
+
+        events: list[Event] = []
+        for k in sorted(np.flatnonzero(flip).tolist(), key=lambda k: (zz[k], ii[k])):
+            i, z = int(ii[k]), int(zz[k])
+            changed[z] = True
+            tid, cls = int(tracked.tracker_id[i]), str(tracked.class_name[i])  # type: ignore[index]
+            edge_side = None if side[k] < 0 else int(side[k])
+            if obs[k]:
+                events.append(self._event(EventType.ZONE_ENTER, frame, z, tid, cls, side=edge_side))
+            else:
+                dwell_s = float(streak_ts[k] - enter_ts[k])
+                dwell_frames = int(streak_frame[k] - enter_frame[k])
+                events += self._exit_events(frame, z, tid, cls, edge_side, dwell_s, dwell_frames, lost=False)
+        return events
+
+    def _expire(self, frame: FrameLike, changed: BoolArray) -> list[Event]:
+        """Exit events for tracks that vanished while inside, then drop their state."""
+        gone = self._table.pop_expired(frame.frame_index)
+        events: list[Event] = []
+        if gone["id"].shape[0] == 0:
+            return events
+        for k, z in np.argwhere(gone["inside"]):
+            changed[z] = True
+            dwell_s = float(gone["last_ts"][k] - gone["enter_ts"][k, z])
+            dwell_frames = int(gone["last_frame"][k] - gone["enter_frame"][k, z])
+            events += self._exit_events(
+                frame, int(z), int(gone["id"][k]), str(gone["class_name"][k]), None, dwell_s, dwell_frames,
+                lost=True,
+            )  # fmt: skip
+        return events
+
+    def _exit_events(
+        self,
+        frame: FrameLike,
+        z: int,
+        track_id: int,
+        class_name: str,
+        side: int | None,
+        dwell_s: float,
+        dwell_frames: int,
+        *,
+        lost: bool,
+    ) -> list[Event]:
+        dwell_ms = max(0, round(dwell_s * 1000))
+        events = [
+            self._event(
+                EventType.ZONE_EXIT, frame, z, track_id, class_name,
+                side=side, dwell_ms=dwell_ms, dwell_frames=max(0, dwell_frames), lost=lost,
+            )
+        ]  # fmt: skip
+        min_dwell_s = self.zones[z].min_dwell_s
+        if dwell_s >= min_dwell_s:
+            events.append(
+                self._event(
+                    EventType.DWELL, frame, z, track_id, class_name,
+                    dwell_ms=dwell_ms, dwell_frames=max(0, dwell_frames),
+                    min_dwell_ms=round(min_dwell_s * 1000),
+                )
+            )  # fmt: skip
+        return events
+
+    def _event(
+        self, kind: EventType, frame: FrameLike, z: int, track_id: int, class_name: str, **props: Any
+    ) -> Event:
+        return Event.create(
+            kind, frame, self.zones[z].name, track_ids=(track_id,), class_name=class_name, **props
+        )
+
+    def _count_events(self, frame: FrameLike, changed: BoolArray) -> list[Event]:
+        events: list[Event] = []
+        inside = self._table.cols["inside"]
+        names = self._table.cols["class_name"]
+        for z, zone in enumerate(self.zones):
+            if zone.count_trigger is Trigger.EVENT:
+                if not changed[z]:
+                    continue
+                trigger = Trigger.EVENT
+            else:
+                if frame.timestamp - self._last_interval_ts[z] < zone.count_interval_s:
+                    continue
+                self._last_interval_ts[z] = frame.timestamp
+                trigger = Trigger.INTERVAL
+            members = inside[:, z]
+            by_class = dict(sorted(Counter(names[members].tolist()).items()))
+            events.append(
+                Event.create(
+                    EventType.ZONE_COUNT, frame, zone.name, trigger=trigger,
+                    track_ids=tuple(sorted(self._table.ids[members].tolist())),
+                    count=int(np.count_nonzero(members)), counts_by_class=by_class,
+                )
+            )  # fmt: skip
+        return events

@@ -1,0 +1,118 @@
+"""Boxes: anchor points and pairwise IoU, pure numpy over ``xyxy`` arrays in pixels.
+
+Boxes are ``(n, 4)`` arrays ``[x1, y1, x2, y2]`` with ``y`` growing downwards (image coordinates).
+Results are float64 so that later geometry (sides of lines, homographies) is not limited by float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FOOTPRINT_HEIGHT_FRACTION", "Anchor", "anchor_points", "box_iou", "rule_anchor_points"]
+
+Float64Array = npt.NDArray[np.float64]
+
+FOOTPRINT_HEIGHT_FRACTION = 0.9
+"""Where :attr:`Anchor.FOOTPRINT` sits, as a fraction of the box height from its top edge."""
+
+
+class Anchor(StrEnum):
+    """The point of a box that stands for the object in zones, lines and distances.
+
+    ``BOTTOM_CENTER`` is where a standing person or a vehicle touches the ground in an upright
+    view; ``FOOTPRINT`` (Azure Spatial Analysis' term) sits at 90 % of the box height, which is
+    more stable when the feet are cut off or occluded; ``CENTER`` suits top-down views.
+    """
+
+    BOTTOM_CENTER = "bottom_center"
+    CENTER = "center"
+    FOOTPRINT = "footprint"
+
+
+def anchor_points(xyxy: npt.ArrayLike, anchor: Anchor) -> Float64Array:
+    """Anchor point of each box.
+
+    Args:
+        xyxy: ``(n, 4)`` boxes ``[x1, y1, x2, y2]``.
+        anchor: which point of the box.
+
+    Returns:
+        ``(n, 2)`` float64 points ``[x, y]`` in the boxes' units.
+
+    Example:
+        >>> anchor_points([[0, 0, 10, 20]], Anchor.BOTTOM_CENTER).tolist()
+        [[5.0, 20.0]]
+        >>> anchor_points([[0, 0, 10, 20]], Anchor.FOOTPRINT).tolist()
+        [[5.0, 18.0]]
+    """
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    out = np.empty((boxes.shape[0], 2), dtype=np.float64)
+    out[:, 0] = (boxes[:, 0] + boxes[:, 2]) * 0.5
+    if anchor is Anchor.BOTTOM_CENTER:
+        out[:, 1] = boxes[:, 3]
+    elif anchor is Anchor.CENTER:
+        out[:, 1] = (boxes[:, 1] + boxes[:, 3]) * 0.5
+    else:
+        out[:, 1] = boxes[:, 1] + FOOTPRINT_HEIGHT_FRACTION * (boxes[:, 3] - boxes[:, 1])
+    return out
+
+
+def rule_anchor_points(
+    xyxy: npt.ArrayLike, anchors: Sequence[Anchor], frame_size: tuple[int, int]
+) -> Float64Array:
+    """Anchor points of every box for every rule, normalised to 0..1 by the frame size.
+
+    Each distinct anchor is computed once, however many rules use it.
+
+    Args:
+        xyxy: ``(n, 4)`` boxes in pixels.
+        anchors: the anchor of each of ``r`` rules.
+        frame_size: ``(width, height)`` of the frame in pixels.
+
+    Returns:
+        ``(n, r, 2)`` float64 normalised points.
+
+    Example:
+        >>> rule_anchor_points([[0, 0, 10, 20]], [Anchor.CENTER, Anchor.BOTTOM_CENTER], (20, 40)).tolist()
+        [[[0.25, 0.25], [0.25, 0.5]]]
+    """
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    scale = np.array(frame_size, dtype=np.float64)
+    kinds = set(anchors)
+    if len(kinds) == 1:
+        return np.repeat((anchor_points(boxes, anchors[0]) / scale)[:, None, :], len(anchors), axis=1)
+    out = np.empty((boxes.shape[0], len(anchors), 2), dtype=np.float64)
+    for anchor in kinds:
+        idx = [i for i, a in enumerate(anchors) if a is anchor]
+        out[:, idx, :] = (anchor_points(boxes, anchor) / scale)[:, None, :]
+    return out
+
+
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
+    """Intersection over union of every box in ``a`` with every box in ``b``.
+
+    Args:
+        a: ``(n, 4)`` boxes ``xyxy``.
+        b: ``(m, 4)`` boxes ``xyxy``.
+
+    Returns:
+        ``(n, m)`` IoU in 0..1 (0 for empty boxes).
+
+    Example:
+        >>> box_iou([[0, 0, 10, 10]], [[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]]).round(3).tolist()
+        [[1.0, 0.333, 0.0]]
+    """
+    aa = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    bb = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    area_a = np.maximum(aa[:, 2] - aa[:, 0], 0) * np.maximum(aa[:, 3] - aa[:, 1], 0)
+    area_b = np.maximum(bb[:, 2] - bb[:, 0], 0) * np.maximum(bb[:, 3] - bb[:, 1], 0)
+    iw = np.minimum(aa[:, None, 2], bb[None, :, 2]) - np.maximum(aa[:, None, 0], bb[None, :, 0])
+    ih = np.minimum(aa[:, None, 3], bb[None, :, 3]) - np.maximum(aa[:, None, 1], bb[None, :, 1])
+    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: Float64Array = inter / np.maximum(union, 1e-12)
+    return out

@@ -1,0 +1,145 @@
+"""Line crossings: the known pains (flicker, lost ids, several lines, per class) on synthetic tracks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from edgesight.apps.lines import LineCounter
+from edgesight.core.config_analytics import LineConfig
+from edgesight.core.detections import Detections
+from edgesight.core.events import Event, EventType, FrameContext
+
+SIZE = (1000, 1000)
+DOOR = LineConfig(name="door", start=(0.1, 0.5), end=(0.9, 0.5))  # drawn left to right: "in" = downwards
+
+
+def person(x: float, bottom: float, track_id: int, class_name: str = "person") -> Detections:
+    return Detections.from_arrays([[x - 20, bottom - 100, x + 20, bottom]], [0.9], [0], [class_name], [track_id])
+
+
+def run(counter: LineCounter, frames: Sequence[Detections], start: int = 0, fps: float = 10.0) -> list[Event]:
+    events: list[Event] = []
+    for k, dets in enumerate(frames):
+        i = start + k
+        events += counter.update(dets, FrameContext("cam", "main", i, 100 + i / fps, SIZE))
+    return events
+
+
+def test_straight_crossing_counts_once_with_direction_and_event_shape() -> None:
+    counter = LineCounter([DOOR])
+    events = run(counter, [person(500, y, 1) for y in range(300, 701, 20)])
+    assert len(events) == 1
+    e = events[0]
+    assert e.type is EventType.LINE_CROSSING and e.rule == "door" and e.track_ids == (1,)
+    assert e.properties["direction"] == "in" and e.properties["status"] == "CrossRight"
+    assert e.properties["point"] == [0.5, 0.5]
+    assert counter.counts() == {"door": {"in": {"person": 1}, "out": {}}}
+
+
+def test_opposite_direction_is_out() -> None:
+    counter = LineCounter([DOOR])
+    run(counter, [person(500, y, 1) for y in range(700, 299, -20)])
+    assert counter.counts() == {"door": {"in": {}, "out": {"person": 1}}}
+
+
+def test_box_jittering_over_the_line_20_times_counts_once() -> None:
+    counter = LineCounter([DOOR])
+    approach = [person(500, y, 7) for y in range(400, 491, 10)]
+    jitter = [person(500, 490 if k % 2 else 510, 7) for k in range(40)]  # 20 back-and-forth flips
+    leave = [person(500, y, 7) for y in range(520, 700, 10)]
+    events = run(counter, approach + jitter + leave)
+    assert [e.properties["direction"] for e in events] == ["in"]
+    assert counter.counts()["door"] == {"in": {"person": 1}, "out": {}}
+
+
+def test_real_back_and_forth_with_holding_counts_both_ways() -> None:
+    counter = LineCounter([DOOR])
+    ys = [400] * 4 + [600] * 4 + [400] * 4 + [600] * 4
+    events = run(counter, [person(500, y, 2) for y in ys])
+    assert [e.properties["direction"] for e in events] == ["in", "out", "in"]
+
+
+def test_passing_beside_the_segment_is_not_a_crossing() -> None:
+    counter = LineCounter([DOOR])
+    assert run(counter, [person(50, y, 3) for y in range(300, 701, 20)]) == []  # x=0.05 < start x=0.1
+
+
+def test_track_born_on_the_far_side_cannot_cross() -> None:
+    counter = LineCounter([DOOR])
+    assert run(counter, [person(500, y, 4) for y in range(510, 700, 10)]) == []
+
+
+def test_lost_track_refound_with_new_id_next_to_the_line_does_not_count_twice() -> None:
+    counter = LineCounter([DOOR])
+    first = [person(500, y, 10) for y in range(400, 561, 20)]  # crosses and is counted
+    events = run(counter, first)
+    assert len(events) == 1
+    # id 10 is lost; the tracker re-finds the same person as id 11, whose box first sits on the old
+    # side (the box grew upwards), holds there, then settles on the new side again
+    refound = [person(500, 495, 11)] * 4 + [person(500, y, 11) for y in range(530, 600, 10)]
+    events = run(counter, refound, start=len(first) + 5)
+    assert events == []
+    assert counter.counts()["door"]["in"] == {"person": 1}
+    assert counter.suppressed() == {"door": 1}
+
+
+def test_someone_else_crossing_at_the_same_place_later_counts() -> None:
+    counter = LineCounter([DOOR])
+    run(counter, [person(500, y, 10) for y in range(400, 561, 20)])
+    later = [person(500, y, 12) for y in range(400, 561, 20)]
+    events = run(counter, later, start=40)  # 3.2 s later > reid_window_s = 2 s
+    assert len(events) == 1 and counter.counts()["door"]["in"] == {"person": 2}
+
+
+def test_two_people_crossing_side_by_side_both_count() -> None:
+    counter = LineCounter([DOOR])
+    frames = [Detections.merge([person(500, y, 1), person(540, y, 2)]) for y in range(400, 601, 20)]
+    events = run(counter, frames)
+    assert sorted(e.track_ids[0] for e in events) == [1, 2]
+
+
+def test_crossing_during_a_dropout_is_bridged() -> None:
+    counter = LineCounter([DOOR])
+    frames = [person(500, y, 5) for y in (400, 420, 440)] + [Detections.empty().with_tracker_id([])] * 5
+    frames += [person(500, y, 5) for y in (600, 620, 640)]
+    assert len(run(counter, frames)) == 1
+
+
+def test_several_lines_per_class_and_direction() -> None:
+    lines = [
+        DOOR,
+        LineConfig(name="gate", start=(0.6, 0.0), end=(0.6, 1.0), classes=["car"], left_to_right="east",
+                   right_to_left="west", min_frames_on_side=2),
+    ]
+    counter = LineCounter(lines)
+    frames = []
+    for k in range(20):
+        frames.append(Detections.merge([
+            person(300, 300 + 20 * k, 1),  # walks down through the door: in
+            person(400 + 20 * k, 200, 2, "car"),  # drives right across gate: moves to its left side, west
+            person(900 - 20 * k, 800, 3, "car"),  # drives left across gate (below the door): east
+            person(640 - 20 * k, 300, 4),  # a person crossing the gate line: not counted (class)
+        ]))
+    run(counter, frames)
+    assert counter.counts() == {
+        "door": {"in": {"person": 1}, "out": {}},
+        "gate": {"east": {"car": 1}, "west": {"car": 1}},
+    }
+
+
+def test_state_needs_tracker_ids() -> None:
+    with pytest.raises(ValueError, match="tracker_id"):
+        LineCounter([DOOR]).update(
+            Detections.from_arrays([[0, 0, 1, 1]], [0.9], [0], ["person"]), FrameContext("c", "m", 0, 0.0, SIZE)
+        )
+
+
+def test_line_state_expires() -> None:
+    counter = LineCounter([DOOR], ttl_frames=5)
+    run(counter, [person(500, 400, i) for i in range(1, 4)])
+    assert counter.num_tracks == 3
+    run(counter, [Detections.empty().with_tracker_id(np.zeros(0))] * 7, start=3)
+    assert counter.num_tracks == 0

@@ -1,0 +1,109 @@
+"""Zones: inertia against flicker, enter/exit with side, dwell, counts on change and on interval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgesight.apps.zones import ZoneCounter
+from edgesight.core.config_analytics import ZoneConfig
+from edgesight.core.detections import Detections
+from edgesight.core.events import Event, EventType, FrameContext, Trigger
+
+SIZE = (1000, 1000)
+SHOP = ZoneConfig(name="shop", polygon=[(0.2, 0.2), (0.6, 0.2), (0.6, 0.6), (0.2, 0.6)], inertia_frames=3)
+
+
+def obj(x: float, y: float, track_id: int, class_name: str = "person") -> Detections:
+    """A box whose bottom centre is (x, y) in pixels."""
+    return Detections.from_arrays([[x - 20, y - 80, x + 20, y]], [0.9], [0], [class_name], [track_id])
+
+
+def run(counter: ZoneCounter, frames: Sequence[Detections], fps: float = 10.0, start: int = 0) -> list[Event]:
+    events: list[Event] = []
+    for k, dets in enumerate(frames):
+        i = start + k
+        events += counter.update(dets, FrameContext("cam", "main", i, 1000 + i / fps, SIZE))
+    return events
+
+
+def kinds(events: Sequence[Event]) -> list[str]:
+    return [e.type.value for e in events]
+
+
+def test_flicker_shorter_than_inertia_never_enters() -> None:
+    counter = ZoneCounter([SHOP])
+    xs = [100, 300, 300, 100, 300, 100, 300, 300, 100, 100]  # at most 2 frames inside in a row
+    assert run(counter, [obj(x, 400, 1) for x in xs]) == []
+    assert counter.counts() == {"shop": {}}
+
+
+def test_enter_after_inertia_frames_with_the_edge_crossed() -> None:
+    counter = ZoneCounter([SHOP])
+    events = run(counter, [obj(x, 400, 1) for x in (100, 150, 250, 300, 350)])
+    assert kinds(events) == ["zone_enter", "zone_count"]
+    enter, count = events
+    assert enter.frame_index == 4 and enter.track_ids == (1,)
+    assert enter.properties == {"side": 3}  # through the left edge (points 3 -> 0)
+    assert count.properties == {"count": 1, "counts_by_class": {"person": 1}} and count.trigger is Trigger.EVENT
+
+
+def test_exit_after_inertia_reports_dwell_in_ms_and_frames() -> None:
+    zone = SHOP.model_copy(update={"min_dwell_s": 2.0})
+    counter = ZoneCounter([zone])
+    xs = [100] * 2 + [300] * 40 + [700] * 5  # inside from frame 2 to 41 (4.0 s at 10 fps)
+    events = run(counter, [obj(x, 400, 9) for x in xs])
+    exit_event = next(e for e in events if e.type is EventType.ZONE_EXIT)
+    dwell = next(e for e in events if e.type is EventType.DWELL)
+    assert exit_event.properties["dwell_ms"] == 4000 and exit_event.properties["dwell_frames"] == 40
+    assert exit_event.properties["side"] == 1 and exit_event.properties["lost"] is False
+    assert dwell.properties == {"dwell_ms": 4000, "dwell_frames": 40, "min_dwell_ms": 2000}
+
+
+def test_short_stays_are_not_dwell_events() -> None:
+    counter = ZoneCounter([SHOP.model_copy(update={"min_dwell_s": 10.0})])
+    events = run(counter, [obj(x, 400, 9) for x in [300] * 20 + [700] * 5])
+    assert "zone_exit" in kinds(events) and "dwell" not in kinds(events)
+
+
+def test_dropouts_do_not_break_the_stay_and_lost_tracks_exit_on_expiry() -> None:
+    counter = ZoneCounter([SHOP], ttl_frames=10)
+    none = Detections.empty().with_tracker_id(np.zeros(0))
+    frames = [obj(300, 400, 4)] * 5 + [none] * 3 + [obj(300, 400, 4)] * 5 + [none] * 12
+    events = run(counter, frames)
+    assert kinds(events).count("zone_enter") == 1
+    exit_event = next(e for e in events if e.type is EventType.ZONE_EXIT)
+    assert exit_event.properties["lost"] is True and exit_event.properties["dwell_frames"] == 12
+    assert counter.num_tracks == 0 and counter.counts() == {"shop": {}}
+
+
+def test_class_filter_and_several_zones() -> None:
+    zones = [
+        SHOP.model_copy(update={"classes": ["person"]}),
+        ZoneConfig(name="yard", polygon=[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)], classes=["car"],
+                   inertia_frames=1),
+        ZoneConfig(name="all", polygon=[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)], inertia_frames=1),
+    ]
+    counter = ZoneCounter(zones)
+    frame = Detections.merge([obj(300, 400, 1), obj(310, 420, 2, "car"), obj(800, 800, 3)])
+    run(counter, [frame] * 4)
+    assert counter.counts() == {"shop": {"person": 1}, "yard": {"car": 1}, "all": {"car": 1, "person": 2}}
+
+
+def test_interval_counts_are_periodic() -> None:
+    zone = SHOP.model_copy(update={"count_trigger": Trigger.INTERVAL, "count_interval_s": 1.0})
+    counter = ZoneCounter([zone])
+    events = run(counter, [obj(300, 400, 1)] * 35)  # 3.5 s at 10 fps
+    counts = [e for e in events if e.type is EventType.ZONE_COUNT]
+    assert [e.frame_index for e in counts] == [0, 10, 20, 30]
+    assert all(e.trigger is Trigger.INTERVAL for e in counts)
+    assert [e.properties["count"] for e in counts] == [0, 1, 1, 1]
+
+
+def test_input_is_not_mutated() -> None:
+    counter = ZoneCounter([SHOP])
+    dets = obj(300, 400, 1)
+    before = dets.xyxy.copy()
+    run(counter, [dets] * 5)
+    assert np.array_equal(dets.xyxy, before) and dets.tracker_id is not None and dets.tracker_id.tolist() == [1]
