@@ -21,9 +21,10 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import models, sense
+    from edgesight.cli import events, models, sense
 
     sense.register(app)
+    events.register(app)
     models.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,13 +13,15 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from edgesight.apps.engine import Analytics
+from edgesight.core.config import DeviceConfig, load_config
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
-from edgesight.core.metadata_file import MetadataWriter
+from edgesight.core.metadata_file import EventWriter, MetadataWriter
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import SourceStats, open_source
-from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
+from edgesight.sensor.zoo import load_model
 
 console = Console(stderr=True)
 
@@ -65,42 +68,100 @@ def parse_tiling(text: str | None) -> Tiling | None:
 
 def sense(
     source: Annotated[
-        str, typer.Option("--source", "-s", help="video file, image folder, /dev/videoN or stream URL")
-    ],
-    model: Annotated[str, typer.Option(help="zoo model name or .espkg file")] = DEFAULT_MODEL,
+        str | None, typer.Option("--source", "-s", help="video file, image folder, /dev/videoN or stream URL")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="device config YAML (sensor + analytics)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="zoo model name or .espkg file")] = None,
     roi: Annotated[str | None, typer.Option(help="region of interest x,y,w,h (0..1)")] = None,
     tiling: Annotated[str | None, typer.Option(help="'off' or ROWSxCOLS; default: the model's")] = None,
     score: Annotated[float | None, typer.Option(help="score threshold; default: the model's")] = None,
     out: Annotated[
         Path | None, typer.Option(help="metadata file: .jsonl (JSON Lines) or .esb (binary)")
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="events file (.jsonl); default beside --out when a config has analytics"),
+    ] = None,
     max_frames: Annotated[int | None, typer.Option(min=1, help="stop after N frames")] = None,
-    output_mode: Annotated[OutputMode, typer.Option(help="what leaves the sensor")] = OutputMode.METADATA,
-    device_id: Annotated[str, typer.Option(help="device id written into records")] = "edgesight-0",
-    threads: Annotated[int, typer.Option(min=1, max=8, help="ONNX Runtime threads")] = 1,
+    output_mode: Annotated[OutputMode | None, typer.Option(help="what leaves the sensor")] = None,
+    device_id: Annotated[str | None, typer.Option(help="device id written into records")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=8, help="ONNX Runtime threads")] = None,
 ) -> None:
-    package = load_model(model)
-    thresholds = None
-    if score is not None:
-        thresholds = package.intrinsics.thresholds.model_copy(update={"score": score})
-        Thresholds.model_validate(thresholds.model_dump())
-    settings = SensorSettings(
-        device_id=device_id,
-        roi=parse_roi(roi),
-        thresholds=thresholds,
-        tiling=parse_tiling(tiling),
-        output_mode=output_mode,
-        threads=threads,
+    device = load_config(config) if config is not None else DeviceConfig()
+    source = source or device.sensor.source
+    if source is None:
+        raise ConfigError("no source: give --source or sensor.source in the config")
+    package = load_model(model or device.sensor.model)
+    settings = _settings(
+        device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
     )
-    with open_source(source) as src, MetadataWriter(out) as writer:
+    analytics = (
+        Analytics(device.analytics, settings.device_id, settings.stream_id) if config is not None else None
+    )
+    if events is None and analytics is not None and out is not None:
+        events = out.with_name(out.name.split(".")[0] + ".events.jsonl")
+    with open_source(source) as src, MetadataWriter(out) as writer, EventWriter(events) as event_writer:
         sensor = Sensor(src, package, settings)
-        counts = _run(sensor, writer, src.frame_count, max_frames)
-        _summary(sensor, writer, counts, package.name, src.stats)
+        session = _Session(writer, event_writer, analytics)
+        _run(sensor, session, src.frame_count, max_frames)
+        _summary(sensor, session, package.name, src.stats)
 
 
-def _run(sensor: Sensor, writer: MetadataWriter, total: int | None, max_frames: int | None) -> list[int]:
+def _settings(
+    device: DeviceConfig,
+    model_thresholds: Thresholds,
+    roi: str | None,
+    tiling: str | None,
+    score: float | None,
+    output_mode: OutputMode | None,
+    device_id: str | None,
+    threads: int | None,
+) -> SensorSettings:
+    """The config's sensor settings with the command line's options on top."""
+    settings = SensorSettings.from_config(device, model_thresholds)
+    overrides: dict[str, object] = {}
+    if roi is not None:
+        overrides["roi"] = parse_roi(roi)
+    if tiling is not None:
+        overrides["tiling"] = parse_tiling(tiling)
+    if score is not None:
+        if not 0.0 <= score <= 1.0:
+            raise ConfigError(f"--score must be in 0..1, got {score}")
+        overrides["thresholds"] = (settings.thresholds or model_thresholds).model_copy(
+            update={"score": score}
+        )
+    if output_mode is not None:
+        overrides["output_mode"] = output_mode
+    if device_id is not None:
+        overrides["device_id"] = device_id
+    if threads is not None:
+        overrides["threads"] = threads
+    return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+class _Session:
+    """Per-frame work of one run: analytics (if configured), writing, and the numbers for the summary."""
+
+    def __init__(self, writer: MetadataWriter, events: EventWriter, analytics: Analytics | None) -> None:
+        self.writer = writer
+        self.events = events
+        self.analytics = analytics
+        self.people: list[int] = []
+
+    def take(self, meta: FrameMeta) -> None:
+        if self.analytics is not None:
+            result = self.analytics.update(meta)
+            meta = result.frame
+            for event in result.events:
+                self.events.write(event)
+        self.writer.write(meta)
+        self.people.append(int((meta.detections.class_name == "person").sum()))
+
+
+def _run(sensor: Sensor, session: _Session, total: int | None, max_frames: int | None) -> None:
     """Run to the end, showing a progress bar for files and a live fps line for streams."""
-    people: list[int] = []
     if total is not None:
         total = min(total, max_frames) if max_frames else total
         columns = (
@@ -113,19 +174,13 @@ def _run(sensor: Sensor, writer: MetadataWriter, total: int | None, max_frames: 
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("frames", total=total, rate="")
             for meta in sensor.run(max_frames):
-                _take(meta, writer, people)
+                session.take(meta)
                 progress.update(task, advance=1, rate=_rate(sensor))
-        return people
+        return
     with Live(console=console, refresh_per_second=4, transient=True) as live:
         for meta in sensor.run(max_frames):
-            _take(meta, writer, people)
+            session.take(meta)
             live.update(f"frame {meta.frame_index}  {_rate(sensor)}  objects {len(meta.detections)}")
-    return people
-
-
-def _take(meta: FrameMeta, writer: MetadataWriter, people: list[int]) -> None:
-    writer.write(meta)
-    people.append(int((meta.detections.class_name == "person").sum()))
 
 
 def _rate(sensor: Sensor) -> str:
@@ -147,23 +202,38 @@ def _source_notes(source: SourceStats) -> str:
     return f" ({', '.join(notes)})" if notes else ""
 
 
-def _summary(
-    sensor: Sensor, writer: MetadataWriter, people: list[int], model_name: str, source: SourceStats
-) -> None:
+def _summary(sensor: Sensor, session: _Session, model_name: str, source: SourceStats) -> None:
     s = sensor.stats
     n = max(s.frames, 1)
     table = Table(show_header=False, title="edgesight sense", title_justify="left")
     table.add_row("model", model_name)
     table.add_row("frames", f"{s.frames}{_source_notes(source)}")
-    if people:
-        table.add_row("people per frame", f"mean {statistics.fmean(people):.2f}, max {max(people)}")
+    if session.people:
+        table.add_row(
+            "people per frame", f"mean {statistics.fmean(session.people):.2f}, max {max(session.people)}"
+        )
     table.add_row("throughput", f"{s.fps:.1f} fps end to end")
     table.add_row(
         "per frame", f"ISP {s.isp_ms / n:.1f} ms, DNN {s.dnn_ms / n:.1f} ms, post {s.post_ms / n:.2f} ms"
     )
+    writer = session.writer
     if writer.path is not None:
         table.add_row(
             "metadata",
             f"{writer.bytes_written:,} bytes ({writer.bytes_written / n:.0f} B/frame) -> {writer.path}",
         )
+    if session.analytics is not None:
+        add_analytics_rows(table, session.analytics, session.events)
     Console().print(table)
+
+
+def add_analytics_rows(table: Table, analytics: Analytics, events: EventWriter) -> None:
+    """Rows for event totals and the live line and zone counts (shared with ``edgesight events``)."""
+    totals = ", ".join(f"{kind} {n}" for kind, n in sorted(events.by_type.items())) or "none"
+    table.add_row("events", totals + (f" -> {events.path}" if events.path else ""))
+    counts = analytics.counts()
+    for line, directions in counts["lines"].items():
+        text = ", ".join(f"{d} {sum(c.values())}" for d, c in directions.items()) or "no crossings"
+        table.add_row(f"line {line}", text)
+    for zone, classes in counts["zones"].items():
+        table.add_row(f"zone {zone} now", ", ".join(f"{c} {k}" for c, k in classes.items()) or "empty")

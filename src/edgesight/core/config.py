@@ -19,6 +19,9 @@ from edgesight.core.errors import ConfigError
 from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Tiling
 
+DEFAULT_MODEL = "nanodet-coco-int8"
+"""The zoo model a device runs unless its config names another."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,7 +31,7 @@ class SensorSection(_Strict):
     """What the sensor runs on what, and what leaves it."""
 
     source: str | None = Field(None, description="video file, image folder, /dev/videoN or stream URL")
-    model: str = Field("nanodet-coco-int8", description="zoo model name or .espkg path")
+    model: str = Field(DEFAULT_MODEL, description="zoo model name or .espkg path")
     roi: tuple[float, float, float, float] | None = Field(
         None, description="region of interest x, y, w, h normalised to the full frame"
     )

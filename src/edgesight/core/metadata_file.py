@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import IO
 
 from edgesight.core.errors import SchemaError, StorageError
+from edgesight.core.events import Event, event_from_json, event_to_json
 from edgesight.core.frame import FrameMeta
 from edgesight.core.serialize import decode_batch, encode_batch, frame_to_json, iter_jsonl
 
@@ -108,3 +109,58 @@ def _read_binary(path: Path) -> Iterator[FrameMeta]:
                 raise SchemaError(f"{path}: batch at byte {offset} is truncated ({len(body)} of {length} bytes)")
             yield from decode_batch(body)
             offset += _LENGTH.size + length
+
+
+class EventWriter:
+    """Writes events as JSON Lines (``edgesight.event/1``); counts them by type.
+
+    Example:
+        >>> import tempfile
+        >>> with EventWriter(Path(tempfile.mkdtemp()) / "events.jsonl") as w:
+        ...     pass
+        >>> w.by_type
+        {}
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.by_type: dict[str, int] = {}
+        self._fp: IO[str] | None = None
+
+    def __enter__(self) -> EventWriter:
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fp = self.path.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise StorageError(f"cannot write events to {self.path}: {exc.strerror}") from exc
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._fp is not None:
+            self._fp.close()
+
+    def write(self, event: Event) -> None:
+        kind = event.type.value
+        self.by_type[kind] = self.by_type.get(kind, 0) + 1
+        if self._fp is not None:
+            try:
+                self._fp.write(event_to_json(event) + "\n")
+            except OSError as exc:
+                raise StorageError(f"cannot write events to {self.path}: {exc.strerror}") from exc
+
+
+def read_events(path: Path | str) -> Iterator[Event]:
+    """Events from a JSON Lines file; a malformed line raises SchemaError naming its number."""
+    path = Path(path)
+    if not path.is_file():
+        raise StorageError(f"no such events file: {path}")
+    with path.open(encoding="utf-8") as fp:
+        for number, line in enumerate(fp, 1):
+            if line.strip():
+                try:
+                    yield event_from_json(line)
+                except SchemaError as exc:
+                    raise SchemaError(f"{path}: line {number}: {exc}") from exc

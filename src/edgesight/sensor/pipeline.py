@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from edgesight.core.config import DeviceConfig
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
@@ -48,6 +49,27 @@ class SensorSettings:
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = 320
     threads: int = 1
+
+    @classmethod
+    def from_config(cls, config: DeviceConfig, thresholds: Thresholds) -> SensorSettings:
+        """Settings from a device config; ``thresholds`` are the model's defaults, which the
+        config's ``score_threshold``/``iou_threshold``/``max_detections`` override."""
+        s = config.sensor
+        overrides = {
+            key: value
+            for key, value in (("score", s.score_threshold), ("iou", s.iou_threshold), ("max_detections", s.max_detections))
+            if value is not None
+        }
+        return cls(
+            device_id=config.device_id,
+            stream_id=config.stream_id,
+            roi=s.roi,
+            thresholds=thresholds.model_copy(update=overrides) if overrides else None,
+            tiling=s.tiling,
+            output_mode=s.output_mode,
+            image_width=s.image_width,
+            threads=s.threads,
+        )
 
 
 @dataclass

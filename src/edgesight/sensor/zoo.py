@@ -5,10 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from edgesight.core.config import DEFAULT_MODEL
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import PACKAGE_SUFFIX, ModelPackage, read_package
-
-DEFAULT_MODEL = "nanodet-coco-int8"
 
 
 def zoo_dir() -> Path:

@@ -1,0 +1,145 @@
+"""The authenticated envelope every device <-> hub message travels in (docs/protocol.md).
+
+Each envelope carries the sender's device id, a per-device sequence number, the send time, a
+payload and an HMAC-SHA256 over all of it with the device's secret. Parsing never trusts a
+length it has not checked; every problem raises :class:`EnvelopeError` with a short ``reason``
+code that the hub counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from edgesight.core.errors import SchemaError
+
+MAGIC = b"ESE1"
+MAX_PAYLOAD = 1 << 20
+MAC_SIZE = 32
+_HEAD = struct.Struct(">4sBBH")  # magic, kind, flags, device id length
+_TAIL = struct.Struct(">QdI")  # seq, sent_at, payload length
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+SecretLookup = Callable[[str], bytes]
+"""``(device_id) -> secret``; raises EnvelopeError (``unknown_device``, ``revoked``) to refuse."""
+
+
+class Kind(IntEnum):
+    """What an envelope's payload is."""
+
+    FRAMES = 1
+    EVENTS = 2
+    HEARTBEAT = 3
+    REPORTED = 4
+    COMMAND_RESULT = 5
+    DESIRED = 16
+    COMMAND = 17
+    ACK = 18
+
+
+class EnvelopeError(SchemaError):
+    """An envelope that cannot be accepted; ``reason`` is the counted reject code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message. ``seq`` counts from 1 per device and direction.
+
+    Example:
+        >>> secret = b"k" * 32
+        >>> raw = Envelope(Kind.EVENTS, "cam-1", 7, 1.7e9, b"[]").seal(secret)
+        >>> opened = open_envelope(raw, lambda device_id: secret)
+        >>> opened.device_id, opened.seq, opened.kind.name
+        ('cam-1', 7, 'EVENTS')
+    """
+
+    kind: Kind
+    device_id: str
+    seq: int
+    sent_at: float
+    payload: bytes
+
+    def seal(self, secret: bytes) -> bytes:
+        """Serialise and sign with the device's secret."""
+        if not _DEVICE_ID.match(self.device_id):
+            raise EnvelopeError(
+                "bad_device_id", f"device id {self.device_id!r} must match {_DEVICE_ID.pattern}"
+            )
+        if len(self.payload) > MAX_PAYLOAD:
+            raise EnvelopeError("oversized", f"payload of {len(self.payload)} bytes exceeds {MAX_PAYLOAD}")
+        device = self.device_id.encode()
+        body = (
+            _HEAD.pack(MAGIC, int(self.kind), 0, len(device))
+            + device
+            + _TAIL.pack(self.seq, self.sent_at, len(self.payload))
+            + self.payload
+        )
+        return body + hmac.new(secret, body, hashlib.sha256).digest()
+
+
+def peek_device_id(raw: bytes) -> str:
+    """The device id an envelope claims, read before its MAC can be checked (to find the secret)."""
+    if len(raw) < _HEAD.size:
+        raise EnvelopeError("truncated", f"{len(raw)} bytes is shorter than an envelope header")
+    magic, _kind, _flags, length = _HEAD.unpack_from(raw)
+    if magic != MAGIC:
+        raise EnvelopeError("bad_magic", f"expected {MAGIC!r}, got {magic!r}")
+    device = raw[_HEAD.size : _HEAD.size + length]
+    if len(device) != length:
+        raise EnvelopeError("truncated", "envelope ends inside the device id")
+    try:
+        device_id = device.decode()
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError("bad_device_id", "device id is not UTF-8") from exc
+    if not _DEVICE_ID.match(device_id):
+        raise EnvelopeError("bad_device_id", f"device id {device_id!r} is not allowed")
+    return device_id
+
+
+def open_envelope(raw: bytes, secret_of: SecretLookup) -> Envelope:
+    """Parse and verify an envelope.
+
+    Args:
+        raw: the bytes received.
+        secret_of: returns the secret of a device id, or raises EnvelopeError (``unknown_device``,
+            ``revoked``) for a device that may not send.
+    """
+    if len(raw) > MAX_PAYLOAD + 1024:
+        raise EnvelopeError("oversized", f"envelope of {len(raw)} bytes exceeds the limit")
+    device_id = peek_device_id(raw)
+    _magic, kind_value, flags, length = _HEAD.unpack_from(raw)
+    offset = _HEAD.size + length
+    if len(raw) < offset + _TAIL.size + MAC_SIZE:
+        raise EnvelopeError("truncated", f"envelope of {len(raw)} bytes ends before its payload")
+    seq, sent_at, size = _TAIL.unpack_from(raw, offset)
+    offset += _TAIL.size
+    if size > MAX_PAYLOAD:
+        raise EnvelopeError("oversized", f"payload of {size} bytes exceeds {MAX_PAYLOAD}")
+    if len(raw) != offset + size + MAC_SIZE:
+        raise EnvelopeError(
+            "truncated", f"payload length says {size} bytes, envelope holds {len(raw) - offset - MAC_SIZE}"
+        )
+    secret = secret_of(device_id)
+    expected = hmac.new(secret, raw[: offset + size], hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, raw[offset + size :]):
+        raise EnvelopeError(
+            "bad_mac", f"message claiming to be from {device_id!r} is not signed with its key"
+        )
+    try:
+        kind = Kind(kind_value)
+    except ValueError as exc:
+        raise EnvelopeError("bad_kind", f"unknown message kind {kind_value}") from exc
+    if flags != 0:
+        raise EnvelopeError("bad_flags", f"reserved flags must be 0, got {flags}")
+    if seq < 1:
+        raise EnvelopeError("bad_seq", "sequence numbers start at 1")
+    return Envelope(kind, device_id, seq, sent_at, raw[offset : offset + size])
