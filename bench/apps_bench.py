@@ -1,0 +1,115 @@
+"""Analytics cost per frame: 50 tracked objects, 10 zones, 10 lines (issue target: < 1 ms, one core).
+
+    python bench/apps_bench.py [--frames 2000]
+
+Synthetic walkers (straight lines with jitter, re-entering at the edges) are fed through
+``Analytics.update``; the same detections, with our track ids, also go through supervision's
+``PolygonZone`` and ``LineZone`` (the peer a user would otherwise pick) for the rules alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import supervision as sv
+
+from edgesight.apps.engine import Analytics
+from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.detections import Detections
+from edgesight.core.frame import FrameMeta, ModelRef
+
+W, H = 1920, 1080
+
+
+def scene(frames: int, objects: int, seed: int = 7) -> list[Detections]:
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform([0, 0], [W, H], size=(objects, 2))
+    vel = rng.normal(0, 6, size=(objects, 2))
+    out = []
+    for _ in range(frames):
+        pos = (pos + vel) % [W, H]
+        jitter = rng.normal(0, 1.5, size=(objects, 4))
+        xyxy = np.column_stack([pos[:, 0] - 20, pos[:, 1] - 60, pos[:, 0] + 20, pos[:, 1] + 60]) + jitter
+        xyxy = np.clip(xyxy, 0, [W, H, W, H])
+        out.append(
+            Detections.from_arrays(
+                xyxy, rng.uniform(0.6, 0.95, objects), np.zeros(objects), ["person"] * objects
+            )
+        )
+    return out
+
+
+def config() -> AnalyticsConfig:
+    zones = [
+        {"name": f"z{i}", "polygon": [[x, y], [x + 0.18, y], [x + 0.18, y + 0.4], [x, y + 0.4]]}
+        for i, (x, y) in enumerate((0.02 + 0.2 * (i % 5), 0.05 + 0.5 * (i // 5)) for i in range(10))
+    ]
+    lines = [
+        {"name": f"l{i}", "start": [0.05 + 0.09 * i, 0.1], "end": [0.05 + 0.09 * i, 0.9]} for i in range(10)
+    ]
+    return AnalyticsConfig.model_validate({"zones": zones, "lines": lines, "tracking": {"min_hits": 1}})
+
+
+def timed(fn: Callable[[int], object], frames: int) -> list[float]:
+    times = []
+    for i in range(frames):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times[frames // 10 :]  # drop the warm-up tenth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--objects", type=int, default=50)
+    args = parser.parse_args()
+    dets = scene(args.frames, args.objects)
+    cfg = config()
+    engine = Analytics(cfg, "bench", "main")
+    tracked: list[Detections] = []
+
+    def ours(i: int) -> None:
+        meta = FrameMeta("bench", "main", i, i, i / 30, ModelRef("synthetic", "1"), (W, H), dets[i])
+        tracked.append(engine.update(meta).frame.detections)
+
+    ours_ms = timed(ours, args.frames)
+
+    zones = [sv.PolygonZone(np.array(z.polygon) * [W, H]) for z in cfg.zones]
+    lines = [
+        sv.LineZone(sv.Point(ln.start[0] * W, ln.start[1] * H), sv.Point(ln.end[0] * W, ln.end[1] * H))
+        for ln in cfg.lines
+    ]
+
+    def peer(i: int) -> None:
+        d = tracked[i]
+        svd = sv.Detections(
+            xyxy=d.xyxy, confidence=d.confidence, class_id=d.class_id, tracker_id=d.tracker_id
+        )
+        for zone in zones:
+            zone.trigger(svd)
+        for line in lines:
+            line.trigger(svd)
+
+    peer_ms = timed(peer, len(tracked))
+    p = statistics.median
+    q = lambda xs: float(np.percentile(xs, 99))  # noqa: E731
+    print(
+        f"{args.objects} objects, {len(cfg.zones)} zones, {len(cfg.lines)} lines, {args.frames} frames, one thread"
+    )
+    print(f"{'pipeline':58s} {'median ms':>10s} {'p99 ms':>8s}")
+    print(
+        f"{'EdgeSight Analytics.update (tracker + zones + lines + events)':58s} {p(ours_ms):10.3f} {q(ours_ms):8.3f}"
+    )
+    print(
+        f"{'supervision PolygonZone + LineZone (rules only, no tracker)':58s} {p(peer_ms):10.3f} {q(peer_ms):8.3f}"
+    )
+    print(f"ratio supervision rules / EdgeSight whole engine: {p(peer_ms) / p(ours_ms):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
