@@ -1,8 +1,11 @@
 """The analytics engine: one object per stream turning each ``FrameMeta`` into tracks and events.
 
 It composes, in order: the tracker, the zones, the lines, distance, speed and the heatmap, each
-enabled by its config section. ``update(meta)`` returns a new ``FrameMeta`` whose detections carry
-``tracker_id`` (the input is left untouched) and the events decided on that frame.
+enabled by its config section, then the apps of ``config.apps``: the queues (fed with the frame's
+zone and line events and the zones' committed counts, so they redo no geometry), the shelves and
+the safety rules (both fed with the tracked detections). ``update(meta)`` returns a new
+``FrameMeta`` whose detections carry ``tracker_id`` (the input is left untouched) and the events
+decided on that frame.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import Any
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator
 from edgesight.apps.heatmap import Heatmap
 from edgesight.apps.lines import LineCounter
+from edgesight.apps.queue import QueueApp
+from edgesight.apps.safety import SafetyApp
+from edgesight.apps.shelf import ShelfApp
 from edgesight.apps.tracking import Tracker
 from edgesight.apps.zones import ZoneCounter
 from edgesight.core.config_analytics import AnalyticsConfig
@@ -28,7 +34,8 @@ class AnalyticsResult:
 
     Attributes:
         frame: the input frame with tracked detections (only confirmed, matched tracks).
-        events: events decided on this frame: zones, lines, distance, then speed.
+        events: events decided on this frame: zones, lines, distance, speed, then the apps' (queue
+            advice, restock, hazard).
     """
 
     frame: FrameMeta
@@ -36,7 +43,7 @@ class AnalyticsResult:
 
 
 class Analytics:
-    """Tracker + zones + lines + distance + speed + heatmap of one stream.
+    """Tracker + zones + lines + distance + speed + heatmap + apps of one stream.
 
     Args:
         config: the ``analytics`` section of the device config.
@@ -79,6 +86,11 @@ class Analytics:
             else None
         )
         self.heatmap = Heatmap(config.heatmap) if config.heatmap.enabled else None
+        polygons = {z.name: z.polygon for z in config.zones}
+        apps = config.apps
+        self.queues = [QueueApp(q) for q in apps.queues]
+        self.shelf = ShelfApp(apps.shelf, polygons) if apps.shelf is not None else None
+        self.safety = SafetyApp(apps.safety, polygons, homography, ttl) if apps.safety is not None else None
 
     def update(self, meta: FrameMeta) -> AnalyticsResult:
         """Track this frame's detections and run every rule on them.
@@ -106,6 +118,16 @@ class Analytics:
             events += self.speed.update(tracked, frame)
         if self.heatmap is not None:
             self.heatmap.update(tracked, frame)
+        if self.queues:
+            counts = self.zones.counts() if self.zones is not None else {}
+            zone_counts = {name: sum(by_class.values()) for name, by_class in counts.items()}
+            spatial = tuple(events)
+            for queue in self.queues:
+                events += queue.update(spatial, zone_counts, frame)
+        if self.shelf is not None:
+            events += self.shelf.update(tracked, frame)
+        if self.safety is not None:
+            events += self.safety.update(tracked, frame)
         return AnalyticsResult(frame=replace(meta, detections=tracked), events=tuple(events))
 
     def counts(self) -> dict[str, Any]:

@@ -6,8 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgesight.core.config import DEFAULT_MODEL
 from edgesight.core.package import read_package
-from edgesight.sensor.zoo import DEFAULT_MODEL, zoo_dir, zoo_names
+from edgesight.sensor.zoo import zoo_dir, zoo_names
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,9 @@ Every image coordinate here is normalised to 0..1 of the source frame (``x`` rig
 is checked; the apps scale it to pixels. Class names are checked against the model's labels given
 in the validation context (``context={"known_classes": [...]}``), COCO-80 by default.
 
+The ``apps`` section (queue, shelf, safety) lives in :mod:`edgesight.core.config_apps`; the
+``check_apps_*`` functions here check that it names existing zones, lines and classes.
+
 Line direction convention (see docs/events.md): looking from ``start`` to ``end`` on the screen, a
 crossing from the left side to the right side is ``left_to_right`` (default name ``"in"``) and the
 opposite is ``right_to_left`` (``"out"``).
@@ -28,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from edgesight.core.config_apps import AppsConfig
 from edgesight.core.events import Trigger
 from edgesight.geometry.boxes import Anchor
 from edgesight.geometry.homography import homography_from_points
@@ -297,10 +301,6 @@ class HeatmapConfig(_Section):
         return _check_classes(classes, info)
 
 
-class AppsConfig(_Section):
-    """Application rules (queue, shelf, safety); filled in as the apps land."""
-
-
 class AnalyticsConfig(_Section):
     """Zones, lines and apps of a device."""
 
@@ -344,3 +344,84 @@ class AnalyticsConfig(_Section):
         if users:
             raise ValueError(f"{users[0]} needs tracking.enabled=true, got tracking.enabled=false")
         return self
+
+    @model_validator(mode="after")
+    def check_apps_references(self) -> AnalyticsConfig:
+        """Every zone and line an app names exists (and a queue's entry direction is one of its line's)."""
+        zones = {z.name for z in self.zones}
+        lines = {ln.name: ln for ln in self.lines}
+        for i, q in enumerate(self.apps.queues):
+            key = f"analytics.apps.queues[{i}]"
+            _check_name(f"{key}.queue_zone", q.queue_zone, zones, "zone")
+            _check_name(f"{key}.entry_line", q.entry_line, set(lines), "line")
+            if q.service_zone is not None:
+                _check_name(f"{key}.service_zone", q.service_zone, zones, "zone")
+            line = lines[q.entry_line]
+            if q.entry_direction not in (line.left_to_right, line.right_to_left):
+                raise ValueError(
+                    f"{key}.entry_direction: line {line.name!r} has no direction {q.entry_direction!r}; "
+                    f"its directions are {line.left_to_right!r} and {line.right_to_left!r}"
+                )
+        if self.apps.shelf is not None:
+            for i, shelf in enumerate(self.apps.shelf.shelves):
+                if isinstance(shelf.zone, str):
+                    _check_name(f"analytics.apps.shelf.shelves[{i}].zone", shelf.zone, zones, "zone")
+        if self.apps.safety is not None:
+            for i, rule in enumerate(self.apps.safety.danger_zones):
+                if isinstance(rule.zone, str):
+                    _check_name(f"analytics.apps.safety.danger_zones[{i}].zone", rule.zone, zones, "zone")
+        return self
+
+    @model_validator(mode="after")
+    def check_apps_classes(self, info: ValidationInfo) -> AnalyticsConfig:
+        """Every class an app names is one the model can output (like the zones' and lines' classes)."""
+        lists: list[tuple[str, list[str]]] = []
+        if self.apps.shelf is not None:
+            for i, shelf in enumerate(self.apps.shelf.shelves):
+                key = f"analytics.apps.shelf.shelves[{i}]"
+                lists += [
+                    (f"{key}.classes", shelf.classes),
+                    (f"{key}.occluder_classes", shelf.occluder_classes),
+                ]
+        if self.apps.safety is not None:
+            for i, zone in enumerate(self.apps.safety.danger_zones):
+                key = f"analytics.apps.safety.danger_zones[{i}]"
+                lists += [(f"{key}.classes", zone.classes), (f"{key}.allowed_classes", zone.allowed_classes)]
+            for i, rule in enumerate(self.apps.safety.proximity):
+                key = f"analytics.apps.safety.proximity[{i}]"
+                lists += [(f"{key}.classes_a", rule.classes_a), (f"{key}.classes_b", rule.classes_b)]
+        for key, classes in lists:
+            try:
+                _check_classes(classes, info)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def check_apps_need(self) -> AnalyticsConfig:
+        """Proximity in metres needs calibration; queues and safety rules need track ids."""
+        safety = self.apps.safety
+        if safety is not None and self.calibration is None:
+            for i, rule in enumerate(safety.proximity):
+                if rule.min_m is not None:
+                    raise ValueError(
+                        f"analytics.apps.safety.proximity[{i}].min_m: {rule.name!r} measures metres on the "
+                        "floor and needs analytics.calibration (image_points, ground_points_m), got none; "
+                        "set calibration or use min_px_fraction"
+                    )
+        if not self.tracking.enabled:
+            users = [f"analytics.apps.queues[{i}]" for i in range(len(self.apps.queues))]
+            users += ["analytics.apps.safety"] if safety is not None else []
+            if users:
+                raise ValueError(f"{users[0]} needs tracking.enabled=true, got tracking.enabled=false")
+        return self
+
+
+def _check_name(key: str, name: str, known: Collection[str], kind: str) -> None:
+    """Raise naming ``key`` when ``name`` is not among the ``known`` zone or line names."""
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listed = ", ".join(repr(k) for k in sorted(known)) if known else f"none (add it under analytics.{kind}s)"
+    raise ValueError(f"{key}: no {kind} named {name!r}; {hint}{kind}s are: {listed}")
