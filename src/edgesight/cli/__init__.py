@@ -21,11 +21,13 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import events, models, sense
+    from edgesight.cli import agent, events, hub, models, sense
 
     sense.register(app)
     events.register(app)
     models.register(app)
+    agent.register(app)
+    hub.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,387 @@
+"""The agent loop: frames -> analytics -> outbox, with the uplink shipping the outbox to the hub.
+
+One thread runs the feed (sensor) and the analytics and writes every message to the outbox; the
+uplink's threads talk to the broker. Sensing never waits for the network: while the broker or
+the hub is away, messages pile up in the outbox (bounded, see :mod:`edgesight.agent.outbox`) and
+go out, in order, when it returns.
+
+Per frame batch (``batch_frames`` frames or ``upload.interval_s`` seconds, whichever comes first):
+one ``FRAMES`` envelope (``encode_batch``, only while upload is enabled) and, if any, one
+``EVENTS`` envelope (JSON array). Every ``heartbeat_s`` a ``HEARTBEAT``. Twin changes and commands
+from the hub are applied between frames, on the sensing thread, without restarting anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgesight.agent._ratelimit import worth_logging
+from edgesight.agent.credentials import Credentials
+from edgesight.agent.feeds import FrameFeed
+from edgesight.agent.outbox import DEFAULT_MAX_BYTES, Outbox, OutboxFullError
+from edgesight.agent.twin import TwinState, load_applied, parse_desired, resolve_twin, save_applied
+from edgesight.agent.uplink import Uplink, UplinkSettings, UplinkStats
+from edgesight.apps.engine import Analytics
+from edgesight.core.config import DeviceConfig
+from edgesight.core.envelope import Envelope, Kind
+from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
+from edgesight.core.events import Event
+from edgesight.core.frame import FrameMeta
+from edgesight.core.serialize import encode_batch
+
+__all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
+
+log = logging.getLogger(__name__)
+
+PRIVACY_REFUSAL = "privacy policy forbids images"
+_INBOX_DEPTH = 64
+_COMMANDS = ("start_upload", "stop_upload", "snapshot")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How the agent batches, beats and stores.
+
+    Attributes:
+        data_dir: folder of the outbox database and the last applied twin.
+        batch_frames: most frames per ``FRAMES`` envelope.
+        heartbeat_s: seconds between heartbeats.
+        max_frames: stop sensing after this many frames (None: until the source ends).
+        drain_timeout_s: after sensing ends, wait this long for the hub to acknowledge everything.
+        outbox_max_bytes: bound on the outbox (see :class:`Outbox`).
+        uplink: window, timeouts and reconnect backoff.
+    """
+
+    data_dir: Path
+    batch_frames: int = 30
+    heartbeat_s: float = 10.0
+    max_frames: int | None = None
+    drain_timeout_s: float = 30.0
+    outbox_max_bytes: int = DEFAULT_MAX_BYTES
+    uplink: UplinkSettings = field(default_factory=UplinkSettings)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_frames <= 1000:
+            raise ConfigError(f"batch_frames must be 1..1000, got {self.batch_frames}")
+        if self.heartbeat_s <= 0:
+            raise ConfigError(f"heartbeat_s must be > 0, got {self.heartbeat_s}")
+
+
+@dataclass
+class AgentStats:
+    """Counters of one run."""
+
+    frames: int = 0
+    events: int = 0
+    frames_not_uploaded: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    twins_applied: int = 0
+    twins_rejected: int = 0
+    commands: int = 0
+    inbox_dropped: int = 0
+    drained: bool = False
+    uplink: UplinkStats | None = None
+
+
+class Agent:
+    """One device: the feed, its analytics, the outbox and the uplink.
+
+    Args:
+        config: the device config (its ``device_id`` must match the credentials').
+        credentials: identity, secret and broker.
+        feed: where frames come from (:class:`~edgesight.agent.feeds.SensorFeed` on a device).
+        settings: batching, heartbeat, outbox bound, uplink tuning.
+
+    Example (needs a broker)::
+
+        with SensorFeed(config, load_model(config.sensor.model)) as feed:
+            Agent(config, creds, feed, AgentSettings(Path("/var/lib/edgesight"))).run()
+    """
+
+    def __init__(
+        self, config: DeviceConfig, credentials: Credentials, feed: FrameFeed, settings: AgentSettings
+    ) -> None:
+        if config.device_id != credentials.device_id:
+            raise ConfigError(
+                f"device_id: the config says {config.device_id!r} but the credentials are for "
+                f"{credentials.device_id!r}"
+            )
+        self.config = config
+        self.credentials = credentials
+        self.feed = feed
+        self.settings = settings
+        self.stats = AgentStats()
+        self.state = TwinState.from_config(config)
+        self.analytics = Analytics(config.analytics, config.device_id, config.stream_id)
+        self._inbox: queue.Queue[Envelope] = queue.Queue(maxsize=_INBOX_DEPTH)
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._last_beat = 0.0
+        self._last_frame: FrameMeta | None = None
+        self._batch: list[FrameMeta] = []
+        self._batch_events: list[Event] = []
+        self._batch_started = 0.0
+        self._seen_commands: dict[str, None] = {}
+        self._outbox: Outbox | None = None
+        self._uplink: Uplink | None = None
+        self._twin_path = settings.data_dir / "twin.json"
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish (from a signal handler or another thread)."""
+        self._stop.set()
+
+    def run(self) -> AgentStats:
+        """Sense until the feed ends, ``max_frames`` or :meth:`stop`; then drain the outbox a while."""
+        data_dir = self.settings.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the agent data dir {data_dir}: {exc.strerror}") from exc
+        self._restore_twin()
+        with (
+            Outbox(data_dir / "outbox.sqlite", max_bytes=self.settings.outbox_max_bytes) as outbox,
+            Uplink(self.credentials, outbox, self.settings.uplink, on_downlink=self._receive) as uplink,
+        ):
+            self._outbox, self._uplink = outbox, uplink
+            self.stats.uplink = uplink.stats
+            try:
+                try:
+                    self._sense()
+                finally:  # what was sensed is kept, even when the source failed
+                    self._flush()
+                self._heartbeat()
+                self._drain()
+            finally:
+                self._outbox = self._uplink = None
+        return self.stats
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def _sense(self) -> None:
+        self._started = time.monotonic()
+        self._heartbeat()
+        frames = self.feed.frames(self.settings.max_frames)
+        try:
+            self._consume(frames)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # stops the sensor's producer thread now, not at garbage collection
+
+    def _consume(self, frames: Iterator[FrameMeta]) -> None:
+        for meta in frames:
+            result = self.analytics.update(meta)
+            self.stats.frames += 1
+            self._last_frame = meta
+            if not self._batch:
+                self._batch_started = time.monotonic()
+            self._batch.append(result.frame)
+            self._batch_events.extend(result.events)
+            now = time.monotonic()
+            if (
+                len(self._batch) >= self.settings.batch_frames
+                or now - self._batch_started >= self.state.upload.interval_s
+            ):
+                self._flush()
+            if now - self._last_beat >= self.settings.heartbeat_s:
+                self._heartbeat()
+            self._handle_inbox()
+            if self._stop.is_set():
+                break
+
+    def _drain(self) -> None:
+        """Keep answering the hub while waiting for it to acknowledge everything."""
+        assert self._outbox is not None
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        while time.monotonic() < deadline and not self._stop.is_set():
+            self._handle_inbox()
+            if self._outbox.count() == 0:
+                self.stats.drained = True
+                return
+            if time.monotonic() - self._last_beat >= self.settings.heartbeat_s:
+                self._heartbeat()
+            time.sleep(0.05)
+        pending = self._outbox.count()
+        self.stats.drained = pending == 0
+        if pending:
+            log.warning(
+                "%s: %d messages still wait for the hub; they stay in %s and go out at the next start",
+                self.config.device_id,
+                pending,
+                self._outbox.path,
+            )
+
+    def _flush(self) -> None:
+        """Cut the current batch: a FRAMES envelope (if uploading) and an EVENTS envelope (if any)."""
+        frames, events = self._batch, self._batch_events
+        self._batch, self._batch_events = [], []
+        if frames:
+            if self.state.upload.enabled:
+                self._put(Kind.FRAMES, encode_batch(frames))
+            else:
+                self.stats.frames_not_uploaded += len(frames)
+        if events:
+            self.stats.events += len(events)
+            self._put(Kind.EVENTS, _dumps([e.to_dict() for e in events]))
+
+    def _heartbeat(self) -> None:
+        self._last_beat = time.monotonic()
+        pending = self._outbox.count() if self._outbox is not None else 0
+        model = self.feed.model
+        self._put(
+            Kind.HEARTBEAT,
+            _dumps(
+                {
+                    "fps": round(self.feed.fps(), 2),
+                    "dnn_ms": round(self.feed.dnn_ms(), 2),
+                    "model": {"id": model.id, "version": model.version},
+                    "uptime_s": round(time.monotonic() - self._started, 1),
+                    "outbox_pending": pending,
+                }
+            ),
+        )
+
+    def _put(self, kind: Kind, payload: bytes) -> None:
+        """Store a message; a full or failing outbox costs the message, counted and logged."""
+        assert self._outbox is not None and self._uplink is not None
+        try:
+            self._outbox.put(kind, payload)
+        except OutboxFullError as exc:
+            self._dropped(kind, exc)
+            return
+        except StorageError as exc:
+            self._dropped(kind, exc)
+            return
+        self._uplink.wake()
+
+    def _dropped(self, kind: Kind, exc: EdgeSightError) -> None:
+        key = kind.name.lower()
+        self.stats.dropped[key] += 1
+        if worth_logging(self.stats.dropped[key]):
+            log.error(
+                "%s: %d %s messages dropped so far: %s",
+                self.config.device_id,
+                self.stats.dropped[key],
+                key,
+                exc,
+            )
+
+    # ---- hub -> device --------------------------------------------------------------------------
+
+    def _receive(self, env: Envelope) -> None:
+        """Uplink callback (network thread): queue for the sensing thread."""
+        try:
+            self._inbox.put_nowait(env)
+        except queue.Full:
+            self.stats.inbox_dropped += 1
+            if worth_logging(self.stats.inbox_dropped):
+                log.warning(
+                    "%s: hub message dropped, %d waiting already", self.config.device_id, _INBOX_DEPTH
+                )
+
+    def _handle_inbox(self) -> None:
+        while True:
+            try:
+                env = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if env.kind == Kind.DESIRED:
+                self._apply_desired(env.payload)
+            elif env.kind == Kind.COMMAND:
+                self._command(env.payload)
+
+    def _restore_twin(self) -> None:
+        twin = load_applied(self._twin_path)
+        if twin is None:
+            return
+        try:
+            self._apply(resolve_twin(twin, self.config, self.feed.labels))
+        except SchemaError as exc:  # the hub's retained twin will come again when connected
+            log.error("%s: ignoring the saved twin %s: %s", self.config.device_id, self._twin_path, exc)
+            return
+        log.info("%s: running with saved twin version %d", self.config.device_id, twin.version)
+
+    def _apply_desired(self, payload: bytes) -> None:
+        try:
+            twin = parse_desired(payload)
+            if twin.version <= self.state.version:
+                return  # the retained twin again, after a reconnection
+            new = resolve_twin(twin, self.config, self.feed.labels)
+        except SchemaError as exc:
+            self.stats.twins_rejected += 1
+            log.error("%s: desired twin not applied: %s", self.config.device_id, exc)
+            self._put(Kind.REPORTED, _dumps(self.state.reported(error=str(exc))))
+            return
+        self._apply(new)
+        try:
+            save_applied(self._twin_path, twin)
+        except StorageError as exc:
+            log.error("%s: %s", self.config.device_id, exc)
+        self.stats.twins_applied += 1
+        log.info("%s: applied twin version %d", self.config.device_id, twin.version)
+        self._put(Kind.REPORTED, _dumps(self.state.reported()))
+
+    def _apply(self, new: TwinState) -> None:
+        """Switch to ``new`` live: rebuild analytics if their config changed, set the thresholds."""
+        if new.analytics != self.state.analytics:
+            self._flush()  # events so far belong to the old rules
+            engine = Analytics(new.analytics, self.config.device_id, self.config.stream_id)
+            if new.analytics.tracking == self.state.analytics.tracking and self.analytics.tracker is not None:
+                engine.tracker = self.analytics.tracker  # keep track ids across the change
+            self.analytics = engine
+        if new.sensor != self.state.sensor:
+            self.feed.set_sensor(new.sensor)
+        self.state = new
+
+    def _command(self, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            command_id, name = str(body["command_id"]), body["name"]
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("%s: unreadable command: %s", self.config.device_id, exc)
+            return
+        if command_id in self._seen_commands:
+            return  # a resent command: done already
+        self._seen_commands[command_id] = None
+        if len(self._seen_commands) > 256:
+            del self._seen_commands[next(iter(self._seen_commands))]
+        self.stats.commands += 1
+        ok, detail = self._run_command(name)
+        self._put(Kind.COMMAND_RESULT, _dumps({"command_id": command_id, "ok": ok, "detail": detail}))
+        if ok and name in ("start_upload", "stop_upload"):
+            self._put(Kind.REPORTED, _dumps(self.state.reported()))
+
+    def _run_command(self, name: object) -> tuple[bool, str]:
+        if name == "start_upload":
+            self.state = self.state.with_upload(True)
+            return True, "upload started"
+        if name == "stop_upload":
+            self._flush()
+            self.state = self.state.with_upload(False)
+            return True, "upload stopped"
+        if name == "snapshot":
+            return self._snapshot()
+        return False, f"unknown command {name!r}; expected one of {', '.join(_COMMANDS)}"
+
+    def _snapshot(self) -> tuple[bool, str]:
+        if not self.state.privacy.allow_images:
+            return False, PRIVACY_REFUSAL
+        frame = self._last_frame
+        if frame is None or frame.image is None:
+            return False, "no image to send: sensor.output_mode is metadata only"
+        jpeg = base64.b64encode(frame.image.jpeg).decode()
+        return True, f"data:image/jpeg;base64,{jpeg}"

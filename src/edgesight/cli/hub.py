@@ -1,0 +1,143 @@
+"""``edgesight hub``: run the hub (API + MQTT worker), a worker alone, enrol and revoke devices."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgesight.core.errors import ConfigError
+from edgesight.hub.settings import HubSettings
+
+hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, ingestion, API.")
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: SQLite in the data dir).")]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and admin token live.")]
+MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="Broker HOST:PORT; 'off' disables MQTT.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(hub_app, name="hub")
+
+
+def parse_mqtt(text: str | None) -> dict[str, object]:
+    """``HOST:PORT`` -> settings overrides.
+
+    Example:
+        >>> parse_mqtt("broker:1884"), parse_mqtt(None)
+        ({'mqtt_host': 'broker', 'mqtt_port': 1884}, {})
+    """
+    if text is None:
+        return {}
+    if text == "off":
+        return {"mqtt_host": ""}
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--mqtt: expected HOST:PORT (e.g. 127.0.0.1:1883) or 'off', got {text!r}")
+    return {"mqtt_host": host, "mqtt_port": int(port)}
+
+
+def _settings(db: str | None, data_dir: Path | None, mqtt: str | None = None, **extra: object) -> HubSettings:
+    overrides = {"db_url": db, "data_dir": data_dir, **parse_mqtt(mqtt), **extra}
+    settings = HubSettings.from_env(**overrides)
+    if overrides.get("mqtt_host") == "":
+        settings = settings.model_copy(update={"mqtt_host": None})
+    return settings
+
+
+@hub_app.command("serve")
+def serve(
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+    mqtt: MqttOpt = None,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
+) -> None:
+    """Run the API and the MQTT ingestion worker (docs at http://HOST:PORT/docs)."""
+    import uvicorn
+
+    from edgesight.hub.api import create_app
+
+    settings = _settings(db, data_dir, mqtt)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@hub_app.command("worker")
+def worker(
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+    mqtt: MqttOpt = None,
+    client_id: Annotated[str | None, typer.Option(help="MQTT client id (stable: it names the session).")] = None,
+    share_group: Annotated[str | None, typer.Option(help="Shared-subscription group.")] = None,
+    batch: Annotated[int | None, typer.Option(help="Messages per transaction.")] = None,
+) -> None:
+    """Run only an MQTT ingestion worker (scale out: one per core or host, same group)."""
+    from edgesight.hub.service import HubService
+
+    settings = _settings(db, data_dir, mqtt, mqtt_client_id=client_id, mqtt_share_group=share_group,
+                         batch_max_messages=batch)  # fmt: skip
+    if settings.mqtt_host is None:
+        raise ConfigError("edgesight hub worker needs a broker (--mqtt HOST:PORT)")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    service = HubService(settings)
+    service.start()
+    try:
+        while not service.wait_connected(1.0) and not done.is_set():
+            pass  # the worker retries with backoff and logs why
+        typer.echo(f"worker {settings.mqtt_client_id} subscribed", err=True)
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+
+
+@hub_app.command("enrol")
+def enrol(
+    device_id: Annotated[str, typer.Argument(help="The new device's id.")],
+    site: Annotated[str | None, typer.Option(help="Site (store, building) of the device.")] = None,
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+    broker: Annotated[str, typer.Option(help="Broker HOST:PORT the device connects to.")] = "127.0.0.1:1883",
+) -> None:
+    """Enrol a device and print its credentials file for the agent (secret and token: shown only once).
+
+    The JSON is ``{"device_id", "secret" (base64), "token", "broker"}``, what ``edgesight.agent``
+    loads; save it on the device, readable only by the agent.
+    """
+    from edgesight.hub.storage import Database, devices
+
+    parse_mqtt(broker)
+    database = Database(_settings(db, data_dir).database_url())
+    database.migrate()
+    try:
+        enrolment = devices.enrol(database, device_id, site)
+    finally:
+        database.close()
+    creds = {"device_id": enrolment.device_id, "secret": base64.b64encode(enrolment.secret).decode(),
+             "token": enrolment.token, "broker": broker}  # fmt: skip
+    typer.echo(json.dumps(creds, indent=2))
+
+
+@hub_app.command("revoke")
+def revoke(
+    device_id: Annotated[str, typer.Argument(help="The device to cut off.")],
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Revoke a device: its messages are rejected from now on."""
+    from edgesight.hub.storage import Database, devices
+
+    database = Database(_settings(db, data_dir).database_url())
+    database.migrate()
+    try:
+        devices.revoke(database, device_id)
+    finally:
+        database.close()
+    typer.echo(f"revoked {device_id}")

@@ -1,0 +1,52 @@
+"""The app factory: ``create_app(settings)``; the hub starts and stops in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from edgesight.core.errors import ConfigError, StorageError
+from edgesight.hub.api.deps import get_settings
+from edgesight.hub.api.routes import devices, export, health, ingest, insights, queries, rules, twins
+from edgesight.hub.service import HubService
+from edgesight.hub.settings import HubSettings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: HubSettings, service: HubService | None = None) -> FastAPI:
+    """The hub's HTTP API. ``service`` defaults to a :class:`HubService` built from ``settings``.
+
+    Example:
+        >>> app = create_app(HubSettings(mqtt_host=None))
+        >>> "/api/v1/ingest" in app.openapi()["paths"]
+        True
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = service or HubService(settings)
+        hub.start()
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            hub.stop()
+
+    app = FastAPI(title="EdgeSight hub", version="1", lifespan=lifespan)
+    app.dependency_overrides[get_settings] = lambda: settings
+    for module in (health, devices, twins, ingest, queries, export, rules, insights):
+        app.include_router(module.router)
+
+    @app.exception_handler(StorageError)
+    async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(ConfigError)
+    async def config_error(_request: Request, exc: ConfigError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    return app

@@ -1,0 +1,70 @@
+"""Device enrolment, listing and revocation."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, HTTPException, status
+
+from edgesight.core.errors import ConfigError
+from edgesight.hub.api.deps import AdminDep, HubDep
+from edgesight.hub.api.schemas import DeviceCreate, DeviceCredentials, DevicePublic, Topics
+from edgesight.hub.downlink import topic
+from edgesight.hub.storage import devices
+from edgesight.hub.storage.devices import Enrolment
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
+
+
+def credentials(e: Enrolment, broker: str | None) -> DeviceCredentials:
+    """What a device is provisioned with (the agent's credentials file is device_id, secret, token, broker)."""
+    return DeviceCredentials(
+        device_id=e.device_id,
+        site=e.site,
+        secret=base64.b64encode(e.secret).decode(),
+        token=e.token,
+        broker=broker,
+        topics=Topics(
+            up=topic(e.device_id, "up"), desired=topic(e.device_id, "down/desired"),
+            command=topic(e.device_id, "down/command"), ack=topic(e.device_id, "down/ack"),
+            status=topic(e.device_id, "status"),
+        ),
+    )  # fmt: skip
+
+
+def device_or_404(hub: HubDep, device_id: str) -> DevicePublic:
+    info = devices.get_device(hub.db, device_id)
+    if info is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not enrolled")
+    return DevicePublic.model_validate(info, from_attributes=True)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def enrol(body: DeviceCreate, hub: HubDep) -> DeviceCredentials:
+    """Enrol a device: returns its secret and token (shown only once)."""
+    try:
+        s = hub.settings
+        broker = None if s.mqtt_host is None else f"{s.mqtt_host}:{s.mqtt_port}"
+        return credentials(devices.enrol(hub.db, body.device_id, body.site), broker)
+    except ConfigError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+@router.get("")
+def list_devices(hub: HubDep, site: str | None = None) -> list[DevicePublic]:
+    """Every device (optionally of one site) with its latest health."""
+    return [DevicePublic.model_validate(d, from_attributes=True) for d in devices.list_devices(hub.db, site)]
+
+
+@router.get("/{device_id}")
+def get_device(device_id: str, hub: HubDep) -> DevicePublic:
+    return device_or_404(hub, device_id)
+
+
+@router.post("/{device_id}/revoke")
+def revoke(device_id: str, hub: HubDep) -> DevicePublic:
+    """Cut the device off: its messages are rejected as ``revoked`` from now on."""
+    device_or_404(hub, device_id)
+    devices.revoke(hub.db, device_id)
+    hub.ingestor.forget(device_id)
+    return device_or_404(hub, device_id)

@@ -1,0 +1,29 @@
+"""Insights: staffing advice over time and shelves to restock."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from edgesight.hub import insights
+from edgesight.hub.api.deps import AdminDep, HubDep
+
+router = APIRouter(prefix="/api/v1/insights", tags=["insights"], dependencies=[AdminDep])
+
+
+@router.get("/staffing")
+def staffing(
+    hub: HubDep,
+    site: str | None = None,
+    start: Annotated[float | None, Query(alias="from")] = None,
+    end: Annotated[float | None, Query(alias="to")] = None,
+) -> list[dict[str, Any]]:
+    """Counters advised over time, from ``queue_advice`` events."""
+    return insights.staffing(hub.db, site, start, end)
+
+
+@router.get("/restock")
+def restock(hub: HubDep, site: str | None = None) -> list[dict[str, Any]]:
+    """Shelves currently alerting, soonest ``time_to_empty_s`` first."""
+    return insights.restock(hub.db, site)

@@ -1,0 +1,151 @@
+"""Request and response bodies of the API (kept apart from the ORM tables)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from edgesight.core.events import EventType
+
+DEVICE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceCreate(_In):
+    device_id: str = Field(pattern=DEVICE_ID, description="Unique device id, as in the envelopes.")
+    site: str | None = Field(None, max_length=128, description="Store, building or line it belongs to.")
+
+
+class Topics(BaseModel):
+    up: str
+    desired: str
+    command: str
+    ack: str
+    status: str
+
+
+class DeviceCredentials(BaseModel):
+    """Shown once at enrolment: the hub keeps only the secret (for HMAC) and a hash of the token."""
+
+    device_id: str
+    site: str | None
+    secret: str = Field(description="32-byte HMAC key, base64.")
+    token: str = Field(description="Bearer token for HTTP ingest: 'Authorization: Bearer <device_id>:<token>'.")
+    broker: str | None = Field(description="MQTT broker HOST:PORT of this hub (None: HTTP only).")
+    topics: Topics
+
+
+class DevicePublic(BaseModel):
+    id: str
+    site: str | None
+    enrolled_at: float
+    revoked_at: float | None
+    stored_through: int
+    health: dict[str, Any] | None
+
+
+class TwinPublic(BaseModel):
+    device_id: str
+    desired: dict[str, Any]
+    desired_version: int
+    reported: dict[str, Any]
+    reported_version: int
+    updated_at: float
+
+
+class DesiredPatch(_In):
+    """JSON merge patch of the desired config (``null`` removes a key)."""
+
+    patch: dict[str, Any]
+
+
+class CommandCreate(_In):
+    name: Literal["start_upload", "stop_upload", "snapshot"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandPublic(BaseModel):
+    id: str
+    device_id: str
+    name: str
+    args: dict[str, Any]
+    status: str
+    detail: str | None
+    created_at: float
+
+
+class Condition(_In):
+    rule: str | None = Field(None, description="Only events of this zone/line/app rule.")
+    property: str | None = Field(None, description="Event property to compare; None fires on every event.")
+    op: Literal[">", ">=", "<", "<=", "==", "!="] = ">="
+    value: float | str | bool | None = None
+
+
+class RuleCreate(_In):
+    name: str = Field(min_length=1, max_length=128)
+    event_type: EventType
+    condition: Condition = Field(default_factory=Condition)
+    webhook_url: HttpUrl | None = None
+    mqtt_topic: str | None = Field(None, min_length=1, max_length=200)
+
+
+class RulePublic(BaseModel):
+    id: int
+    name: str
+    event_type: str
+    condition: dict[str, Any]
+    webhook_url: str | None
+    mqtt_topic: str | None
+    created_at: float
+
+
+class AlertPublic(BaseModel):
+    id: int
+    rule_id: int
+    event_id: str
+    device_id: str
+    created_at: float
+    detail: dict[str, Any]
+    delivered: str
+
+
+class OutcomePublic(BaseModel):
+    status: str
+    seq: int | None
+    detail: str
+
+
+class IngestResponse(BaseModel):
+    outcomes: list[OutcomePublic]
+    stored_through: int | None
+    rejected: list[tuple[int, str]]
+
+
+class EventPublic(BaseModel):
+    id: str
+    device_id: str
+    stream_id: str
+    seq: int
+    type: str
+    rule: str
+    trigger: str
+    frame_index: int
+    timestamp: float
+    class_name: str | None
+    track_ids: list[int]
+    properties: dict[str, Any]
+
+
+class FramePublic(BaseModel):
+    device_id: str
+    stream_id: str
+    seq: int
+    frame_index: int
+    timestamp: float
+    model: str
+    n_detections: int
+    detections: list[dict[str, Any]]

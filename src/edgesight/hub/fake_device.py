@@ -1,0 +1,81 @@
+"""A fake device that builds signed envelopes, for tests, benchmarks and demos of the hub."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgesight.core.detections import Detections
+from edgesight.core.envelope import Envelope, Kind
+from edgesight.core.events import Event, EventType, FrameContext
+from edgesight.core.frame import FrameMeta, ModelRef
+from edgesight.core.serialize import encode_batch
+
+__all__ = ["FakeDevice"]
+
+
+@dataclass
+class FakeDevice:
+    """Signs messages as ``device_id`` would; ``seq`` counts up from 1.
+
+    Example:
+        >>> d = FakeDevice("cam-1", b"s" * 32)
+        >>> raw = d.frames(2); d.seq, raw[:4]
+        (1, b'ESE1')
+    """
+
+    device_id: str
+    secret: bytes
+    seq: int = 0
+    frame_index: int = 0
+    stream_id: str = "main"
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    def seal(self, kind: Kind, payload: bytes, sent_at: float | None = None, seq: int | None = None) -> bytes:
+        """Sign ``payload`` as the next message (or as message ``seq``)."""
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        now = time.time() if sent_at is None else sent_at
+        return Envelope(kind, self.device_id, seq, now, payload).seal(self.secret)
+
+    def frame(self, n_detections: int = 6, timestamp: float | None = None) -> FrameMeta:
+        """The next frame, with ``n_detections`` tracked people."""
+        boxes = self._rng.uniform(0, 300, size=(n_detections, 2))
+        xyxy = np.concatenate([boxes, boxes + 60], axis=1)
+        dets = Detections.from_arrays(
+            xyxy, [0.8] * n_detections, [0] * n_detections, ["person"] * n_detections,
+            list(range(1, n_detections + 1)),
+        )  # fmt: skip
+        meta = FrameMeta(
+            self.device_id, self.stream_id, self.frame_index, self.frame_index,
+            time.time() if timestamp is None else timestamp, ModelRef("nanodet-coco", "1.0.0"), (768, 576), dets,
+        )  # fmt: skip
+        self.frame_index += 1
+        return meta
+
+    def frames(self, n_frames: int = 1, n_detections: int = 6, timestamp: float | None = None) -> bytes:
+        """A signed frames message of ``n_frames`` frames."""
+        metas = [self.frame(n_detections, timestamp) for _ in range(n_frames)]
+        return self.seal(Kind.FRAMES, encode_batch(metas))
+
+    def event(self, kind: EventType, rule: str, timestamp: float | None = None, **kw: Any) -> Event:
+        """An event of this device at the current frame; ``kw`` are Event.create's keywords."""
+        ctx = FrameContext(
+            self.device_id, self.stream_id, self.frame_index, time.time() if timestamp is None else timestamp,
+            (768, 576),
+        )  # fmt: skip
+        self.frame_index += 1
+        return Event.create(kind, ctx, rule, **kw)
+
+    def events(self, events: list[Event]) -> bytes:
+        """A signed events message."""
+        return self.seal(Kind.EVENTS, json.dumps([e.to_dict() for e in events]).encode())
+
+    def json_message(self, kind: Kind, data: Any) -> bytes:
+        """A signed heartbeat, reported twin or command result."""
+        return self.seal(kind, json.dumps(data).encode())

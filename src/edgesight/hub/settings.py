@@ -1,0 +1,82 @@
+"""Hub settings: one validated model, read from arguments or ``EDGESIGHT_HUB_*`` environment variables.
+
+Loading is pure: nothing is created on disk until :meth:`HubSettings.database_url` or
+:meth:`HubSettings.resolve_admin_token` is called at startup.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgesight.core.errors import ConfigError
+
+__all__ = ["HubSettings"]
+
+_ENV_PREFIX = "EDGESIGHT_HUB_"
+
+
+class HubSettings(BaseModel):
+    """Everything the hub needs to start.
+
+    Example:
+        >>> s = HubSettings(data_dir=Path("/tmp/hub"), mqtt_host=None)
+        >>> s.database_url()
+        'sqlite:////tmp/hub/hub.sqlite3'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("hub-data"), description="Where the SQLite file and the admin token live.")
+    db_url: str | None = Field(None, description="SQLAlchemy URL; None means SQLite in data_dir.")
+    admin_token: str | None = Field(None, min_length=16, description="Admin bearer token; generated if None.")
+    mqtt_host: str | None = Field("127.0.0.1", description="Broker host; None disables MQTT.")
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_client_id: str = Field("edgesight-hub-1", min_length=1, max_length=64)
+    mqtt_share_group: str = Field("edgesight-hub", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                                  description="Shared-subscription group the workers split the load in.")
+    mqtt_session_expiry_s: int = Field(3600, ge=0, description="How long the broker keeps our queue.")
+    batch_max_messages: int = Field(500, ge=1, le=100_000, description="Messages per DB transaction.")
+    batch_max_ms: float = Field(20.0, gt=0, le=10_000, description="Longest wait to fill a batch.")
+    keep_every_nth_frame: int = Field(1, ge=1, description="Frame downsampling per device (1 keeps all).")
+    max_future_s: float = Field(86_400.0, ge=0, description="Largest accepted clock skew into the future.")
+    secret_cache_s: float = Field(2.0, ge=0, description="How long a device secret/revocation is cached.")
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL to open (SQLite file in ``data_dir`` unless ``db_url`` is set)."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'hub.sqlite3').as_posix()}"
+
+    def resolve_admin_token(self) -> str:
+        """The admin token: from settings, else read from (or generated into) ``data_dir/admin_token``."""
+        if self.admin_token:
+            return self.admin_token
+        path = self.data_dir / "admin_token"
+        if path.is_file():
+            token = path.read_text().strip()
+            if len(token) < 16:
+                raise ConfigError(f"{path}: admin token must be at least 16 characters, got {len(token)}")
+            return token
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+        return token
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> HubSettings:
+        """Settings from ``EDGESIGHT_HUB_<FIELD>`` variables, then ``overrides`` (None values ignored)."""
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            env = os.environ.get(_ENV_PREFIX + name.upper())
+            if env is not None:
+                values[name] = None if env == "" and name in ("mqtt_host", "db_url") else env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValueError as exc:
+            raise ConfigError(f"hub settings ({_ENV_PREFIX}*): {exc}") from exc

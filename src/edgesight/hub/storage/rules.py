@@ -1,0 +1,54 @@
+"""Alert rules and the alerts they raise."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from edgesight.core.errors import ConfigError
+from edgesight.hub.storage.db import Database
+from edgesight.hub.storage.tables import Alert, Rule
+
+__all__ = ["create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert"]
+
+_RULE_COLUMNS = (Rule.id, Rule.name, Rule.event_type, Rule.condition, Rule.webhook_url, Rule.mqtt_topic,
+                 Rule.created_at)  # fmt: skip
+
+
+def create_rule(db: Database, name: str, event_type: str, condition: dict[str, Any],
+                webhook_url: str | None, mqtt_topic: str | None) -> dict[str, Any]:  # fmt: skip
+    """Store a rule; refuses a name already taken."""
+    with db.begin() as conn:
+        if conn.execute(select(Rule.id).where(Rule.name == name)).first() is not None:
+            raise ConfigError(f"rule {name!r} already exists")
+        conn.execute(insert(Rule).values(name=name, event_type=event_type, condition=condition,
+                                         webhook_url=webhook_url, mqtt_topic=mqtt_topic,
+                                         created_at=time.time()))  # fmt: skip
+        row = conn.execute(select(*_RULE_COLUMNS).where(Rule.name == name)).one()
+    return dict(row._mapping)
+
+
+def list_rules(db: Database) -> list[dict[str, Any]]:
+    with db.begin() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(*_RULE_COLUMNS).order_by(Rule.id))]
+
+
+def insert_alerts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert alerts inside the ingest transaction; returns their ids in order."""
+    return [int(conn.execute(insert(Alert).values(**row).returning(Alert.id)).scalar_one()) for row in rows]
+
+
+def mark_alert(db: Database, alert_id: int, delivered: str) -> None:
+    with db.begin() as conn:
+        conn.execute(update(Alert).where(Alert.id == alert_id).values(delivered=delivered))
+
+
+def list_alerts(db: Database, rule_id: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    query = select(Alert.id, Alert.rule_id, Alert.event_id, Alert.device_id, Alert.created_at, Alert.detail,
+                   Alert.delivered).order_by(Alert.id).limit(limit)  # fmt: skip
+    if rule_id is not None:
+        query = query.where(Alert.rule_id == rule_id)
+    with db.begin() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]

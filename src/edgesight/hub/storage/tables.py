@@ -1,0 +1,158 @@
+"""ORM tables of the hub (SQLAlchemy 2). Migration 0001 creates exactly these.
+
+Times are Unix seconds (float) throughout, as on the wire; JSON columns hold the wire forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Aggregate",
+    "Alert",
+    "Base",
+    "Command",
+    "Device",
+    "DeviceHealth",
+    "EventRow",
+    "FrameRow",
+    "IngestLog",
+    "Rule",
+    "Twin",
+]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    site: Mapped[str | None] = mapped_column(String(128), index=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary(32))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    enrolled_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+    stored_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    down_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Twin(Base):
+    __tablename__ = "twins"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    desired: Mapped[dict[str, Any]] = mapped_column(JSON)
+    desired_version: Mapped[int] = mapped_column(Integer, default=0)
+    reported: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reported_version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DeviceHealth(Base):
+    __tablename__ = "device_health"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_seen: Mapped[float] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    dnn_ms: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[str | None] = mapped_column(String(160))
+    outbox_pending: Mapped[int | None] = mapped_column(BigInteger)
+    uptime_s: Mapped[float | None] = mapped_column(Float)
+
+
+class IngestLog(Base):
+    """One row per accepted ``(device_id, seq)``: the exactly-once record."""
+
+    __tablename__ = "ingest_log"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+class FrameRow(Base):
+    __tablename__ = "frames"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    frame_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stream_id: Mapped[str] = mapped_column(String(128))
+    timestamp: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(160))
+    n_detections: Mapped[int] = mapped_column(Integer)
+    detections: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_frames_time", "timestamp"),)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128))
+    stream_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(16))
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[float] = mapped_column(Float)
+    class_name: Mapped[str | None] = mapped_column(String(64))
+    track_ids: Mapped[list[Any]] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (
+        Index("ix_events_time", "timestamp"),
+        Index("ix_events_device_time", "device_id", "timestamp"),
+        Index("ix_events_type_time", "type", "timestamp"),
+    )
+
+
+class Aggregate(Base):
+    """Per-minute roll-up per device and rule.
+
+    ``metric`` is ``zone_count`` (key: class or ``*``; ``n`` samples, ``total`` and ``maximum`` of
+    the count) or ``line_crossing`` (key: ``direction/class``; ``n`` crossings).
+    """
+
+    __tablename__ = "aggregates"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+
+
+class Command(Base):
+    __tablename__ = "commands"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Rule(Base):
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    condition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    mqtt_topic: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(Integer, index=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    delivered: Mapped[str] = mapped_column(String(16), default="pending")
