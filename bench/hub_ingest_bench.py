@@ -1,6 +1,8 @@
 """Hub ingest benchmark: sustained detection-frame messages via MQTT and HTTP into SQLite and PostgreSQL.
 
-Each message is one envelope holding one frame of ~6 tracked detections, as a sensor sends it.
+Each message is one FRAMES envelope holding ``--fpe`` frames (1, 10, 30: the device-side batching
+of the IMX500's ``NumberOfInferencesPerMessage``) of 6 tracked people walking a few pixels per
+frame, as a sensor sends them. Throughput is reported both in envelopes/s and in frame records/s.
 
 * MQTT: ``--workers`` worker processes (``edgesight hub worker``) on one shared subscription; the
   publisher sends every message QoS 1 as fast as the broker takes them, and latency is measured
@@ -9,9 +11,11 @@ Each message is one envelope holding one frame of ~6 tracked detections, as a se
 * HTTP: one ``edgesight hub serve`` process; ``--http-clients`` threads POST batches of
   ``--batch`` envelopes; latency is the request's round trip (the response comes after the commit).
 
-Loss check: every message's ``(device_id, seq)`` is in ``ingest_log`` and every frame is stored once.
+Loss check: every message's ``(device_id, seq)`` is in ``ingest_log`` and every frame is stored
+once (``lost`` counts missing envelopes, ``dups`` extra frame rows).
 
-    .venv/bin/python bench/hub_ingest_bench.py --messages 20000 --workers 2
+    .venv/bin/python bench/hub_ingest_bench.py                       # 12 runs, about 4 min
+    .venv/bin/python bench/hub_ingest_bench.py --fpe 30 --transports mqtt --backends postgresql --rate 20000
 """
 
 from __future__ import annotations
@@ -53,11 +57,21 @@ ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 class Result:
     transport: str
     backend: str
+    fpe: int
     messages: int
     seconds: float
     latencies_ms: list[float]
     stored: int
     frames: int
+    hub_cpu_s: float
+    """CPU time of the hub processes (workers or API server) during the run."""
+
+    HEADER = (
+        "| via  | database   | frames/env | envelopes | frames |     s |  env/s | frames/s | p50 ms | p99 ms "
+        "| lost | dups | hub CPU s | frames/s per hub core |\n"
+        "|------|------------|-----------:|----------:|-------:|------:|-------:|---------:|"
+        "-------:|-------:|-----:|-----:|----------:|----------------------:|"
+    )
 
     def row(self) -> str:
         lat = sorted(self.latencies_ms) or [float("nan")]
@@ -65,8 +79,13 @@ class Result:
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         rate = self.messages / self.seconds if self.seconds else 0.0
         lost = self.messages - self.stored
-        return (f"| {self.transport:<5} | {self.backend:<10} | {self.messages:>8} | {self.seconds:>6.1f} | "
-                f"{rate:>8.0f} | {p50:>7.1f} | {p99:>7.1f} | {lost:>4} | {self.frames - self.stored:>4} |")
+        dups = self.frames - self.stored * self.fpe
+        return (
+            f"| {self.transport:<4} | {self.backend:<10} | {self.fpe:>10} | {self.messages:>9,} | "
+            f"{self.messages * self.fpe:>6,} | {self.seconds:>5.1f} | {rate:>6,.0f} | {rate * self.fpe:>8,.0f} | "
+            f"{p50:>6,.0f} | {p99:>6,.0f} | {lost:>4} | {dups:>4} | {self.hub_cpu_s:>9.1f} | "
+            f"{self.messages * self.fpe / max(self.hub_cpu_s, 1e-9):>21,.0f} |"
+        )
 
 
 BROKER_CONF = """listener {port} 127.0.0.1
@@ -85,7 +104,9 @@ def private_broker() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "mosquitto.conf"
         conf.write_text(BROKER_CONF.format(port=port))
-        proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             if not wait_for(lambda: _port_open(port), 10):
                 raise RuntimeError("private mosquitto did not start")
@@ -121,10 +142,16 @@ def database(backend: str) -> Iterator[str]:
         admin.dispose()
 
 
-def build(n_devices: int, n_messages: int) -> tuple[list[tuple[str, bytes, bytes]], dict[str, bytes]]:
-    """Messages interleaved over the fleet: ``(device_id, secret, envelope)``; secrets are fixed."""
+def build(
+    n_devices: int, n_messages: int, fpe: int
+) -> tuple[list[tuple[str, bytes, bytes]], dict[str, bytes]]:
+    """Messages of ``fpe`` frames interleaved over the fleet: ``(device_id, secret, envelope)``."""
     fleet = [FakeDevice(f"bench-{i:03d}", secrets.token_bytes(32)) for i in range(n_devices)]
-    out = [(d.device_id, d.secret, d.frames(1, 6)) for _ in range(n_messages // n_devices) for d in fleet]
+    out = [
+        (d.device_id, d.secret, d.frames(fpe, 6))
+        for _ in range(max(1, n_messages // n_devices))
+        for d in fleet
+    ]
     return out, {d.device_id: d.secret for d in fleet}
 
 
@@ -154,6 +181,15 @@ def counts(url: str) -> tuple[int, int]:
     return stored, frames
 
 
+def cpu_s(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU seconds of running processes (from /proc)."""
+    total = 0.0
+    for p in procs:
+        fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def hub_process(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-c", "from edgesight.cli.hub import hub_app; hub_app()", *args]
     return subprocess.Popen(cmd, stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **env})
@@ -168,7 +204,8 @@ def wait_for(cond: object, timeout_s: float) -> bool:
     return False
 
 
-def run_mqtt(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str, bytes], opts: argparse.Namespace) -> Result:
+def run_mqtt(backend: str, fpe: int, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str, bytes],
+             opts: argparse.Namespace) -> Result:  # fmt: skip
     with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
         enrol_fixed(url, fleet)
         group = f"bench{secrets.token_hex(3)}"
@@ -180,6 +217,7 @@ def run_mqtt(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
         if not wait_for(lambda: log.exists() and log.read_text().count("subscribed") >= opts.workers, 60):
             raise RuntimeError(f"workers did not start:\n{log.read_text()}")
         host, port = opts.mqtt.rsplit(":", 1)
+        cpu0 = cpu_s(procs)
         sent_at: dict[tuple[str, int], float] = {}
         latencies: list[float] = []
         marks = dict.fromkeys(fleet, 0)
@@ -210,8 +248,8 @@ def run_mqtt(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
             expected[device_id] += 1
         t0 = time.perf_counter()
         for i, (device_id, _secret, raw) in enumerate(msgs):
-            if opts.rate and i % 50 == 0:  # paced: sustained load below saturation
-                ahead = t0 + i / opts.rate - time.perf_counter()
+            if opts.rate and i % 10 == 0:  # paced (frames/s): sustained load below saturation
+                ahead = t0 + i * fpe / opts.rate - time.perf_counter()
                 if ahead > 0:
                     time.sleep(ahead)
             seq = struct.unpack_from(">Q", raw, 8 + len(device_id))[0]
@@ -227,6 +265,7 @@ def run_mqtt(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
 
         wait_for(done_or_stalled, opts.timeout)
         seconds = time.perf_counter() - t0
+        hub_cpu = cpu_s(procs) - cpu0
         client.disconnect()
         client.loop_stop()
         for p in procs:
@@ -237,7 +276,7 @@ def run_mqtt(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
             except subprocess.TimeoutExpired:
                 p.kill()
         stored, frames = counts(url)
-        return Result("mqtt", backend, len(msgs), seconds, latencies, stored, frames)
+        return Result("mqtt", backend, fpe, len(msgs), seconds, latencies, stored, frames, hub_cpu)
 
 
 def free_port() -> int:
@@ -246,7 +285,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_http(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str, bytes], opts: argparse.Namespace) -> Result:
+def run_http(backend: str, fpe: int, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str, bytes],
+             opts: argparse.Namespace) -> Result:  # fmt: skip
     with database(backend) as url, tempfile.TemporaryDirectory() as tmp:
         tokens = enrol_fixed(url, fleet)
         port = free_port()
@@ -259,7 +299,11 @@ def run_http(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
         per_device: dict[str, list[bytes]] = {d: [] for d in fleet}
         for device_id, _secret, raw in msgs:
             per_device[device_id].append(raw)
-        jobs = [(d, raws[i : i + opts.batch]) for d, raws in per_device.items() for i in range(0, len(raws), opts.batch)]
+        jobs = [
+            (d, raws[i : i + opts.batch])
+            for d, raws in per_device.items()
+            for i in range(0, len(raws), opts.batch)
+        ]
         jobs.sort(key=lambda j: struct.unpack_from(">Q", j[1][0], 8 + len(j[0]))[0])  # oldest seqs first
         latencies: list[float] = []
         lock = threading.Lock()
@@ -277,14 +321,16 @@ def run_http(backend: str, msgs: list[tuple[str, bytes, bytes]], fleet: dict[str
             with lock:
                 latencies.extend([dt] * len(raws))
 
+        cpu0 = cpu_s([proc])
         t0 = time.perf_counter()
         with ThreadPoolExecutor(opts.http_clients) as pool:
             list(pool.map(post, jobs))
         seconds = time.perf_counter() - t0
+        hub_cpu = cpu_s([proc]) - cpu0
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         stored, frames = counts(url)
-        return Result("http", backend, len(msgs), seconds, latencies, stored, frames)
+        return Result("http", backend, fpe, len(msgs), seconds, latencies, stored, frames, hub_cpu)
 
 
 def _healthy(base: str) -> bool:
@@ -301,7 +347,9 @@ def _given(broker: str) -> Iterator[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--frames", type=int, default=60_000, help="frame records per run")
+    ap.add_argument("--max-envelopes", type=int, default=12_000, help="at most this many envelopes per run")
+    ap.add_argument("--fpe", default="1,10,30", help="frames per envelope, one run each")
     ap.add_argument("--devices", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=500)
@@ -311,23 +359,33 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--transports", default="mqtt,http")
     ap.add_argument("--timeout", type=float, default=120.0)
-    ap.add_argument("--rate", type=float, default=0.0, help="MQTT publish rate, msg/s (0: as fast as possible)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="MQTT publish rate in frame records/s (0: as fast as possible)")  # fmt: skip
     opts = ap.parse_args()
-    t = time.perf_counter()
-    msgs, fleet = build(opts.devices, opts.messages)
-    print(f"built {len(msgs)} messages ({len(msgs[0][2])} bytes each) in {time.perf_counter() - t:.1f} s; "
-          f"{os.cpu_count()} CPUs, {opts.workers} MQTT workers, batches of {opts.batch}")
+    t_start = time.perf_counter()
+    sets = {}
+    for fpe in (int(v) for v in opts.fpe.split(",")):
+        t = time.perf_counter()
+        sets[fpe] = build(opts.devices, min(opts.max_envelopes, opts.frames // fpe), fpe)
+        msgs = sets[fpe][0]
+        print(f"built {len(msgs)} envelopes of {fpe} frames ({len(msgs[0][2])} bytes each) in "
+              f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+    print(f"{os.cpu_count()} CPUs, {opts.workers} MQTT workers, batches of {opts.batch}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     results = []
     with private_broker() if opts.mqtt == "private" else _given(opts.mqtt) as broker:
         opts.mqtt = broker
         for transport in opts.transports.split(","):
             for backend in opts.backends.split(","):
-                run = run_mqtt if transport == "mqtt" else run_http
-                results.append(run(backend, msgs, fleet, opts))
-                print(results[-1].row(), flush=True)  # progress
-    print(f"\nMQTT publish rate: {opts.rate or 'unpaced (burst)'}")
-    print("| via   | database   | messages |      s |    msg/s | p50 ms  | p99 ms  | lost | dups |")
-    print("|-------|------------|----------|--------|----------|---------|---------|------|------|")
+                for fpe, (msgs, fleet) in sets.items():
+                    run = run_mqtt if transport == "mqtt" else run_http
+                    results.append(run(backend, fpe, msgs, fleet, opts))
+                    print(results[-1].row(), flush=True)  # progress
+    print(
+        f"\nMQTT publish rate: {f'{opts.rate:,.0f} frames/s' if opts.rate else 'unpaced (burst)'}; "
+        f"total {time.perf_counter() - t_start:.0f} s, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(Result.HEADER)
     for r in results:
         print(r.row())
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from edgesight.core.detections import Detections
 from edgesight.core.envelope import Envelope, Kind
@@ -43,9 +44,16 @@ class FakeDevice:
         now = time.time() if sent_at is None else sent_at
         return Envelope(kind, self.device_id, seq, now, payload).seal(self.secret)
 
+    _walk: npt.NDArray[np.float64] | None = field(default=None, init=False, repr=False)
+    """Top-left corners of the people, ``(n, 2)`` pixels."""
+
     def frame(self, n_detections: int = 6, timestamp: float | None = None) -> FrameMeta:
-        """The next frame, with ``n_detections`` tracked people."""
-        boxes = self._rng.uniform(0, 300, size=(n_detections, 2))
+        """The next frame, with ``n_detections`` tracked people walking a few pixels per frame."""
+        if self._walk is None or len(self._walk) != n_detections:
+            self._walk = self._rng.uniform(0, 300, size=(n_detections, 2))
+        else:
+            self._walk = np.clip(self._walk + self._rng.uniform(-4, 4, size=(n_detections, 2)), 0, 600)
+        boxes = self._walk
         xyxy = np.concatenate([boxes, boxes + 60], axis=1)
         dets = Detections.from_arrays(
             xyxy, [0.8] * n_detections, [0] * n_detections, ["person"] * n_detections,

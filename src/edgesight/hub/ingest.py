@@ -21,12 +21,12 @@ from typing import Any
 from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope, peek_device_id
 from edgesight.core.errors import SchemaError
 from edgesight.core.events import Event
-from edgesight.core.serialize import decode_batch, frame_to_dict
+from edgesight.hub.frame_index import index_batch
 from edgesight.hub.metrics import HubMetrics
 from edgesight.hub.rules import RuleEngine
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.db import Database
-from edgesight.hub.storage.ingest_store import AckState, StoreBatch, frames_json, store_batch
+from edgesight.hub.storage.ingest_store import AckState, FrameRecord, StoreBatch, store_batch
 
 __all__ = ["MIN_TIMESTAMP", "BatchResult", "IngestOptions", "Ingestor", "Outcome"]
 
@@ -153,7 +153,9 @@ class Ingestor:
         """Append the rows of a verified envelope to ``batch``; raises _Reject."""
         key = {"device_id": env.device_id, "seq": env.seq}
         if env.kind is Kind.FRAMES:
-            batch.frames.extend(self._frames(env, now, key))
+            rows, first_ts = self._frames(env, now)
+            batch.frames.extend(rows)
+            batch.frame_batches.append((env.device_id, env.seq, first_ts, env.payload))
         elif env.kind is Kind.EVENTS:
             batch.events.extend(self._events(env, now, key))
         elif env.kind is Kind.HEARTBEAT:
@@ -170,26 +172,24 @@ class Ingestor:
         if env.kind is not Kind.HEARTBEAT:
             batch.health.append({**key, "last_seen": env.sent_at})
 
-    def _frames(self, env: Envelope, now: float, key: dict[str, Any]) -> list[dict[str, Any]]:
+    def _frames(self, env: Envelope, now: float) -> tuple[list[FrameRecord], float]:
+        """Index rows of the batch (validated like ``decode_batch``, detections left encoded) and
+        the first frame's timestamp."""
         opts = self.options
         try:
-            frames = decode_batch(env.payload)
+            frames = index_batch(env.payload)
         except (SchemaError, ValueError, TypeError) as exc:  # hostile bytes: never crash the worker
             raise _Reject("bad_payload", f"frame batch: {exc}") from exc
         rows = []
-        for meta in frames:
-            if meta.device_id != env.device_id:
-                raise _Reject("device_mismatch", f"frame of {meta.device_id!r} in {env.device_id!r}'s message")
-            _check_time(meta.timestamp, now, opts.max_future_s, f"frame {meta.frame_index} timestamp")
-            if meta.frame_index % opts.keep_every_nth_frame:
+        device_id, seq, nth = env.device_id, env.seq, opts.keep_every_nth_frame
+        for f in frames:
+            if f.device_id != device_id:
+                raise _Reject("device_mismatch", f"frame of {f.device_id!r} in {device_id!r}'s message")
+            _check_time(f.timestamp, now, opts.max_future_s, f"frame {f.frame_index} timestamp")
+            if f.frame_index % nth:
                 continue
-            rows.append({
-                **key, "frame_index": meta.frame_index, "stream_id": meta.stream_id,
-                "timestamp": meta.timestamp, "model": f"{meta.model.id}@{meta.model.version}",
-                "n_detections": len(meta.detections),
-                "detections": frames_json(frame_to_dict(meta)["detections"]),
-            })  # fmt: skip
-        return rows
+            rows.append((device_id, seq, f.frame_index, f.stream_id, f.timestamp, f.model, f.n_detections))
+        return rows, frames[0].timestamp
 
     def _events(self, env: Envelope, now: float, key: dict[str, Any]) -> list[dict[str, Any]]:
         data = _json(env.payload)
@@ -244,7 +244,7 @@ class Ingestor:
             try:
                 _check_time(env.sent_at, now, self.options.max_future_s, "sent_at")
                 self._decode(env, now, scratch := StoreBatch())
-                for name in ("frames", "events", "health", "reported", "command_results"):
+                for name in ("frames", "frame_batches", "events", "health", "reported", "command_results"):
                     getattr(batch, name).extend(getattr(scratch, name))
             except _Reject as exc:
                 status, detail = exc.reason, str(exc)
@@ -291,7 +291,7 @@ class Ingestor:
             if o.status != "stored":
                 m.rejected.labels(o.status).inc()
         if result is not None:
-            m.frames.inc(sum(1 for r in batch.frames if (r["device_id"], r["seq"]) in result.claimed))
+            m.frames.inc(sum(1 for r in batch.frames if (r[0], r[1]) in result.claimed))
             m.events.inc(len(result.new_events))
             with self._lock:
                 for device_id, ack in result.acks.items():

@@ -14,10 +14,10 @@ every device of the batch. It also serves as the hub's :class:`~edgesight.hub.do
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -33,6 +33,15 @@ from edgesight.hub.settings import HubSettings
 __all__ = ["MqttWorker", "shared_up"]
 
 log = logging.getLogger(__name__)
+
+
+class _Inbound(NamedTuple):
+    """What the network thread keeps of a PUBLISH: everything else happens in the batch thread."""
+
+    topic: bytes
+    payload: bytes | bytearray
+    mid: int
+    qos: int
 
 
 def shared_up(group: str) -> str:
@@ -64,7 +73,8 @@ class MqttWorker:
         self.connected = threading.Event()
         self.batches = 0
         self.messages = 0
-        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._inbox: deque[_Inbound] = deque()  # appended by paho's thread, drained by the batch thread
+        self._arrived = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         client = mqtt.Client(
@@ -128,24 +138,28 @@ class MqttWorker:
             log.warning("lost the broker (%s); reconnecting with backoff", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._queue.put(message)
+        # paho's network thread also reads the socket: keep this to an append (no lock, no decode)
+        self._inbox.append(_Inbound(message._topic, message.payload, message.mid, message.qos))
+        if not self._arrived.is_set():
+            self._arrived.set()
 
     # ---------------------------------------------------------------------------------- batching
 
-    def _collect(self) -> list[mqtt.MQTTMessage]:
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        batch = [first]
+    def _collect(self) -> list[_Inbound]:
+        """Up to ``batch_max_messages``, waiting at most ``batch_max_ms`` after the first arrives."""
+        inbox, most = self._inbox, self.settings.batch_max_messages
+        if not inbox:
+            self._arrived.wait(0.1)
+            self._arrived.clear()
+            if not inbox:
+                return []
         deadline = time.monotonic() + self.settings.batch_max_ms / 1000
-        while len(batch) < self.settings.batch_max_messages:
+        while len(inbox) < most and not self._stop.is_set():
             left = deadline - time.monotonic()
-            try:
-                batch.append(self._queue.get_nowait() if left <= 0 else self._queue.get(timeout=left))
-            except queue.Empty:
+            if left <= 0:
                 break
-        return batch
+            time.sleep(min(left, 0.002))
+        return [inbox.popleft() for _ in range(min(most, len(inbox)))]
 
     def _batch_loop(self) -> None:
         while not self._stop.is_set():
@@ -159,8 +173,8 @@ class MqttWorker:
                 log.exception("batch of %d messages failed; not acknowledged (devices will resend)", len(messages))
                 time.sleep(1.0)
 
-    def _handle(self, messages: list[mqtt.MQTTMessage]) -> None:
-        raws = [(topic_device_id(m.topic), bytes(m.payload)) for m in messages]
+    def _handle(self, messages: list[_Inbound]) -> None:
+        raws = [(topic_device_id(m.topic.decode("utf-8", "replace")), bytes(m.payload)) for m in messages]
         delay = 0.5
         while True:
             try:

@@ -8,13 +8,12 @@ the primary key of ``ingest_log`` is the arbiter, and it commits with the data.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, case, func, insert, select, text, update
+from sqlalchemy import Connection, Insert, Table, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edgesight.hub.storage.db import Database
@@ -24,17 +23,19 @@ from edgesight.hub.storage.tables import (
     Device,
     DeviceHealth,
     EventRow,
-    FrameRow,
     IngestLog,
     Twin,
 )
 
-__all__ = ["AckState", "StoreBatch", "StoreResult", "store_batch"]
+__all__ = ["AckState", "FrameRecord", "StoreBatch", "StoreResult", "store_batch"]
 
 Key = tuple[str, int]
 _WALK = 5000
-_FRAME_COLUMNS = ("device_id", "seq", "frame_index", "stream_id", "timestamp", "model", "n_detections",
-                  "detections")  # fmt: skip
+_FRAME_COLUMNS = ("device_id", "seq", "frame_index", "stream_id", "timestamp", "model", "n_detections")
+_BATCH_COLUMNS = ("device_id", "seq", "timestamp", "payload")
+FrameRecord = tuple[str, int, int, str, float, str, int]
+"""A ``frames`` row in ``_FRAME_COLUMNS`` order (``seq`` is the message's): tuples, not dicts, on
+the hot path."""
 
 
 @dataclass
@@ -42,7 +43,9 @@ class StoreBatch:
     """Rows of one batch, each tagged with the ``(device_id, seq)`` of its message."""
 
     log: list[dict[str, Any]] = field(default_factory=list)
-    frames: list[dict[str, Any]] = field(default_factory=list)
+    frames: list[FrameRecord] = field(default_factory=list)
+    frame_batches: list[tuple[str, int, float, bytes]] = field(default_factory=list)
+    """``(device_id, seq, first frame's timestamp, binary batch)`` of each frames message, stored as sent."""
     events: list[dict[str, Any]] = field(default_factory=list)
     health: list[dict[str, Any]] = field(default_factory=list)
     reported: list[dict[str, Any]] = field(default_factory=list)
@@ -92,22 +95,23 @@ def _claim(conn: Connection, log: list[dict[str, Any]]) -> set[Key]:
     return {(r[0], int(r[1])) for r in conn.execute(stmt, log)}
 
 
-def _copy_frames(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL COPY (several times faster than multi-row INSERT for frames)."""
+def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL COPY (several times faster than multi-row INSERT)."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY frames ({', '.join(_FRAME_COLUMNS)}) FROM STDIN") as copy:
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([row[c] for c in _FRAME_COLUMNS])
+            copy.write_row(row)
 
 
-def _store_frames(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _store_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        _copy_frames(conn, rows)
-    else:
-        conn.execute(insert(FrameRow), rows)
+        _copy(conn, table, columns, rows)
+    else:  # one executemany of plain tuples: no per-row dict or SQLAlchemy compile
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
 def _store_events(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -259,7 +263,9 @@ def store_batch(
     """
     with db.begin() as conn:
         claimed = _claim(conn, batch.log)
-        _store_frames(conn, [r for r in batch.frames if (r["device_id"], r["seq"]) in claimed])
+        _store_rows(conn, "frame_batches", _BATCH_COLUMNS,
+                    [r for r in batch.frame_batches if (r[0], r[1]) in claimed])  # fmt: skip
+        _store_rows(conn, "frames", _FRAME_COLUMNS, [r for r in batch.frames if (r[0], r[1]) in claimed])
         new_events = _store_events(conn, [r for r in batch.events if (r["device_id"], r["seq"]) in claimed])
         _store_aggregates(conn, new_events)
         _store_health(conn, [r for r in batch.health if (r["device_id"], r["seq"]) in claimed])
@@ -268,7 +274,3 @@ def store_batch(
             on_events(conn, new_events)
         acks = _advance(conn, {r["device_id"] for r in batch.log}, reserve_acks)
     return StoreResult(claimed, acks, new_events)
-
-
-def frames_json(detections: list[dict[str, Any]]) -> str:
-    return json.dumps(detections, separators=(",", ":"))

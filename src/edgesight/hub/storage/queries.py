@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
+from edgesight.core.serialize import decode_batch, frame_to_dict
 from edgesight.hub.storage.db import Database
-from edgesight.hub.storage.tables import Aggregate, Device, EventRow, FrameRow
+from edgesight.hub.storage.tables import Aggregate, Device, EventRow, FrameBatch, FrameRow
 
 __all__ = ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "events", "frames", "iter_events"]
 
@@ -78,9 +79,16 @@ def iter_events(db: Database, f: Filter, chunk: int = 5000) -> Iterator[list[dic
 
 
 def frames(db: Database, f: Filter) -> list[dict[str, Any]]:
-    """Stored frames matching ``f`` (device, site, time), oldest first, detections decoded."""
+    """Stored frames matching ``f`` (device, site, time), oldest first, detections decoded.
+
+    Detections come from the message's stored binary batch (decoded once per message), or from
+    the JSON of frames stored before migration 0002.
+    """
     query = select(FrameRow.device_id, FrameRow.stream_id, FrameRow.seq, FrameRow.frame_index,
-                   FrameRow.timestamp, FrameRow.model, FrameRow.n_detections, FrameRow.detections)  # fmt: skip
+                   FrameRow.timestamp, FrameRow.model, FrameRow.n_detections, FrameRow.detections,
+                   FrameBatch.payload).outerjoin(
+        FrameBatch, (FrameBatch.device_id == FrameRow.device_id) & (FrameBatch.seq == FrameRow.seq)
+    )  # fmt: skip
     if f.device is not None:
         query = query.where(FrameRow.device_id == f.device)
     if f.site is not None:
@@ -92,8 +100,16 @@ def frames(db: Database, f: Filter) -> list[dict[str, Any]]:
     query = query.order_by(FrameRow.timestamp, FrameRow.device_id, FrameRow.frame_index).limit(f.limit)
     with db.begin() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
+    decoded: dict[tuple[str, int], dict[int, list[dict[str, Any]]]] = {}
     for row in rows:
-        row["detections"] = json.loads(row["detections"])
+        payload = row.pop("payload")
+        if row["detections"] is not None:
+            row["detections"] = json.loads(row["detections"])
+            continue
+        key = (row["device_id"], row["seq"])
+        if key not in decoded:
+            decoded[key] = {m.frame_index: frame_to_dict(m)["detections"] for m in decode_batch(bytes(payload))}
+        row["detections"] = decoded[key][row["frame_index"]]
     return rows
 
 

@@ -1,4 +1,4 @@
-"""ORM tables of the hub (SQLAlchemy 2). Migration 0001 creates exactly these.
+"""ORM tables of the hub (SQLAlchemy 2). Migrations 0001 and 0002 create exactly these.
 
 Times are Unix seconds (float) throughout, as on the wire; JSON columns hold the wire forms.
 """
@@ -18,6 +18,7 @@ __all__ = [
     "Device",
     "DeviceHealth",
     "EventRow",
+    "FrameBatch",
     "FrameRow",
     "IngestLog",
     "Rule",
@@ -82,8 +83,23 @@ class FrameRow(Base):
     timestamp: Mapped[float] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(160))
     n_detections: Mapped[int] = mapped_column(Integer)
-    detections: Mapped[str] = mapped_column(Text)
+    detections: Mapped[str | None] = mapped_column(Text)
+    """Detections JSON of frames stored before migration 0002; NULL since (see :class:`FrameBatch`)."""
     __table_args__ = (Index("ix_frames_time", "timestamp"),)
+
+
+class FrameBatch(Base):
+    """A frames message's binary batch as the device sent it, once per ``(device_id, seq)``.
+
+    ``frames`` indexes its frames; detections are decoded from here when they are read.
+    """
+
+    __tablename__ = "frame_batches"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    timestamp: Mapped[float] = mapped_column(Float)
+    """Of the batch's first frame: for time partitioning and retention, like ``frames.timestamp``."""
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class EventRow(Base):
