@@ -13,22 +13,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 import signal
 import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from fakehub import port_open, wait_until
 
+import support
 from edgesight.agent.credentials import Credentials, parse_credentials
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LineCounts = Counter[tuple[str, str, str]]
 
 
@@ -46,21 +44,9 @@ def pg_up() -> bool:
     return port_open("127.0.0.1", 5432)
 
 
-@contextmanager
-def pg_database() -> Iterator[str]:
+def pg_database() -> AbstractContextManager[str]:
     """A fresh PostgreSQL database ``edgesight_agent_<random>``, dropped afterwards; yields its URL."""
-    from sqlalchemy import create_engine, text
-
-    name = f"edgesight_agent_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return support.pg_database("edgesight_agent")
 
 
 class _Process:

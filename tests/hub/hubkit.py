@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+import support
+
 MQTT = ("127.0.0.1", 1883)
 
 
@@ -27,18 +26,6 @@ def mqtt_up() -> bool:
     return port_open(*MQTT)
 
 
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh database ``edgesight_test_<random>``, dropped afterwards; yields its URL."""
-    from sqlalchemy import create_engine, text
-
-    name = f"edgesight_test_{secrets.token_hex(4)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_database() -> AbstractContextManager[str]:
+    """A fresh PostgreSQL database ``edgesight_test_<random>``, dropped afterwards; yields its URL."""
+    return support.pg_database("edgesight_test")
