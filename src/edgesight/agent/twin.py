@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgesight.core.config import DeviceConfig, SensorSection, config_error_message
 from edgesight.core.config_analytics import KNOWN_CLASSES_CONTEXT, AnalyticsConfig
 from edgesight.core.errors import ConfigError, SchemaError, StorageError
+from edgesight.core.twin import merge_patch
 
 __all__ = [
     "LIVE_SENSOR_KEYS",
@@ -88,24 +89,6 @@ class DesiredTwin(_Strict):
 
     version: int = Field(ge=0, description="increases with every change the hub makes")
     config: DesiredConfig = Field(default_factory=DesiredConfig)
-
-
-def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch: objects merge, other values replace, ``None`` deletes.
-
-    Example:
-        >>> merge_patch({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"c": None, "d": 3}, "l": [2]})
-        {'a': {'b': 1, 'd': 3}, 'l': [2]}
-    """
-    out = dict(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def parse_desired(payload: bytes | str) -> DesiredTwin:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from edgesight.core.errors import ConfigError, StorageError
+from edgesight.core.twin import merge_patch
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import Command, Device, DeviceHealth, Twin
 
@@ -118,9 +119,7 @@ def secrets_of(db: Database, device_ids: list[str]) -> dict[str, tuple[bytes, bo
 def verify_token(db: Database, device_id: str, token: str) -> bool:
     """True when ``token`` is the API token of ``device_id`` and the device is not revoked."""
     with db.begin() as conn:
-        row = conn.execute(
-            select(Device.token_hash, Device.revoked_at).where(Device.id == device_id)
-        ).first()
+        row = conn.execute(select(Device.token_hash, Device.revoked_at).where(Device.id == device_id)).first()
     if row is None or row[1] is not None:
         return False
     return hmac.compare_digest(str(row[0]), _hash_token(token))
@@ -171,24 +170,6 @@ def get_twin(db: Database, device_id: str) -> TwinState | None:
     return TwinState(
         t.device_id, dict(t.desired), t.desired_version, dict(t.reported), t.reported_version, t.updated_at
     )
-
-
-def merge_patch(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """JSON merge patch (RFC 7386): objects merge, ``None`` deletes a key.
-
-    Example:
-        >>> merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"c": None, "d": 3}})
-        {'a': {'b': 1, 'd': 3}}
-    """
-    out = dict(base)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def patch_desired(db: Database, device_id: str, patch: dict[str, Any]) -> TwinState:
