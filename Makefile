@@ -30,14 +30,13 @@ $(VTEST):
 run: setup
 	$(VENV)/bin/edgesight sense --source $(VTEST) --out runs/vtest.jsonl
 
-test: setup /usr/bin/ffmpeg
-	$(VENV)/bin/ruff check src tests bench tools
-	$(VENV)/bin/mypy
+test: setup /usr/bin/ffmpeg lint
 	$(VENV)/bin/pytest
 
-lint:
+lint: setup
 	$(VENV)/bin/ruff check src tests bench tools
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: setup /usr/bin/ffmpeg
 	$(PY) bench/sensor_bench.py
