@@ -44,10 +44,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, func, select, text
 
-from edgesight.core.envelope import open_envelope
-from edgesight.hub.fake_device import FakeDevice
+from edgesight.core.wire import open_envelope
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.tables import FrameRow, IngestLog
+from edgesight.testing import FakeDevice
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"

@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edgesight.agent.credentials import Credentials
-from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope
+from edgesight.core.wire import Envelope, EnvelopeError, Kind, open_envelope
 
 SYSTEM_BROKER = ("127.0.0.1", 1883)
 

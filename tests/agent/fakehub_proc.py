@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope
+from edgesight.core.wire import Envelope, EnvelopeError, Kind, open_envelope
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (device_id TEXT, seq INTEGER, kind INTEGER, PRIMARY KEY (device_id, seq));

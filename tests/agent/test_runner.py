@@ -13,17 +13,16 @@ import pytest
 from fakehub import CredsMaker, FakeHub, wait_until
 
 from edgesight.agent.credentials import Credentials
-from edgesight.agent.feeds import SyntheticFeed
 from edgesight.agent.outbox import Outbox
 from edgesight.agent.runner import PRIVACY_REFUSAL, Agent, AgentSettings
 from edgesight.agent.twin import TwinState, parse_desired, resolve_twin
 from edgesight.agent.uplink import UplinkSettings, topic
 from edgesight.core.config import DeviceConfig, parse_config
 from edgesight.core.config_analytics import COCO_LABELS
-from edgesight.core.envelope import Kind
 from edgesight.core.errors import ConfigError, SchemaError, SourceError
 from edgesight.core.frame import FrameMeta
-from edgesight.core.serialize import decode_batch
+from edgesight.core.wire import Kind, decode_batch
+from edgesight.testing import SyntheticFeed
 
 FAST = UplinkSettings(
     window=16, ack_timeout_s=0.5, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2
@@ -186,7 +185,7 @@ def test_twin_merges_over_the_config_file() -> None:
     assert state.pending_restart == ("roi",)  # thresholds are live
     assert state.analytics.tracking.min_hits == 2 and [x.name for x in state.analytics.lines] == ["mid"]
     assert [z.name for z in state.analytics.zones] == ["till"]
-    assert json.loads(json.dumps(state.reported()))["state"]["pending_restart"] == ["roi"]
+    assert state.reported().state["pending_restart"] == ["roi"]
     removed = resolve_twin(
         parse_desired(json.dumps({"version": 5, "config": {"analytics": {"lines": []}}})), base
     )

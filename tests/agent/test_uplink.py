@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edgesight.agent.outbox import Outbox
 from edgesight.agent.uplink import Uplink, UplinkSettings, topic
-from edgesight.core.envelope import Envelope, Kind
+from edgesight.core.wire import Envelope, Kind
 
 FAST = UplinkSettings(
     window=8, ack_timeout_s=0.5, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2

@@ -8,12 +8,13 @@ import time
 
 from sqlalchemy import func, select
 
-from edgesight.core.envelope import Envelope, Kind
 from edgesight.core.events import EventType
-from edgesight.hub.fake_device import FakeDevice
+from edgesight.core.frame import ModelRef
+from edgesight.core.wire import Envelope, Heartbeat, Kind
 from edgesight.hub.ingest import IngestOptions, Ingestor
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.tables import EventRow, FrameRow, IngestLog
+from edgesight.testing import FakeDevice
 
 
 def _count(db: Database, table: type) -> int:
@@ -32,8 +33,7 @@ def test_frames_and_events_are_stored_and_acked(db: Database) -> None:
     ev = dev.event(EventType.LINE_CROSSING, "door", class_name="person", track_ids=(3,),
                    direction="in", status="CrossRight", crossed_frame_index=1, point=[0.5, 0.5])  # fmt: skip
     raws = [(dev.device_id, dev.frames(3)), (dev.device_id, dev.events([ev])),
-            (None, dev.json_message(Kind.HEARTBEAT, {"fps": 10.0, "dnn_ms": 7.5, "model": {"id": "m", "version": "1"},
-                                                     "uptime_s": 5, "outbox_pending": 0}))]  # fmt: skip
+            (None, dev.send(Heartbeat(fps=10.0, dnn_ms=7.5, model=ModelRef("m", "1"), uptime_s=5, outbox_pending=0)))]
     result = Ingestor.ingest_batch(ing, raws)
     assert [o.status for o in result.outcomes] == ["stored"] * 3
     assert result.acks["cam-1"].stored_through == 3
@@ -73,7 +73,7 @@ def test_every_reject_reason_keeps_the_valid_ones(db: Database) -> None:
     statuses = [o.status for o in ing.ingest(raws)]
     assert statuses == [
         "stored", "bad_mac", "bad_mac", "device_mismatch", "revoked", "unknown_device", "bad_payload",
-        "bad_payload", "bad_payload", "bad_timestamp", "bad_timestamp", "oversized", "bad_magic",
+        "bad_payload", "unsupported_version", "bad_timestamp", "bad_timestamp", "oversized", "bad_magic",
         "truncated", "stored", "duplicate",
     ]  # fmt: skip
     assert _count(db, FrameRow) == 2
@@ -107,7 +107,7 @@ def test_permanent_rejects_advance_stored_through_and_gaps_hold_it(db: Database)
 
 
 def _frames_payload(dev: FakeDevice) -> bytes:
-    from edgesight.core.serialize import encode_batch
+    from edgesight.core.wire import encode_batch
 
     return encode_batch([dev.frame(2)])
 

@@ -33,11 +33,10 @@ from edgesight.agent.twin import TwinState, load_applied, parse_desired, resolve
 from edgesight.agent.uplink import Uplink, UplinkSettings, UplinkStats
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig
-from edgesight.core.envelope import Envelope, Kind
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
 from edgesight.core.events import Event
 from edgesight.core.frame import FrameMeta
-from edgesight.core.serialize import encode_batch
+from edgesight.core.wire import Envelope, Kind, encode_batch
 
 __all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
 
@@ -324,7 +323,7 @@ class Agent:
         except SchemaError as exc:
             self.stats.twins_rejected += 1
             log.error("%s: desired twin not applied: %s", self.config.device_id, exc)
-            self._put(Kind.REPORTED, _dumps(self.state.reported(error=str(exc))))
+            self._put(Kind.REPORTED, self.state.reported(error=str(exc)).to_bytes())
             return
         self._apply(new)
         try:
@@ -333,7 +332,7 @@ class Agent:
             log.error("%s: %s", self.config.device_id, exc)
         self.stats.twins_applied += 1
         log.info("%s: applied twin version %d", self.config.device_id, twin.version)
-        self._put(Kind.REPORTED, _dumps(self.state.reported()))
+        self._put(Kind.REPORTED, self.state.reported().to_bytes())
 
     def _apply(self, new: TwinState) -> None:
         """Switch to ``new`` live: rebuild analytics if their config changed, set the thresholds."""
@@ -363,7 +362,7 @@ class Agent:
         ok, detail = self._run_command(name)
         self._put(Kind.COMMAND_RESULT, _dumps({"command_id": command_id, "ok": ok, "detail": detail}))
         if ok and name in ("start_upload", "stop_upload"):
-            self._put(Kind.REPORTED, _dumps(self.state.reported()))
+            self._put(Kind.REPORTED, self.state.reported().to_bytes())
 
     def _run_command(self, name: object) -> tuple[bool, str]:
         if name == "start_upload":

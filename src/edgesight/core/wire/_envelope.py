@@ -18,6 +18,16 @@ from enum import IntEnum
 
 from edgesight.core.errors import SchemaError
 
+__all__ = [
+    "MAX_PAYLOAD",
+    "Envelope",
+    "EnvelopeError",
+    "Kind",
+    "SecretLookup",
+    "open_envelope",
+    "peek_device_id",
+]
+
 MAGIC = b"ESE1"
 MAX_PAYLOAD = 1 << 20
 MAC_SIZE = 32
@@ -105,17 +115,19 @@ def peek_device_id(raw: bytes) -> str:
     return device_id
 
 
-def open_envelope(raw: bytes, secret_of: SecretLookup) -> Envelope:
+def open_envelope(raw: bytes, secret_of: SecretLookup, *, device_id: str | None = None) -> Envelope:
     """Parse and verify an envelope.
 
     Args:
         raw: the bytes received.
         secret_of: returns the secret of a device id, or raises EnvelopeError (``unknown_device``,
             ``revoked``) for a device that may not send.
+        device_id: what :func:`peek_device_id` already read from ``raw`` (not read again).
     """
     if len(raw) > MAX_PAYLOAD + 1024:
         raise EnvelopeError("oversized", f"envelope of {len(raw)} bytes exceeds the limit")
-    device_id = peek_device_id(raw)
+    if device_id is None:
+        device_id = peek_device_id(raw)
     _magic, kind_value, flags, length = _HEAD.unpack_from(raw)
     offset = _HEAD.size + length
     if len(raw) < offset + _TAIL.size + MAC_SIZE:
