@@ -334,7 +334,7 @@ class BatchReader:
             timestamp=state.ms / 1000,
             model=ModelRef(model_id, model_version),
             frame_size=(width, height),
-            detections=columns.build(state.context[4] / state.scale, state.context[5] / state.scale),
+            detections=columns.build(),
             kpi=Kpi(kpi[0] / 100, kpi[1] / 100, kpi[2] / 100),
             image=_read_image(self.reader) if flags & _F_IMAGE else None,
         )
@@ -386,6 +386,8 @@ class BatchReader:
         if n and not n_labels:
             raise SchemaError(f"detections: {n} detections but the batch label table is empty")
         track = state.track
+        assert state.context is not None
+        fx, fy = state.context[4] / scale, state.context[5] / scale  # fixed point -> pixels
         for i in range(n):
             label = reader.uint() if n_labels > 1 else 0
             if label >= n_labels:
@@ -413,33 +415,31 @@ class BatchReader:
                 tracks[track] = (x1, y1, x2, y2, score)
                 state.track = track
             if columns is not None:
-                columns.add(labels[label], score, (x1, y1, x2, y2), track if tracked else None)
+                columns.class_ids.append(labels[label][0])
+                columns.names.append(labels[label][1])
+                columns.scores.append(score / SCORE_SCALE)
+                columns.boxes += (x1 * fx, y1 * fy, x2 * fx, y2 * fy)
+                if columns.tracks is not None:
+                    columns.tracks.append(track)
         return n
 
 
 class _Columns:
-    """The detections of one frame as plain lists, turned into arrays once at the end."""
+    """The detections of one frame as plain lists (filled by ``BatchReader._detections``), turned
+    into arrays once at the end."""
 
     __slots__ = ("boxes", "class_ids", "names", "scores", "tracks")
 
     def __init__(self, tracked: bool) -> None:
-        self.boxes: list[int] = []
+        self.boxes: list[float] = []
+        """``x1 y1 x2 y2`` of each detection in turn, in pixels."""
         self.scores: list[float] = []
         self.class_ids: list[int] = []
         self.names: list[str] = []
         self.tracks: list[int] | None = [] if tracked else None
 
-    def add(self, label: tuple[int, str], score: int, box: tuple[int, int, int, int], track: int | None) -> None:
-        self.class_ids.append(label[0])
-        self.names.append(label[1])
-        self.scores.append(score / SCORE_SCALE)
-        self.boxes += box
-        if track is not None and self.tracks is not None:
-            self.tracks.append(track)
-
-    def build(self, fx: float, fy: float) -> Detections:
-        flat = [v * (fy if i % 2 else fx) for i, v in enumerate(self.boxes)]  # x1 y1 x2 y2 ...
-        return build_detections(flat, self.scores, self.class_ids, self.names, self.tracks)
+    def build(self) -> Detections:
+        return build_detections(self.boxes, self.scores, self.class_ids, self.names, self.tracks)
 
 
 def _unwrap(data: bytes) -> bytes:
