@@ -137,8 +137,8 @@ def test_public_api_is_pinned() -> None:
          "SUPPORTED_SCHEMAS", "Ack", "Command", "CommandResult", "DesiredTwin", "Envelope", "EnvelopeError",
          "EventBatch", "EventWriter", "FrameBatch", "FrameEntry", "Heartbeat", "Kind", "Leaf", "Message", "MetadataWriter",
          "ReportedTwin", "SecretLookup", "decode_batch", "decode_message", "encode_batch", "frame_from_dict",
-         "frame_from_json", "frame_to_dict", "frame_to_json", "index_batch", "iter_jsonl", "open_envelope",
-         "parse_topic", "peek_device_id", "read_events", "read_metadata", "shared_up_subscription", "topic",
+         "frame_from_json", "frame_to_dict", "frame_to_json", "index_batch", "iter_jsonl", "join_envelopes", "open_envelope",
+         "parse_topic", "peek_device_id", "read_events", "read_metadata", "shared_up_subscription", "split_envelopes", "topic",
          "up_topic_device_id", "write_jsonl"]
     )  # fmt: skip
 

@@ -6,7 +6,6 @@ import base64
 import csv
 import io
 import json
-import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -18,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from edgesight.core.events import EventType
-from edgesight.core.wire import Command, CommandResult, Kind, ReportedTwin, open_envelope
+from edgesight.core.wire import Command, CommandResult, Kind, ReportedTwin, join_envelopes, open_envelope
 from edgesight.hub.api import create_app
 from edgesight.hub.downlink import RecordingPublisher
 from edgesight.hub.service import HubService
@@ -51,7 +50,7 @@ def _enrol(client: TestClient, device_id: str = "cam-1", site: str = "s1") -> tu
 
 
 def _body(*raws: bytes) -> bytes:
-    return b"".join(struct.pack(">I", len(r)) + r for r in raws)
+    return join_envelopes(raws)
 
 
 def _ingest(client: TestClient, creds: dict[str, Any], *raws: bytes) -> Any:

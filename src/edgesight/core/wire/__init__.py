@@ -5,7 +5,8 @@
   :func:`index_batch`, the hub's validate-and-count reader sharing the decoder's walk).
 * Metadata files: :class:`MetadataWriter` / :func:`read_metadata` (``.jsonl``, ``.esb``) and
   :class:`EventWriter` / :func:`read_events`.
-* The authenticated :class:`Envelope` every device <-> hub message travels in.
+* The authenticated :class:`Envelope` every device <-> hub message travels in, and the
+  length-prefixed HTTP ingest body of several (:func:`join_envelopes` / :func:`split_envelopes`).
 * Typed messages, one per envelope kind but frames: :class:`EventBatch`, :class:`Heartbeat`,
   :class:`ReportedTwin`, :class:`CommandResult`, :class:`DesiredTwin`, :class:`Command`,
   :class:`Ack`, each with ``to_bytes`` / ``from_bytes`` and a payload version.
@@ -42,8 +43,10 @@ from edgesight.core.wire._envelope import (
     EnvelopeError,
     Kind,
     SecretLookup,
+    join_envelopes,
     open_envelope,
     peek_device_id,
+    split_envelopes,
 )
 from edgesight.core.wire._files import BINARY_SUFFIX, EventWriter, MetadataWriter, read_events, read_metadata
 from edgesight.core.wire._json import (
@@ -111,12 +114,14 @@ __all__ = [
     "frame_to_json",
     "index_batch",
     "iter_jsonl",
+    "join_envelopes",
     "open_envelope",
     "parse_topic",
     "peek_device_id",
     "read_events",
     "read_metadata",
     "shared_up_subscription",
+    "split_envelopes",
     "topic",
     "up_topic_device_id",
     "write_jsonl",

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -24,8 +24,10 @@ __all__ = [
     "EnvelopeError",
     "Kind",
     "SecretLookup",
+    "join_envelopes",
     "open_envelope",
     "peek_device_id",
+    "split_envelopes",
 ]
 
 MAGIC = b"ESE1"
@@ -33,6 +35,7 @@ MAX_PAYLOAD = 1 << 20
 MAC_SIZE = 32
 _HEAD = struct.Struct(">4sBBH")  # magic, kind, flags, device id length
 _TAIL = struct.Struct(">QdI")  # seq, sent_at, payload length
+_BATCH_LENGTH = struct.Struct(">I")  # HTTP ingest bodies: [u32 length][envelope]...
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 SecretLookup = Callable[[str], bytes]
@@ -155,3 +158,36 @@ def open_envelope(raw: bytes, secret_of: SecretLookup, *, device_id: str | None 
     if seq < 1:
         raise EnvelopeError("bad_seq", "sequence numbers start at 1")
     return Envelope(kind, device_id, seq, sent_at, raw[offset : offset + size])
+
+
+def join_envelopes(raws: Iterable[bytes]) -> bytes:
+    """An HTTP ingest body: ``[u32 big-endian length][envelope]...``.
+
+    Example:
+        >>> split_envelopes(join_envelopes([b"ab", b"c"]))
+        [b'ab', b'c']
+    """
+    return b"".join(_BATCH_LENGTH.pack(len(raw)) + raw for raw in raws)
+
+
+def split_envelopes(body: bytes) -> list[bytes]:
+    """The envelopes of an HTTP ingest body (not yet opened).
+
+    Raises:
+        SchemaError: the body ends inside a length prefix or an envelope (naming the byte offset).
+
+    Example:
+        >>> split_envelopes(b"\\0\\0\\0\\2ab\\0\\0\\0\\1c")
+        [b'ab', b'c']
+    """
+    out, offset = [], 0
+    while offset < len(body):
+        if offset + _BATCH_LENGTH.size > len(body):
+            raise SchemaError(f"body ends inside the length prefix at byte {offset}")
+        (size,) = _BATCH_LENGTH.unpack_from(body, offset)
+        offset += _BATCH_LENGTH.size
+        if offset + size > len(body):
+            raise SchemaError(f"envelope at byte {offset - 4} claims {size} bytes, {len(body) - offset} remain")
+        out.append(body[offset : offset + size])
+        offset += size
+    return out

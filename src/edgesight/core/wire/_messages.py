@@ -102,8 +102,34 @@ def _number(data: Mapping[str, Any], key: str, what: str) -> float | None:
     return float(value)
 
 
+class _JsonMessage:
+    """``to_bytes`` / ``from_bytes`` of a versioned JSON object payload; subclasses say what is in it."""
+
+    __slots__ = ()
+    KIND: ClassVar[Kind]
+    VERSION: ClassVar[int] = 1
+    """The payload version this class writes and reads."""
+    NAME: ClassVar[str]
+
+    def _body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_body(cls, data: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """The payload: compact JSON, with ``"v"`` only past version 1."""
+        return _dumps(_versioned(self._body(), self.VERSION))
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> Self:
+        """Read a payload; raises SchemaError naming the field, UnsupportedVersionError for another version."""
+        return cls._from_body(_object(payload, cls.NAME, cls.VERSION))
+
+
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
+class Heartbeat(_JsonMessage):
     """Kind 3, every few seconds: how the device is doing. Every field may be missing (None).
 
     Example:
@@ -115,7 +141,6 @@ class Heartbeat:
     """
 
     KIND: ClassVar[Kind] = Kind.HEARTBEAT
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "heartbeat"
 
     fps: float | None = None
@@ -124,7 +149,7 @@ class Heartbeat:
     uptime_s: float | None = None
     outbox_pending: int | None = None
 
-    def to_bytes(self) -> bytes:
+    def _body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "fps": self.fps,
             "dnn_ms": self.dnn_ms,
@@ -132,12 +157,11 @@ class Heartbeat:
             "uptime_s": self.uptime_s,
             "outbox_pending": self.outbox_pending,
         }
-        return _dumps(_versioned({k: v for k, v in body.items() if v is not None}, self.VERSION))
+        return {k: v for k, v in body.items() if v is not None}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         what = cls.NAME
-        data = _object(payload, what, cls.VERSION)
         model = data.get("model")
         if model is not None:
             if not isinstance(model, dict):
@@ -156,7 +180,7 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
-class ReportedTwin:
+class ReportedTwin(_JsonMessage):
     """Kind 4: the state the device runs with and the desired version it applied.
 
     Example:
@@ -165,23 +189,21 @@ class ReportedTwin:
     """
 
     KIND: ClassVar[Kind] = Kind.REPORTED
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "reported twin"
 
     version: int
     state: dict[str, Any]
 
-    def to_bytes(self) -> bytes:
-        return _dumps(_versioned({"version": self.version, "state": self.state}, self.VERSION))
+    def _body(self) -> dict[str, Any]:
+        return {"version": self.version, "state": self.state}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
-        data = _object(payload, cls.NAME, cls.VERSION)
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         return cls(_int(data, "version", cls.NAME), _dict(data, "state", cls.NAME))
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredTwin:
+class DesiredTwin(_JsonMessage):
     """Kind 16 (hub -> device, retained): the configuration overrides the hub wants, and their version.
 
     The sections inside ``config`` are checked by the agent against its config schema.
@@ -192,18 +214,16 @@ class DesiredTwin:
     """
 
     KIND: ClassVar[Kind] = Kind.DESIRED
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "desired twin"
 
     version: int
     config: dict[str, Any] = field(default_factory=dict)
 
-    def to_bytes(self) -> bytes:
-        return _dumps(_versioned({"version": self.version, "config": self.config}, self.VERSION))
+    def _body(self) -> dict[str, Any]:
+        return {"version": self.version, "config": self.config}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
-        data = _object(payload, cls.NAME, cls.VERSION)
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         config = data.get("config", {})
         if not isinstance(config, dict):
             raise SchemaError(f"{cls.NAME}.config: expected a JSON object, got {config!r}")
@@ -211,7 +231,7 @@ class DesiredTwin:
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(_JsonMessage):
     """Kind 17 (hub -> device): run ``name`` once; ``command_id`` makes a resent command harmless.
 
     Example:
@@ -220,20 +240,17 @@ class Command:
     """
 
     KIND: ClassVar[Kind] = Kind.COMMAND
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "command"
 
     command_id: str
     name: str
     args: dict[str, Any] = field(default_factory=dict)
 
-    def to_bytes(self) -> bytes:
-        body = {"command_id": self.command_id, "name": self.name, "args": self.args}
-        return _dumps(_versioned(body, self.VERSION))
+    def _body(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "name": self.name, "args": self.args}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
-        data = _object(payload, cls.NAME, cls.VERSION)
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         args = data.get("args", {})
         if not isinstance(args, dict):
             raise SchemaError(f"{cls.NAME}.args: expected a JSON object, got {args!r}")
@@ -241,7 +258,7 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
-class CommandResult:
+class CommandResult(_JsonMessage):
     """Kind 5: how a command went; ``detail`` says why it failed, or carries its answer.
 
     Example:
@@ -250,20 +267,17 @@ class CommandResult:
     """
 
     KIND: ClassVar[Kind] = Kind.COMMAND_RESULT
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "command result"
 
     command_id: str
     ok: bool
     detail: str | None = None
 
-    def to_bytes(self) -> bytes:
-        body = {"command_id": self.command_id, "ok": self.ok, "detail": self.detail}
-        return _dumps(_versioned(body, self.VERSION))
+    def _body(self) -> dict[str, Any]:
+        return {"command_id": self.command_id, "ok": self.ok, "detail": self.detail}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
-        data = _object(payload, cls.NAME, cls.VERSION)
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         ok = data.get("ok")
         if not isinstance(ok, bool):
             raise SchemaError(f"{cls.NAME}.ok: expected true or false, got {ok!r}")
@@ -272,7 +286,7 @@ class CommandResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(_JsonMessage):
     """Kind 18 (hub -> device): every message up to ``stored_through`` is stored or permanently
     rejected; ``rejected`` lists ``(seq, reason)`` of the rejected ones.
 
@@ -282,19 +296,16 @@ class Ack:
     """
 
     KIND: ClassVar[Kind] = Kind.ACK
-    VERSION: ClassVar[int] = 1
     NAME: ClassVar[str] = "ack"
 
     stored_through: int
     rejected: tuple[tuple[int, str], ...] = ()
 
-    def to_bytes(self) -> bytes:
-        body = {"stored_through": self.stored_through, "rejected": [list(r) for r in self.rejected]}
-        return _dumps(_versioned(body, self.VERSION))
+    def _body(self) -> dict[str, Any]:
+        return {"stored_through": self.stored_through, "rejected": [list(r) for r in self.rejected]}
 
     @classmethod
-    def from_bytes(cls, payload: bytes) -> Self:
-        data = _object(payload, cls.NAME, cls.VERSION)
+    def _from_body(cls, data: dict[str, Any]) -> Self:
         rejected = data.get("rejected", [])
         if not isinstance(rejected, list) or not all(
             isinstance(r, list) and len(r) == 2 and type(r[0]) is int and isinstance(r[1], str) for r in rejected
@@ -342,6 +353,7 @@ class EventBatch:
 
     KIND: ClassVar[Kind] = Kind.EVENTS
     VERSION: ClassVar[int] = 1
+    """The ``edgesight.event/<n>`` schema of its events."""
     NAME: ClassVar[str] = "events"
 
     events: tuple[Event, ...]
