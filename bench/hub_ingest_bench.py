@@ -44,10 +44,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, func, select, text
 
-from edgesight.core.envelope import open_envelope
-from edgesight.hub.fake_device import FakeDevice
+from edgesight.core.wire import join_envelopes, open_envelope
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.tables import FrameRow, IngestLog
+from edgesight.testing import FakeDevice
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
@@ -311,7 +311,7 @@ def run_http(backend: str, fpe: int, msgs: list[tuple[str, bytes, bytes]], fleet
 
         def post(job: tuple[str, list[bytes]]) -> None:
             device_id, raws = job
-            body = b"".join(struct.pack(">I", len(r)) + r for r in raws)
+            body = join_envelopes(raws)
             with device_locks[device_id], httpx.Client(timeout=60) as http:
                 t = time.perf_counter()
                 r = http.post(f"{base}/api/v1/ingest", content=body,

@@ -28,7 +28,7 @@ from edgesight.cli.sense import parse_tiling
 from edgesight.core.frame import FrameMeta
 from edgesight.core.intrinsics import Tiling
 from edgesight.core.package import ModelPackage
-from edgesight.core.serialize import encode_batch, frame_to_json
+from edgesight.core.wire import encode_batch, frame_to_json
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.runtime import OnnxNetwork

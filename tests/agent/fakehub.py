@@ -5,7 +5,6 @@ tests/agent has no __init__.py: pytest puts the folder on sys.path, so tests ``i
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -22,7 +21,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edgesight.agent.credentials import Credentials
-from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope
+from edgesight.core.wire import (
+    DOWNLINK_KINDS,
+    Ack,
+    Command,
+    DesiredTwin,
+    Envelope,
+    EnvelopeError,
+    Kind,
+    Leaf,
+    Message,
+    decode_message,
+    open_envelope,
+    topic,
+)
 
 SYSTEM_BROKER = ("127.0.0.1", 1883)
 
@@ -97,7 +109,7 @@ class FakeHub:
         self.client.loop_stop()
 
     def _on_connect(self, client: mqtt.Client, *args: Any) -> None:
-        client.subscribe([(f"edgesight/v1/d/{d}/up", 1) for d in self.secrets], qos=1)
+        client.subscribe([(topic(d, Leaf.UP), 1) for d in self.secrets], qos=1)
         self._connected.set()
 
     def _secret(self, device_id: str) -> bytes:
@@ -120,7 +132,7 @@ class FakeHub:
             else:
                 mine[env.seq] = Received(env.device_id, env.seq, env.kind, env.payload)
             through = self.stored_through(env.device_id)
-        self.send(env.device_id, Kind.ACK, {"stored_through": through, "rejected": []})
+        self.send(env.device_id, Ack(through))
 
     def stored_through(self, device_id: str) -> int:
         seq = 0
@@ -128,21 +140,22 @@ class FakeHub:
             seq += 1
         return seq
 
-    def send(self, device_id: str, kind: Kind, body: dict[str, Any], retain: bool = False) -> None:
-        leaf = {Kind.ACK: "down/ack", Kind.DESIRED: "down/desired", Kind.COMMAND: "down/command"}[kind]
+    def send(self, device_id: str, message: Ack | DesiredTwin | Command, retain: bool = False) -> None:
+        leaf = next(leaf for leaf, kind in DOWNLINK_KINDS.items() if kind is message.KIND)
         self._down_seq[device_id] += 1
         raw = Envelope(
-            kind, device_id, self._down_seq[device_id], time.time(), json.dumps(body).encode()
+            message.KIND, device_id, self._down_seq[device_id], time.time(), message.to_bytes()
         ).seal(self.secrets[device_id])
-        self.client.publish(f"edgesight/v1/d/{device_id}/{leaf}", raw, qos=1, retain=retain)
+        self.client.publish(topic(device_id, leaf), raw, qos=1, retain=retain)
 
     def messages(self, device_id: str, kind: Kind | None = None) -> list[Received]:
         with self._lock:
             items = sorted(self.stored[device_id].values(), key=lambda r: r.seq)
         return [r for r in items if kind is None or r.kind == kind]
 
-    def json_messages(self, device_id: str, kind: Kind) -> list[Any]:
-        return [json.loads(r.payload) for r in self.messages(device_id, kind)]
+    def decoded(self, device_id: str, kind: Kind) -> list[Message]:
+        """The stored messages of one kind, decoded."""
+        return [decode_message(kind, r.payload) for r in self.messages(device_id, kind)]
 
 
 class PrivateBroker:

@@ -27,7 +27,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope
+from edgesight.core.wire import (
+    Ack,
+    Envelope,
+    EnvelopeError,
+    EventBatch,
+    Kind,
+    Leaf,
+    open_envelope,
+    shared_up_subscription,
+    topic,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (device_id TEXT, seq INTEGER, kind INTEGER, PRIMARY KEY (device_id, seq));
@@ -68,7 +78,7 @@ def main() -> None:
         return secrets[device_id]
 
     def on_connect(client: mqtt.Client, *args: Any) -> None:
-        client.subscribe("$share/edgesight-hub/edgesight/v1/d/+/up", qos=1)
+        client.subscribe(shared_up_subscription("edgesight-hub"), qos=1)
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -82,20 +92,20 @@ def main() -> None:
                 "INSERT OR IGNORE INTO received VALUES (?, ?, ?)", (env.device_id, env.seq, int(env.kind))
             ).rowcount
             if new and env.kind == Kind.EVENTS:
-                for event in json.loads(env.payload):
+                for event in EventBatch.from_bytes(env.payload).events:
                     db.execute(
                         "INSERT INTO events VALUES (?, ?, ?, ?)",
-                        (event["id"], env.device_id, env.seq, json.dumps(event)),
+                        (event.id, env.device_id, env.seq, json.dumps(event.to_dict())),
                     )
             if delay:
                 time.sleep(delay)
             db.execute("COMMIT")
             through = stored_through(db, env.device_id)
         client.ack(msg.mid, msg.qos)
-        body = json.dumps({"stored_through": through, "rejected": []}).encode()
+        body = Ack(through).to_bytes()
         down_seq = time.time_ns() // 1000  # monotonic enough across restarts
         raw = Envelope(Kind.ACK, env.device_id, down_seq, time.time(), body).seal(secrets[env.device_id])
-        client.publish(f"edgesight/v1/d/{env.device_id}/down/ack", raw, qos=1)
+        client.publish(topic(env.device_id, Leaf.ACK), raw, qos=1)
 
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,

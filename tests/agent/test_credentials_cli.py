@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 
 from edgesight.agent.credentials import load_credentials, parse_credentials
 from edgesight.cli.agent import register
-from edgesight.core.envelope import Kind
 from edgesight.core.errors import ConfigError
-from edgesight.core.serialize import decode_batch
+from edgesight.core.wire import Kind, decode_batch
 
 GOOD = {
     "device_id": "cam-1",

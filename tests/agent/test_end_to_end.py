@@ -21,12 +21,13 @@ from fakehub import PrivateBroker, wait_until
 from hubs import FakeHubProcess, PahoPublisher, RealHub, pg_database, pg_up
 
 from edgesight.agent.credentials import Credentials
-from edgesight.agent.feeds import SensorFeed, SyntheticFeed
+from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.outbox import Outbox
 from edgesight.agent.runner import PRIVACY_REFUSAL, Agent, AgentSettings, AgentStats
 from edgesight.agent.uplink import UplinkSettings
 from edgesight.core.config import DeviceConfig, parse_config
 from edgesight.core.package import ModelPackage
+from edgesight.testing import SyntheticFeed
 from support import need
 
 FRAMES = 120

@@ -8,7 +8,10 @@ import pytest
 
 EXPORTS = {
     "edgesight.agent.outbox": ["DEFAULT_MAX_BYTES", "Outbox", "OutboxFullError", "OutboxItem", "OutboxStats"],
-    "edgesight.agent.uplink": ["TOPIC_PREFIX", "DownlinkHandler", "Uplink", "UplinkSettings", "UplinkStats", "topic"],
+    "edgesight.agent.uplink": ["DownlinkHandler", "Uplink", "UplinkSettings", "UplinkStats"],
+    "edgesight.agent.batching": ["Batch", "Batcher"],
+    "edgesight.agent.heartbeat": ["HeartbeatClock"],
+    "edgesight.agent.commands": ["COMMANDS", "PRIVACY_REFUSAL", "CommandHandler", "CommandOutcome"],
     "edgesight.agent.credentials": [
         "MIN_SECRET_BYTES", "Credentials", "load_credentials", "parse_broker", "parse_credentials",
     ],
@@ -17,7 +20,8 @@ EXPORTS = {
         "load_applied", "merge_patch", "parse_desired", "resolve_twin", "save_applied",
     ],
     "edgesight.agent.runner": ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"],
-    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed", "SyntheticFeed", "sensor_settings", "thresholds_for"],
+    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed", "sensor_settings", "thresholds_for"],
+    "edgesight.testing": ["FakeDevice", "SyntheticFeed", "mock_detections"],
 }  # fmt: skip
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgesight.agent.outbox import Outbox, OutboxFullError
-from edgesight.core.envelope import MAX_PAYLOAD, Kind, open_envelope
 from edgesight.core.errors import ConfigError, StorageError
+from edgesight.core.wire import MAX_PAYLOAD, Kind, open_envelope
 
 
 def test_put_pending_ack_in_order(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_bad_settings() -> None:
 _WRITER = """
 import sys
 from edgesight.agent.outbox import Outbox
-from edgesight.core.envelope import Kind
+from edgesight.core.wire import Kind
 with Outbox(sys.argv[1]) as box:
     while True:
         seq = box.put(Kind.EVENTS, b"x" * 200)

@@ -13,17 +13,27 @@ import pytest
 from fakehub import CredsMaker, FakeHub, wait_until
 
 from edgesight.agent.credentials import Credentials
-from edgesight.agent.feeds import SyntheticFeed
 from edgesight.agent.outbox import Outbox
 from edgesight.agent.runner import PRIVACY_REFUSAL, Agent, AgentSettings
 from edgesight.agent.twin import TwinState, parse_desired, resolve_twin
-from edgesight.agent.uplink import UplinkSettings, topic
+from edgesight.agent.uplink import UplinkSettings
 from edgesight.core.config import DeviceConfig, parse_config
 from edgesight.core.config_analytics import COCO_LABELS
-from edgesight.core.envelope import Kind
 from edgesight.core.errors import ConfigError, SchemaError, SourceError
+from edgesight.core.events import Event
 from edgesight.core.frame import FrameMeta
-from edgesight.core.serialize import decode_batch
+from edgesight.core.wire import (
+    Command,
+    CommandResult,
+    DesiredTwin,
+    EventBatch,
+    Kind,
+    Leaf,
+    ReportedTwin,
+    decode_batch,
+    topic,
+)
+from edgesight.testing import SyntheticFeed
 
 FAST = UplinkSettings(
     window=16, ack_timeout_s=0.5, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2
@@ -56,12 +66,20 @@ def hub_for(creds: Credentials, broker: tuple[str, int]) -> Iterator[FakeHub]:
             yield hub
         finally:  # never leave a retained twin on the shared broker
             hub.client.publish(
-                topic(creds.device_id, "down/desired"), b"", qos=1, retain=True
+                topic(creds.device_id, Leaf.DESIRED), b"", qos=1, retain=True
             ).wait_for_publish(5)
 
 
-def _results(hub: FakeHub, device_id: str) -> dict[str, Any]:
-    return {r["command_id"]: r for r in hub.json_messages(device_id, Kind.COMMAND_RESULT)}
+def _results(hub: FakeHub, device_id: str) -> dict[str, CommandResult]:
+    return {r.command_id: r for r in hub.decoded(device_id, Kind.COMMAND_RESULT) if isinstance(r, CommandResult)}
+
+
+def _reported(hub: FakeHub, device_id: str) -> list[ReportedTwin]:
+    return [r for r in hub.decoded(device_id, Kind.REPORTED) if isinstance(r, ReportedTwin)]
+
+
+def _events(hub: FakeHub, device_id: str) -> list[Event]:
+    return [e for b in hub.decoded(device_id, Kind.EVENTS) if isinstance(b, EventBatch) for e in b.events]
 
 
 def test_live_twin_change_adds_a_line(
@@ -74,17 +92,16 @@ def test_live_twin_change_adds_a_line(
     )
     with hub_for(creds, system_broker) as hub, running(agent) as thread:
         assert wait_until(lambda: len(hub.messages(creds.device_id, Kind.HEARTBEAT)) >= 2, 10)
-        assert not [e for b in hub.json_messages(creds.device_id, Kind.EVENTS) for e in b]
-        desired = {"version": 1, "config": {"analytics": {"tracking": {"min_hits": 1}, "lines": [LINE]}}}
-        hub.send(creds.device_id, Kind.DESIRED, desired, retain=True)
-        assert wait_until(lambda: hub.json_messages(creds.device_id, Kind.REPORTED), 10)
-        reported = hub.json_messages(creds.device_id, Kind.REPORTED)[0]
-        assert reported["version"] == 1
-        assert [line["name"] for line in reported["state"]["analytics"]["lines"]] == ["mid"]
+        assert not _events(hub, creds.device_id)
+        desired = DesiredTwin(1, {"analytics": {"tracking": {"min_hits": 1}, "lines": [LINE]}})
+        hub.send(creds.device_id, desired, retain=True)
+        assert wait_until(lambda: _reported(hub, creds.device_id), 10)
+        reported = _reported(hub, creds.device_id)[0]
+        assert reported.version == 1
+        assert [line["name"] for line in reported.state["analytics"]["lines"]] == ["mid"]
 
-        def crossings() -> list[Any]:
-            batches = hub.json_messages(creds.device_id, Kind.EVENTS)
-            return [e for b in batches for e in b if e["type"] == "line_crossing"]
+        def crossings() -> list[Event]:
+            return [e for e in _events(hub, creds.device_id) if e.type == "line_crossing"]
 
         assert wait_until(lambda: len(crossings()) >= 2, 15), "the new line never counted"
         assert thread.is_alive(), "the agent must apply the twin without restarting"
@@ -102,12 +119,10 @@ def test_invalid_twin_is_reported_not_applied(
     with hub_for(creds, system_broker) as hub, running(agent):
         assert wait_until(lambda: agent._uplink is not None and agent._uplink.subscribed.is_set(), 10)
         bad_line = {**LINE, "classes": ["persn"]}
-        hub.send(
-            creds.device_id, Kind.DESIRED, {"version": 2, "config": {"analytics": {"lines": [bad_line]}}}
-        )
-        assert wait_until(lambda: hub.json_messages(creds.device_id, Kind.REPORTED), 10)
-        report = hub.json_messages(creds.device_id, Kind.REPORTED)[0]
-        assert report["version"] == 0 and "did you mean 'person'" in report["state"]["error"]
+        hub.send(creds.device_id, DesiredTwin(2, {"analytics": {"lines": [bad_line]}}))
+        assert wait_until(lambda: _reported(hub, creds.device_id), 10)
+        report = _reported(hub, creds.device_id)[0]
+        assert report.version == 0 and "did you mean 'person'" in report.state["error"]
         assert agent.stats.twins_rejected == 1 and agent.analytics.lines is None
 
 
@@ -123,27 +138,23 @@ def test_privacy_refuses_snapshot_and_upload_commands(
     )
     with hub_for(creds, system_broker) as hub, running(agent):
         assert wait_until(lambda: hub.messages(creds.device_id, Kind.FRAMES), 10)
-        hub.send(creds.device_id, Kind.COMMAND, {"command_id": "s1", "name": "snapshot", "args": {}})
+        hub.send(creds.device_id, Command("s1", "snapshot"))
         assert wait_until(lambda: "s1" in _results(hub, creds.device_id), 10)
-        assert _results(hub, creds.device_id)["s1"] == {
-            "command_id": "s1",
-            "ok": False,
-            "detail": PRIVACY_REFUSAL,
-        }
+        assert _results(hub, creds.device_id)["s1"] == CommandResult("s1", False, PRIVACY_REFUSAL)
 
-        hub.send(creds.device_id, Kind.COMMAND, {"command_id": "u1", "name": "stop_upload", "args": {}})
+        hub.send(creds.device_id, Command("u1", "stop_upload"))
         assert wait_until(lambda: "u1" in _results(hub, creds.device_id), 10)
-        assert _results(hub, creds.device_id)["u1"]["ok"] is True
+        assert _results(hub, creds.device_id)["u1"].ok is True
         assert wait_until(lambda: agent.stats.frames_not_uploaded > 20, 10)
-        assert hub.json_messages(creds.device_id, Kind.REPORTED)[-1]["state"]["upload"]["enabled"] is False
+        assert _reported(hub, creds.device_id)[-1].state["upload"]["enabled"] is False
 
-        hub.send(creds.device_id, Kind.DESIRED, {"version": 5, "config": {"privacy": {"allow_images": True}}})
-        hub.send(creds.device_id, Kind.COMMAND, {"command_id": "s2", "name": "snapshot", "args": {}})
-        hub.send(creds.device_id, Kind.COMMAND, {"command_id": "x", "name": "reboot", "args": {}})
+        hub.send(creds.device_id, DesiredTwin(5, {"privacy": {"allow_images": True}}))
+        hub.send(creds.device_id, Command("s2", "snapshot"))
+        hub.send(creds.device_id, Command("x", "reboot"))
         assert wait_until(lambda: {"s2", "x"} <= set(_results(hub, creds.device_id)), 10)
         results = _results(hub, creds.device_id)
-        assert results["s2"]["ok"] is False and "metadata only" in results["s2"]["detail"]
-        assert results["x"]["ok"] is False and "unknown command" in results["x"]["detail"]
+        assert results["s2"].ok is False and "metadata only" in str(results["s2"].detail)
+        assert results["x"].ok is False and "unknown command" in str(results["x"].detail)
 
 
 def test_keeps_sensing_without_a_broker(tmp_path: Path, make_creds: CredsMaker) -> None:
@@ -186,7 +197,7 @@ def test_twin_merges_over_the_config_file() -> None:
     assert state.pending_restart == ("roi",)  # thresholds are live
     assert state.analytics.tracking.min_hits == 2 and [x.name for x in state.analytics.lines] == ["mid"]
     assert [z.name for z in state.analytics.zones] == ["till"]
-    assert json.loads(json.dumps(state.reported()))["state"]["pending_restart"] == ["roi"]
+    assert state.reported().state["pending_restart"] == ["roi"]
     removed = resolve_twin(
         parse_desired(json.dumps({"version": 5, "config": {"analytics": {"lines": []}}})), base
     )

@@ -12,8 +12,8 @@ from fakehub import CredsMaker, FakeHub, PrivateBroker, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgesight.agent.outbox import Outbox
-from edgesight.agent.uplink import Uplink, UplinkSettings, topic
-from edgesight.core.envelope import Envelope, Kind
+from edgesight.agent.uplink import Uplink, UplinkSettings
+from edgesight.core.wire import Command, Envelope, Kind, Leaf, topic
 
 FAST = UplinkSettings(
     window=8, ack_timeout_s=0.5, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2
@@ -70,7 +70,7 @@ def test_status_online_then_offline(
     watcher = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
     watcher.on_message = lambda c, u, m: seen.append(bytes(m.payload))
     watcher.connect(*system_broker)
-    watcher.subscribe(topic(creds.device_id, "status"), qos=1)
+    watcher.subscribe(topic(creds.device_id, Leaf.STATUS), qos=1)
     watcher.loop_start()
     try:
         with Outbox(tmp_path / "o.sqlite") as box, Uplink(creds, box, FAST) as uplink:
@@ -78,7 +78,7 @@ def test_status_online_then_offline(
             assert wait_until(lambda: b"online" in seen, 5)
         assert wait_until(lambda: seen[-1:] == [b"offline"], 5)
     finally:
-        watcher.publish(topic(creds.device_id, "status"), b"", qos=1, retain=True).wait_for_publish(5)
+        watcher.publish(topic(creds.device_id, Leaf.STATUS), b"", qos=1, retain=True).wait_for_publish(5)
         watcher.loop_stop()
         watcher.disconnect()
 
@@ -93,14 +93,14 @@ def test_downlink_is_verified(tmp_path: Path, system_broker: tuple[str, int], ma
         FakeHub(*system_broker, {creds.device_id: creds.secret}) as hub,
     ):
         assert uplink.subscribed.wait(5)
-        body = json.dumps({"command_id": "c1", "name": "stop_upload", "args": {}}).encode()
+        body = Command("c1", "stop_upload").to_bytes()
         forged = Envelope(Kind.COMMAND, creds.device_id, 1, time.time(), body).seal(b"x" * 32)
         foreign = Envelope(Kind.COMMAND, other.device_id, 1, time.time(), body).seal(creds.secret)
         misplaced = Envelope(Kind.DESIRED, creds.device_id, 1, time.time(), b"{}").seal(creds.secret)
         for raw in (forged, foreign, misplaced):
-            hub.client.publish(topic(creds.device_id, "down/command"), raw, qos=1)
-        hub.client.publish(topic(creds.device_id, "down/command"), b"junk", qos=1)
-        hub.send(creds.device_id, Kind.COMMAND, {"command_id": "c2", "name": "start_upload", "args": {}})
+            hub.client.publish(topic(creds.device_id, Leaf.COMMAND), raw, qos=1)
+        hub.client.publish(topic(creds.device_id, Leaf.COMMAND), b"junk", qos=1)
+        hub.send(creds.device_id, Command("c2", "start_upload"))
         assert wait_until(lambda: len(got) == 1, 5)
         assert wait_until(lambda: sum(uplink.stats.downlink_rejected.values()) == 4, 5)
         assert dict(uplink.stats.downlink_rejected) == {
@@ -109,7 +109,7 @@ def test_downlink_is_verified(tmp_path: Path, system_broker: tuple[str, int], ma
             "bad_kind": 1,
             "truncated": 1,
         }
-        assert json.loads(got[0].payload)["command_id"] == "c2"
+        assert Command.from_bytes(got[0].payload).command_id == "c2"
 
 
 def test_broker_outage_loses_nothing(

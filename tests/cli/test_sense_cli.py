@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgesight.core.metadata_file import read_metadata
+from edgesight.core.wire import read_metadata
 from edgesight.sensor.zoo import resolve_model
 
 EDGESIGHT = [sys.executable, "-c", "from edgesight.cli import main; main()"]

@@ -11,16 +11,14 @@ from alembic import command
 from sqlalchemy import update
 
 from edgesight.core.detections import Detections
-from edgesight.core.envelope import Kind
 from edgesight.core.errors import SchemaError
 from edgesight.core.frame import FrameMeta, ImageAttachment, ModelRef
-from edgesight.core.serialize import decode_batch, encode_batch, frame_to_dict
-from edgesight.hub.fake_device import FakeDevice
-from edgesight.hub.frame_index import index_batch
+from edgesight.core.wire import Kind, decode_batch, encode_batch, frame_to_dict, index_batch
 from edgesight.hub.ingest import Ingestor
 from edgesight.hub.storage import Database, devices, queries
 from edgesight.hub.storage.db import alembic_config
 from edgesight.hub.storage.tables import FrameRow
+from edgesight.testing import FakeDevice
 
 
 def _metas(n: int, tracked: bool = True, image: bool = False) -> list[FrameMeta]:

@@ -6,7 +6,6 @@ import base64
 import csv
 import io
 import json
-import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -17,14 +16,14 @@ import fastapi.routing
 import pytest
 from fastapi.testclient import TestClient
 
-from edgesight.core.envelope import Kind, open_envelope
 from edgesight.core.events import EventType
+from edgesight.core.wire import Command, CommandResult, Kind, ReportedTwin, join_envelopes, open_envelope
 from edgesight.hub.api import create_app
 from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.fake_device import FakeDevice
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
+from edgesight.testing import FakeDevice
 
 ADMIN = "admin-token-for-tests-0123456789"
 H = {"Authorization": f"Bearer {ADMIN}"}
@@ -51,7 +50,7 @@ def _enrol(client: TestClient, device_id: str = "cam-1", site: str = "s1") -> tu
 
 
 def _body(*raws: bytes) -> bytes:
-    return b"".join(struct.pack(">I", len(r)) + r for r in raws)
+    return join_envelopes(raws)
 
 
 def _ingest(client: TestClient, creds: dict[str, Any], *raws: bytes) -> Any:
@@ -144,10 +143,9 @@ def test_twin_versions_commands_and_privacy(client: TestClient, published: Recor
     command_id = cmd.json()["id"]
     topic, raw, retained = published.sent[-1]
     env = open_envelope(raw, lambda _d: dev.secret)
-    assert topic.endswith("/down/command") and not retained and json.loads(env.payload)["command_id"] == command_id
+    assert topic.endswith("/down/command") and not retained and Command.from_bytes(env.payload).command_id == command_id
     assert [open_envelope(r, lambda _d: dev.secret).seq for _t, r, _ in published.sent] == [1, 2, 3]
-    out = _ingest(client, creds, dev.json_message(Kind.REPORTED, {"version": 3, "state": {"fps": 10}}),
-                  dev.json_message(Kind.COMMAND_RESULT, {"command_id": command_id, "ok": True, "detail": "sent"}))
+    out = _ingest(client, creds, dev.send(ReportedTwin(3, {"fps": 10})), dev.send(CommandResult(command_id, True, "sent")))
     assert [o["status"] for o in out["outcomes"]] == ["stored", "stored"]
     twin = client.get("/api/v1/devices/cam-1/twin", headers=H).json()
     assert twin["reported_version"] == 3 and twin["reported"] == {"fps": 10}

@@ -8,12 +8,13 @@ import time
 
 from sqlalchemy import func, select
 
-from edgesight.core.envelope import Envelope, Kind
 from edgesight.core.events import EventType
-from edgesight.hub.fake_device import FakeDevice
+from edgesight.core.frame import ModelRef
+from edgesight.core.wire import Envelope, FrameBatch, Heartbeat, Kind
 from edgesight.hub.ingest import IngestOptions, Ingestor
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.tables import EventRow, FrameRow, IngestLog
+from edgesight.testing import FakeDevice
 
 
 def _count(db: Database, table: type) -> int:
@@ -32,8 +33,7 @@ def test_frames_and_events_are_stored_and_acked(db: Database) -> None:
     ev = dev.event(EventType.LINE_CROSSING, "door", class_name="person", track_ids=(3,),
                    direction="in", status="CrossRight", crossed_frame_index=1, point=[0.5, 0.5])  # fmt: skip
     raws = [(dev.device_id, dev.frames(3)), (dev.device_id, dev.events([ev])),
-            (None, dev.json_message(Kind.HEARTBEAT, {"fps": 10.0, "dnn_ms": 7.5, "model": {"id": "m", "version": "1"},
-                                                     "uptime_s": 5, "outbox_pending": 0}))]  # fmt: skip
+            (None, dev.send(Heartbeat(fps=10.0, dnn_ms=7.5, model=ModelRef("m", "1"), uptime_s=5, outbox_pending=0)))]
     result = Ingestor.ingest_batch(ing, raws)
     assert [o.status for o in result.outcomes] == ["stored"] * 3
     assert result.acks["cam-1"].stored_through == 3
@@ -73,7 +73,7 @@ def test_every_reject_reason_keeps_the_valid_ones(db: Database) -> None:
     statuses = [o.status for o in ing.ingest(raws)]
     assert statuses == [
         "stored", "bad_mac", "bad_mac", "device_mismatch", "revoked", "unknown_device", "bad_payload",
-        "bad_payload", "bad_payload", "bad_timestamp", "bad_timestamp", "oversized", "bad_magic",
+        "bad_payload", "unsupported_version", "bad_timestamp", "bad_timestamp", "oversized", "bad_magic",
         "truncated", "stored", "duplicate",
     ]  # fmt: skip
     assert _count(db, FrameRow) == 2
@@ -107,7 +107,7 @@ def test_permanent_rejects_advance_stored_through_and_gaps_hold_it(db: Database)
 
 
 def _frames_payload(dev: FakeDevice) -> bytes:
-    from edgesight.core.serialize import encode_batch
+    from edgesight.core.wire import encode_batch
 
     return encode_batch([dev.frame(2)])
 
@@ -149,3 +149,30 @@ def test_aggregates_roll_up_per_minute(db: Database) -> None:
     zone = [z for z in counts["zone_counts"] if z["class_name"] == "*"]
     assert zone == [{"device_id": "cam-1", "rule": "till", "class_name": "*", "max": 4.0, "mean": 7 / 3,
                      "samples": 3}]  # fmt: skip
+
+
+def test_newer_payload_versions_are_refused_permanently_and_counted(db: Database) -> None:
+    dev = _device(db)
+    ing = Ingestor(db)
+    frames = bytearray(FrameBatch((dev.frame(),)).to_bytes())
+    frames[3] = 2  # binary layout version 2
+    event = dev.event(EventType.ZONE_ENTER, "z", side=None).to_dict()
+    raws = [
+        ("cam-1", dev.seal(Kind.HEARTBEAT, b'{"v":2,"fps":9.0}')),
+        ("cam-1", dev.seal(Kind.FRAMES, bytes(frames))),
+        ("cam-1", dev.seal(Kind.EVENTS, json.dumps([{**event, "schema": "edgesight.event/2"}]).encode())),
+        ("cam-1", dev.send(Heartbeat(fps=9.0))),
+    ]
+    result = ing.ingest_batch(raws)
+    assert [o.status for o in result.outcomes] == ["unsupported_version"] * 3 + ["stored"]
+    assert "this reader knows version 1" in result.outcomes[0].detail
+    assert "unsupported binary version 2" in result.outcomes[1].detail
+    # permanent: logged, so the device's stored_through moves past them and it stops resending
+    assert result.acks["cam-1"].stored_through == 4
+    assert result.rejected["cam-1"] == [(1, "unsupported_version"), (2, "unsupported_version"),
+                                        (3, "unsupported_version")]  # fmt: skip
+    rendered = ing.metrics.render().decode()
+    for kind in ("heartbeat", "frames", "events"):
+        assert f'edgesight_hub_unsupported_version_total{{kind="{kind}"}} 1.0' in rendered
+    assert 'edgesight_hub_rejected_total{reason="unsupported_version"} 3.0' in rendered
+    assert _count(db, FrameRow) == 0 and _count(db, EventRow) == 0

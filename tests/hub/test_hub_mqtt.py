@@ -20,13 +20,13 @@ from hubkit import MQTT, mqtt_up
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from edgesight.core.envelope import Kind, open_envelope
-from edgesight.hub.fake_device import FakeDevice
+from edgesight.core.wire import Kind, open_envelope
 from edgesight.hub.ingest import Ingestor
 from edgesight.hub.mqtt_worker import MqttWorker
 from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.tables import FrameRow, IngestLog
+from edgesight.testing import FakeDevice
 from support import need
 
 

@@ -20,7 +20,7 @@ is really full raises :class:`StorageError` naming the database path.
 
 Example:
     >>> import tempfile, pathlib
-    >>> from edgesight.core.envelope import Kind
+    >>> from edgesight.core.wire import Kind
     >>> with tempfile.TemporaryDirectory() as tmp, Outbox(pathlib.Path(tmp) / "o.sqlite") as box:
     ...     box.put(Kind.EVENTS, b"[]"), box.put(Kind.EVENTS, b"[1]")
     ...     [item.seq for item in box.pending(10)], box.ack_through(1), box.count()
@@ -39,8 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from edgesight.core.envelope import MAX_PAYLOAD, Envelope, Kind
 from edgesight.core.errors import ConfigError, StorageError
+from edgesight.core.wire import MAX_PAYLOAD, Envelope, Kind
 
 __all__ = ["DEFAULT_MAX_BYTES", "Outbox", "OutboxFullError", "OutboxItem", "OutboxStats"]
 

@@ -5,16 +5,16 @@ uplink's threads talk to the broker. Sensing never waits for the network: while 
 the hub is away, messages pile up in the outbox (bounded, see :mod:`edgesight.agent.outbox`) and
 go out, in order, when it returns.
 
-Per frame batch (``batch_frames`` frames or ``upload.interval_s`` seconds, whichever comes first):
-one ``FRAMES`` envelope (``encode_batch``, only while upload is enabled) and, if any, one
-``EVENTS`` envelope (JSON array). Every ``heartbeat_s`` a ``HEARTBEAT``. Twin changes and commands
-from the hub are applied between frames, on the sensing thread, without restarting anything.
+The loop only sequences; each job has its module and a typed result: batches
+(:mod:`~edgesight.agent.batching`: a ``FRAMES`` and an ``EVENTS`` message per batch), heartbeats
+(:mod:`~edgesight.agent.heartbeat`), commands (:mod:`~edgesight.agent.commands`) and the twin
+(:mod:`~edgesight.agent.twin`). Messages are the typed ones of :mod:`edgesight.core.wire`. Twin
+changes and commands from the hub are applied between frames, on the sensing thread, without
+restarting anything.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import queue
 import threading
@@ -23,33 +23,27 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from edgesight.agent._ratelimit import worth_logging
+from edgesight.agent.batching import Batcher
+from edgesight.agent.commands import PRIVACY_REFUSAL, CommandHandler
 from edgesight.agent.credentials import Credentials
 from edgesight.agent.feeds import FrameFeed
+from edgesight.agent.heartbeat import HeartbeatClock
 from edgesight.agent.outbox import DEFAULT_MAX_BYTES, Outbox, OutboxFullError
 from edgesight.agent.twin import TwinState, load_applied, parse_desired, resolve_twin, save_applied
 from edgesight.agent.uplink import Uplink, UplinkSettings, UplinkStats
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig
-from edgesight.core.envelope import Envelope, Kind
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
-from edgesight.core.events import Event
 from edgesight.core.frame import FrameMeta
-from edgesight.core.serialize import encode_batch
+from edgesight.core.wire import Envelope, Kind, Message
 
 __all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
 
 log = logging.getLogger(__name__)
 
-PRIVACY_REFUSAL = "privacy policy forbids images"
 _INBOX_DEPTH = 64
-_COMMANDS = ("start_upload", "stop_upload", "snapshot")
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -130,12 +124,10 @@ class Agent:
         self._inbox: queue.Queue[Envelope] = queue.Queue(maxsize=_INBOX_DEPTH)
         self._stop = threading.Event()
         self._started = time.monotonic()
-        self._last_beat = 0.0
+        self._beats = HeartbeatClock(settings.heartbeat_s)
         self._last_frame: FrameMeta | None = None
-        self._batch: list[FrameMeta] = []
-        self._batch_events: list[Event] = []
-        self._batch_started = 0.0
-        self._seen_commands: dict[str, None] = {}
+        self._batcher = Batcher(settings.batch_frames)
+        self._commands = CommandHandler(config.device_id)
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
         self._twin_path = settings.data_dir / "twin.json"
@@ -187,17 +179,11 @@ class Agent:
             result = self.analytics.update(meta)
             self.stats.frames += 1
             self._last_frame = meta
-            if not self._batch:
-                self._batch_started = time.monotonic()
-            self._batch.append(result.frame)
-            self._batch_events.extend(result.events)
+            self._batcher.add(result.frame, result.events, time.monotonic())
             now = time.monotonic()
-            if (
-                len(self._batch) >= self.settings.batch_frames
-                or now - self._batch_started >= self.state.upload.interval_s
-            ):
+            if self._batcher.due(now, self.state.upload.interval_s):
                 self._flush()
-            if now - self._last_beat >= self.settings.heartbeat_s:
+            if self._beats.due(now):
                 self._heartbeat()
             self._handle_inbox()
             if self._stop.is_set():
@@ -212,7 +198,7 @@ class Agent:
             if self._outbox.count() == 0:
                 self.stats.drained = True
                 return
-            if time.monotonic() - self._last_beat >= self.settings.heartbeat_s:
+            if self._beats.due(time.monotonic()):
                 self._heartbeat()
             time.sleep(0.05)
         pending = self._outbox.count()
@@ -226,40 +212,24 @@ class Agent:
             )
 
     def _flush(self) -> None:
-        """Cut the current batch: a FRAMES envelope (if uploading) and an EVENTS envelope (if any)."""
-        frames, events = self._batch, self._batch_events
-        self._batch, self._batch_events = [], []
-        if frames:
-            if self.state.upload.enabled:
-                self._put(Kind.FRAMES, encode_batch(frames))
-            else:
-                self.stats.frames_not_uploaded += len(frames)
-        if events:
-            self.stats.events += len(events)
-            self._put(Kind.EVENTS, _dumps([e.to_dict() for e in events]))
+        """Cut the current batch: a FRAMES message (if uploading) and an EVENTS message (if any)."""
+        batch = self._batcher.cut(self.state.upload.enabled)
+        self.stats.frames_not_uploaded += batch.frames_not_uploaded
+        self.stats.events += batch.events
+        for message in batch.messages:
+            self._send(message)
 
     def _heartbeat(self) -> None:
-        self._last_beat = time.monotonic()
         pending = self._outbox.count() if self._outbox is not None else 0
-        model = self.feed.model
-        self._put(
-            Kind.HEARTBEAT,
-            _dumps(
-                {
-                    "fps": round(self.feed.fps(), 2),
-                    "dnn_ms": round(self.feed.dnn_ms(), 2),
-                    "model": {"id": model.id, "version": model.version},
-                    "uptime_s": round(time.monotonic() - self._started, 1),
-                    "outbox_pending": pending,
-                }
-            ),
-        )
+        now = time.monotonic()
+        self._send(self._beats.beat(self.feed, now - self._started, pending, now))
 
-    def _put(self, kind: Kind, payload: bytes) -> None:
+    def _send(self, message: Message) -> None:
         """Store a message; a full or failing outbox costs the message, counted and logged."""
         assert self._outbox is not None and self._uplink is not None
+        kind = message.KIND
         try:
-            self._outbox.put(kind, payload)
+            self._outbox.put(kind, message.to_bytes())
         except OutboxFullError as exc:
             self._dropped(kind, exc)
             return
@@ -324,7 +294,7 @@ class Agent:
         except SchemaError as exc:
             self.stats.twins_rejected += 1
             log.error("%s: desired twin not applied: %s", self.config.device_id, exc)
-            self._put(Kind.REPORTED, _dumps(self.state.reported(error=str(exc))))
+            self._send(self.state.reported(error=str(exc)))
             return
         self._apply(new)
         try:
@@ -333,7 +303,7 @@ class Agent:
             log.error("%s: %s", self.config.device_id, exc)
         self.stats.twins_applied += 1
         log.info("%s: applied twin version %d", self.config.device_id, twin.version)
-        self._put(Kind.REPORTED, _dumps(self.state.reported()))
+        self._send(self.state.reported())
 
     def _apply(self, new: TwinState) -> None:
         """Switch to ``new`` live: rebuild analytics if their config changed, set the thresholds."""
@@ -348,40 +318,16 @@ class Agent:
         self.state = new
 
     def _command(self, payload: bytes) -> None:
-        try:
-            body = json.loads(payload)
-            command_id, name = str(body["command_id"]), body["name"]
-        except (ValueError, TypeError, KeyError) as exc:
-            log.error("%s: unreadable command: %s", self.config.device_id, exc)
+        outcome = self._commands.handle(
+            payload, allow_images=self.state.privacy.allow_images, last_frame=self._last_frame
+        )
+        if outcome is None:
             return
-        if command_id in self._seen_commands:
-            return  # a resent command: done already
-        self._seen_commands[command_id] = None
-        if len(self._seen_commands) > 256:
-            del self._seen_commands[next(iter(self._seen_commands))]
         self.stats.commands += 1
-        ok, detail = self._run_command(name)
-        self._put(Kind.COMMAND_RESULT, _dumps({"command_id": command_id, "ok": ok, "detail": detail}))
-        if ok and name in ("start_upload", "stop_upload"):
-            self._put(Kind.REPORTED, _dumps(self.state.reported()))
-
-    def _run_command(self, name: object) -> tuple[bool, str]:
-        if name == "start_upload":
-            self.state = self.state.with_upload(True)
-            return True, "upload started"
-        if name == "stop_upload":
-            self._flush()
-            self.state = self.state.with_upload(False)
-            return True, "upload stopped"
-        if name == "snapshot":
-            return self._snapshot()
-        return False, f"unknown command {name!r}; expected one of {', '.join(_COMMANDS)}"
-
-    def _snapshot(self) -> tuple[bool, str]:
-        if not self.state.privacy.allow_images:
-            return False, PRIVACY_REFUSAL
-        frame = self._last_frame
-        if frame is None or frame.image is None:
-            return False, "no image to send: sensor.output_mode is metadata only"
-        jpeg = base64.b64encode(frame.image.jpeg).decode()
-        return True, f"data:image/jpeg;base64,{jpeg}"
+        if outcome.upload is not None:
+            if not outcome.upload:
+                self._flush()  # what was sensed while uploading still goes
+            self.state = self.state.with_upload(outcome.upload)
+        self._send(outcome.result)
+        if outcome.upload is not None:
+            self._send(self.state.reported())

@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edgesight.core import wire
 from edgesight.core.config import DeviceConfig, SensorSection, config_error_message
 from edgesight.core.config_analytics import KNOWN_CLASSES_CONTEXT, AnalyticsConfig
 from edgesight.core.errors import ConfigError, SchemaError, StorageError
@@ -97,12 +97,9 @@ def parse_desired(payload: bytes | str) -> DesiredTwin:
     Raises:
         SchemaError: not JSON, or not ``{"version": int, "config": {...}}`` with known sections.
     """
+    message = wire.DesiredTwin.from_bytes(payload.encode() if isinstance(payload, str) else payload)
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"desired twin is not JSON: {exc}") from exc
-    try:
-        return DesiredTwin.model_validate(data)
+        return DesiredTwin.model_validate({"version": message.version, "config": message.config})
     except ValidationError as exc:
         raise SchemaError(config_error_message(exc, "desired twin")) from exc
 
@@ -131,12 +128,12 @@ class TwinState:
         """The state after a ``start_upload`` / ``stop_upload`` command."""
         return replace(self, upload=self.upload.model_copy(update={"enabled": enabled}))
 
-    def reported(self, error: str | None = None) -> dict[str, Any]:
-        """The kind-4 payload: ``{"version", "state"}``.
+    def reported(self, error: str | None = None) -> wire.ReportedTwin:
+        """The kind-4 message: the version applied and the state running.
 
         Example:
             >>> from edgesight.core.config import DeviceConfig
-            >>> TwinState.from_config(DeviceConfig()).reported()["state"]["upload"]
+            >>> TwinState.from_config(DeviceConfig()).reported().state["upload"]
             {'enabled': True, 'interval_s': 3.0}
         """
         state: dict[str, Any] = {
@@ -148,7 +145,7 @@ class TwinState:
         }
         if error is not None:
             state["error"] = error
-        return {"version": self.version, "state": state}
+        return wire.ReportedTwin(self.version, state)
 
 
 def resolve_twin(

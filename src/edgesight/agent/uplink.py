@@ -20,7 +20,6 @@ Delivery (docs/protocol.md, "Delivery"):
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -38,29 +37,25 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edgesight.agent._ratelimit import worth_logging
 from edgesight.agent.credentials import Credentials
 from edgesight.agent.outbox import Outbox, OutboxItem
-from edgesight.core.envelope import Envelope, EnvelopeError, Kind, open_envelope
-from edgesight.core.errors import ConfigError, EdgeSightError
+from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError
+from edgesight.core.wire import (
+    DOWNLINK_KINDS,
+    Ack,
+    Envelope,
+    EnvelopeError,
+    Kind,
+    Leaf,
+    open_envelope,
+    parse_topic,
+    topic,
+)
 
-__all__ = ["TOPIC_PREFIX", "DownlinkHandler", "Uplink", "UplinkSettings", "UplinkStats", "topic"]
+__all__ = ["DownlinkHandler", "Uplink", "UplinkSettings", "UplinkStats"]
 
 log = logging.getLogger(__name__)
 
-TOPIC_PREFIX = "edgesight/v1/d"
-
 DownlinkHandler = Callable[[Envelope], None]
 """Receives verified desired-twin and command envelopes (called on the MQTT network thread)."""
-
-_DOWN_KINDS = {"down/ack": Kind.ACK, "down/desired": Kind.DESIRED, "down/command": Kind.COMMAND}
-
-
-def topic(device_id: str, leaf: str) -> str:
-    """The MQTT topic of one device.
-
-    Example:
-        >>> topic("cam-1", "down/ack")
-        'edgesight/v1/d/cam-1/down/ack'
-    """
-    return f"{TOPIC_PREFIX}/{device_id}/{leaf}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +176,7 @@ class Uplink:
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         client.username_pw_set(self._device, self.credentials.token)
-        client.will_set(topic(self._device, "status"), b"offline", qos=1, retain=True)
+        client.will_set(topic(self._device, Leaf.STATUS), b"offline", qos=1, retain=True)
         client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         client.max_inflight_messages_set(self.settings.window)
         client.max_queued_messages_set(self.settings.window * 4)
@@ -211,7 +206,7 @@ class Uplink:
         if client is None:
             return
         if self.connected.is_set():
-            info = client.publish(topic(self._device, "status"), b"offline", qos=1, retain=True)
+            info = client.publish(topic(self._device, Leaf.STATUS), b"offline", qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError) as exc:
@@ -280,7 +275,7 @@ class Uplink:
         if client is None or not self.connected.is_set():
             return False
         raw = item.envelope(self._device).seal(self.credentials.secret)
-        info = client.publish(topic(self._device, "up"), raw, qos=1)
+        info = client.publish(topic(self._device, Leaf.UP), raw, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.debug(
                 "%s: publish of seq %d deferred (%s)", self._device, item.seq, mqtt.error_string(info.rc)
@@ -305,8 +300,8 @@ class Uplink:
             log.warning("%s: broker refused the connection: %s", self._device, reason_code)
             return
         self.stats.connects += 1
-        client.subscribe([(topic(self._device, leaf), 1) for leaf in _DOWN_KINDS])
-        client.publish(topic(self._device, "status"), b"online", qos=1, retain=True)
+        client.subscribe([(topic(self._device, leaf), 1) for leaf in DOWNLINK_KINDS])
+        client.publish(topic(self._device, Leaf.STATUS), b"online", qos=1, retain=True)
         with self._lock:  # resend everything unacknowledged, oldest first
             self._inflight.clear()
             self._cursor = self._acked
@@ -349,8 +344,9 @@ class Uplink:
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        leaf = message.topic.removeprefix(topic(self._device, ""))
-        expected = _DOWN_KINDS.get(leaf)
+        parsed = parse_topic(message.topic)
+        leaf = parsed[1] if parsed is not None and parsed[0] == self._device else None
+        expected = None if leaf is None else DOWNLINK_KINDS.get(leaf)
         try:
             if expected is None:
                 raise EnvelopeError("bad_topic", f"unexpected topic {message.topic!r}")
@@ -379,17 +375,12 @@ class Uplink:
 
     def _take_ack(self, env: Envelope) -> None:
         try:
-            body = json.loads(env.payload)
-            stored_through = body["stored_through"]
-            rejected = body.get("rejected", [])
-        except (ValueError, TypeError, KeyError) as exc:
-            raise EnvelopeError("bad_payload", f"ack is not {{'stored_through': int, ...}}: {exc}") from exc
-        if not isinstance(stored_through, int) or isinstance(stored_through, bool) or stored_through < 0:
-            raise EnvelopeError(
-                "bad_payload", f"ack stored_through must be an int >= 0, got {stored_through!r}"
-            )
+            ack = Ack.from_bytes(env.payload)
+        except SchemaError as exc:
+            raise EnvelopeError("bad_payload", str(exc)) from exc
+        stored_through, rejected = ack.stored_through, list(ack.rejected)
         self.stats.acks += 1
-        if isinstance(rejected, list) and rejected:
+        if rejected:
             self.stats.rejected_by_hub += len(rejected)
             log.error("%s: the hub rejected messages (seq, reason): %s", self._device, rejected[:10])
         if stored_through <= self._acked:

@@ -12,7 +12,7 @@ from rich.table import Table
 from edgesight.apps.engine import Analytics
 from edgesight.cli.sense import add_analytics_rows
 from edgesight.core.config import load_config
-from edgesight.core.metadata_file import EventWriter, MetadataWriter, read_metadata
+from edgesight.core.wire import EventWriter, MetadataWriter, read_metadata
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from edgesight.core.config import DeviceConfig, load_config
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
-from edgesight.core.metadata_file import EventWriter, MetadataWriter
+from edgesight.core.wire import EventWriter, MetadataWriter
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import SourceStats, open_source
 from edgesight.sensor.zoo import load_model

@@ -1,7 +1,7 @@
 """`Detections`: the one type every stage passes on, from decoder to tracker to hub.
 
 Boxes are ``xyxy`` in source-frame pixels. Normalised coordinates exist only in serialised
-records (see :mod:`edgesight.core.serialize`).
+records (see :mod:`edgesight.core.wire`).
 """
 
 from __future__ import annotations

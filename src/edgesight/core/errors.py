@@ -8,6 +8,7 @@ Callers catch :class:`EdgeSightError`; the CLI turns it into a one-line message 
     |   +-- SourceEndedError       a stream ended and could not be reopened
     +-- ModelLoadError             a model package that is missing, tampered with or inconsistent
     +-- SchemaError                metadata that does not match its versioned schema
+    |   +-- UnsupportedVersionError  a message or record of a version this reader does not know
     +-- StorageError               a database or disk that refuses a write
 
 Every message names the thing that is wrong and, where it helps, the value and what was expected.
@@ -46,3 +47,21 @@ class SchemaError(EdgeSightError):
 
 class StorageError(EdgeSightError):
     """Storage (database, disk) refused a write or read."""
+
+
+class UnsupportedVersionError(SchemaError):
+    """A message or record of a version this reader does not know (newer, or never defined).
+
+    ``what`` names the message kind (``heartbeat``, ``frame batch``, ...) and ``version`` the
+    version it claims, so that a receiver can count refusals by kind.
+
+    Example:
+        >>> err = UnsupportedVersionError("heartbeat: unsupported version 2", what="heartbeat", version=2)
+        >>> isinstance(err, SchemaError), err.what, err.version
+        (True, 'heartbeat', 2)
+    """
+
+    def __init__(self, message: str, *, what: str, version: object) -> None:
+        super().__init__(message)
+        self.what = what
+        self.version = version

@@ -30,6 +30,10 @@ class HubMetrics:
         self.duplicates = Counter(
             "edgesight_hub_duplicates", "Messages already stored (replays, redeliveries).", registry=self.registry
         )
+        self.unsupported_version = Counter(
+            "edgesight_hub_unsupported_version", "Messages refused for a payload version the hub does not know, by kind.",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
         self.frames = Counter("edgesight_hub_frames_stored", "Frame records stored.", registry=self.registry)
         self.events = Counter("edgesight_hub_events_stored", "Events stored.", registry=self.registry)
         self.latency = Histogram(

@@ -26,11 +26,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgesight.core.errors import EdgeSightError
-from edgesight.hub.downlink import ack_envelope, topic, topic_device_id
+from edgesight.core.wire import Leaf, shared_up_subscription, topic, up_topic_device_id
+from edgesight.hub.downlink import ack_envelope
 from edgesight.hub.ingest import BatchResult, Ingestor
 from edgesight.hub.settings import HubSettings
 
-__all__ = ["MqttWorker", "shared_up"]
+__all__ = ["MqttWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,6 @@ class _Inbound(NamedTuple):
     payload: bytes | bytearray
     mid: int
     qos: int
-
-
-def shared_up(group: str) -> str:
-    """The workers' subscription.
-
-    Example:
-        >>> shared_up("edgesight-hub")
-        '$share/edgesight-hub/edgesight/v1/d/+/up'
-    """
-    return f"$share/{group}/edgesight/v1/d/+/up"
 
 
 class MqttWorker:
@@ -127,7 +118,7 @@ class MqttWorker:
             log.warning("broker %s:%s refused the connection: %s", self.settings.mqtt_host,
                         self.settings.mqtt_port, reason)  # fmt: skip
             return
-        client.subscribe(shared_up(self.settings.mqtt_share_group), qos=1)
+        client.subscribe(shared_up_subscription(self.settings.mqtt_share_group), qos=1)
         log.info("connected to %s:%s as %s", self.settings.mqtt_host, self.settings.mqtt_port,
                  self.settings.mqtt_client_id)  # fmt: skip
 
@@ -174,7 +165,7 @@ class MqttWorker:
                 time.sleep(1.0)
 
     def _handle(self, messages: list[_Inbound]) -> None:
-        raws = [(topic_device_id(m.topic.decode("utf-8", "replace")), bytes(m.payload)) for m in messages]
+        raws = [(up_topic_device_id(m.topic.decode("utf-8", "replace")), bytes(m.payload)) for m in messages]
         delay = 0.5
         while True:
             try:
@@ -197,7 +188,7 @@ class MqttWorker:
         for device_id, ack in result.acks.items():
             payload = ack_envelope(device_id, ack.down_seq, ack.secret, ack.stored_through,
                                    result.rejected.get(device_id, []))  # fmt: skip
-            self.client.publish(topic(device_id, "down/ack"), payload, qos=1)
+            self.client.publish(topic(device_id, Leaf.ACK), payload, qos=1)
 
     # ----------------------------------------------------------------------------------- publish
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Insert, Table, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,29 +28,184 @@ from edgesight.hub.storage.tables import (
     Twin,
 )
 
-__all__ = ["AckState", "FrameRecord", "StoreBatch", "StoreResult", "store_batch"]
+__all__ = [
+    "AckState",
+    "CommandResultRow",
+    "EventRecord",
+    "FrameBatchRow",
+    "FrameIndexRow",
+    "HealthRow",
+    "IngestStatus",
+    "LogRow",
+    "MessageRows",
+    "ReportedRow",
+    "StoreBatch",
+    "StoreResult",
+    "rollup",
+    "store_batch",
+]
 
 Key = tuple[str, int]
 _WALK = 5000
-_FRAME_COLUMNS = ("device_id", "seq", "frame_index", "stream_id", "timestamp", "model", "n_detections")
-_BATCH_COLUMNS = ("device_id", "seq", "timestamp", "payload")
-FrameRecord = tuple[str, int, int, str, float, str, int]
-"""A ``frames`` row in ``_FRAME_COLUMNS`` order (``seq`` is the message's): tuples, not dicts, on
-the hot path."""
+_HEALTH_VALUES = ("fps", "dnn_ms", "model", "outbox_pending", "uptime_s")
+
+
+class IngestStatus(StrEnum):
+    """What became of one message (docs/protocol.md lists the reject reasons)."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    BAD_MAGIC = "bad_magic"
+    TRUNCATED = "truncated"
+    OVERSIZED = "oversized"
+    BAD_DEVICE_ID = "bad_device_id"
+    UNKNOWN_DEVICE = "unknown_device"
+    REVOKED = "revoked"
+    BAD_MAC = "bad_mac"
+    BAD_KIND = "bad_kind"
+    BAD_FLAGS = "bad_flags"
+    BAD_SEQ = "bad_seq"
+    DEVICE_MISMATCH = "device_mismatch"
+    BAD_PAYLOAD = "bad_payload"
+    BAD_TIMESTAMP = "bad_timestamp"
+    UNSUPPORTED_VERSION = "unsupported_version"
+
+    @property
+    def permanent(self) -> bool:
+        """A rejection found after the MAC check: logged like a stored message, so the device's
+        ``stored_through`` moves past it and the device stops resending.
+
+        Example:
+            >>> IngestStatus.BAD_PAYLOAD.permanent, IngestStatus.BAD_MAC.permanent
+            (True, False)
+        """
+        return self in _PERMANENT
+
+    @property
+    def logged(self) -> bool:
+        """Whether the message's ``(device_id, seq)`` goes into ``ingest_log``."""
+        return self is IngestStatus.STORED or self in _PERMANENT
+
+
+_PERMANENT = frozenset(
+    {IngestStatus.BAD_PAYLOAD, IngestStatus.BAD_TIMESTAMP, IngestStatus.BAD_KIND, IngestStatus.UNSUPPORTED_VERSION}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """An ``ingest_log`` row: the claim of one message, stored or permanently rejected."""
+
+    device_id: str
+    seq: int
+    kind: int
+    status: IngestStatus
+    received_at: float
+
+    @property
+    def key(self) -> Key:
+        return self.device_id, self.seq
+
+
+class FrameIndexRow(NamedTuple):
+    """A ``frames`` row (``seq`` is the message's). A typed tuple: COPY writes it as it is, on the
+    hot path of ingest (tens of thousands per second)."""
+
+    device_id: str
+    seq: int
+    frame_index: int
+    stream_id: str
+    timestamp: float
+    model: str
+    n_detections: int
+
+
+class FrameBatchRow(NamedTuple):
+    """A ``frame_batches`` row: a frames message's binary batch, stored as sent."""
+
+    device_id: str
+    seq: int
+    timestamp: float
+    """The first frame's."""
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """An ``events`` row."""
+
+    device_id: str
+    seq: int
+    id: str
+    stream_id: str
+    type: str
+    rule: str
+    trigger: str
+    frame_index: int
+    timestamp: float
+    class_name: str | None
+    track_ids: list[int]
+    properties: dict[str, Any]
+
+    def as_row(self) -> dict[str, Any]:
+        """The column values (also what alert rules and the per-minute rollup read)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRow:
+    """What one message says about its device's health; None: not said by this message."""
+
+    device_id: str
+    seq: int
+    last_seen: float
+    fps: float | None = None
+    dnn_ms: float | None = None
+    model: str | None = None
+    outbox_pending: int | None = None
+    uptime_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedRow:
+    """A reported twin, applied to ``twins`` unless it is older than the one stored."""
+
+    device_id: str
+    seq: int
+    version: int
+    state: dict[str, Any]
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResultRow:
+    """A command's result, applied to ``commands``."""
+
+    device_id: str
+    seq: int
+    command_id: str
+    ok: bool
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRows:
+    """Everything one message writes; all of it is stored or none (when its claim fails)."""
+
+    log: LogRow
+    frames: Sequence[FrameIndexRow] = ()
+    frame_batch: FrameBatchRow | None = None
+    events: Sequence[EventRecord] = ()
+    health: HealthRow | None = None
+    reported: ReportedRow | None = None
+    command_result: CommandResultRow | None = None
 
 
 @dataclass
 class StoreBatch:
-    """Rows of one batch, each tagged with the ``(device_id, seq)`` of its message."""
+    """The messages of one ingest transaction."""
 
-    log: list[dict[str, Any]] = field(default_factory=list)
-    frames: list[FrameRecord] = field(default_factory=list)
-    frame_batches: list[tuple[str, int, float, bytes]] = field(default_factory=list)
-    """``(device_id, seq, first frame's timestamp, binary batch)`` of each frames message, stored as sent."""
-    events: list[dict[str, Any]] = field(default_factory=list)
-    health: list[dict[str, Any]] = field(default_factory=list)
-    reported: list[dict[str, Any]] = field(default_factory=list)
-    command_results: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[MessageRows] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +222,7 @@ class StoreResult:
     claimed: set[Key]
     acks: dict[str, AckState]
     new_events: list[dict[str, Any]]
+    """Column values of the events stored for the first time."""
 
 
 EventHook = Callable[[Connection, list[dict[str, Any]]], None]
@@ -83,16 +240,17 @@ _PG_CLAIM = text(
 )
 
 
-def _claim(conn: Connection, log: list[dict[str, Any]]) -> set[Key]:
+def _claim(conn: Connection, log: list[LogRow]) -> set[Key]:
     if not log:
         return set()
     if conn.dialect.name == "postgresql":  # one statement with five array parameters: no huge VALUES list
-        params = {"d": [r["device_id"] for r in log], "s": [r["seq"] for r in log], "k": [r["kind"] for r in log],
-                  "st": [r["status"] for r in log], "r": [r["received_at"] for r in log]}  # fmt: skip
+        params = {"d": [r.device_id for r in log], "s": [r.seq for r in log], "k": [r.kind for r in log],
+                  "st": [r.status.value for r in log], "r": [r.received_at for r in log]}  # fmt: skip
         return {(r[0], int(r[1])) for r in conn.execute(_PG_CLAIM, params)}
     stmt = _insert(conn, IngestLog.__table__)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_nothing().returning(IngestLog.device_id, IngestLog.seq)  # type: ignore[attr-defined]
-    return {(r[0], int(r[1])) for r in conn.execute(stmt, log)}
+    rows = [{**asdict(r), "status": r.status.value} for r in log]
+    return {(r[0], int(r[1])) for r in conn.execute(stmt, rows)}
 
 
 def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
@@ -104,9 +262,10 @@ def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[t
             copy.write_row(row)
 
 
-def _store_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+def _store_rows(conn: Connection, table: str, rows: Sequence[FrameIndexRow] | Sequence[FrameBatchRow]) -> None:
     if not rows:
         return
+    columns = rows[0]._fields
     if conn.dialect.name == "postgresql":
         _copy(conn, table, columns, rows)
     else:  # one executemany of plain tuples: no per-row dict or SQLAlchemy compile
@@ -114,9 +273,10 @@ def _store_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequ
         conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
-def _store_events(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not rows:
+def _store_events(conn: Connection, events: list[EventRecord]) -> list[dict[str, Any]]:
+    if not events:
         return []
+    rows = [e.as_row() for e in events]
     stmt = _insert(conn, EventRow.__table__)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_nothing().returning(EventRow.id)  # type: ignore[attr-defined]
     inserted = {r[0] for r in conn.execute(stmt, rows)}
@@ -173,16 +333,16 @@ def _store_aggregates(conn: Connection, events: list[dict[str, Any]]) -> None:
     conn.execute(stmt, rows)
 
 
-def _store_health(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def _store_health(conn: Connection, rows: list[HealthRow]) -> None:
     latest: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: r["last_seen"]):
-        merged = latest.setdefault(row["device_id"], {})
-        merged.update({k: v for k, v in row.items() if v is not None})
+    for row in sorted(rows, key=lambda r: r.last_seen):  # later messages say what is true now
+        merged = latest.setdefault(row.device_id, {})
+        merged["last_seen"] = row.last_seen
+        merged.update({c: getattr(row, c) for c in _HEALTH_VALUES if getattr(row, c) is not None})
     if not latest:
         return
     full = [
-        {"device_id": d, "last_seen": v["last_seen"], **{c: v.get(c) for c in
-         ("fps", "dnn_ms", "model", "outbox_pending", "uptime_s")}}
+        {"device_id": d, "last_seen": v["last_seen"], **{c: v.get(c) for c in _HEALTH_VALUES}}
         for d, v in sorted(latest.items())  # one lock order for all workers
     ]  # fmt: skip
     table = DeviceHealth.__table__
@@ -192,27 +352,25 @@ def _store_health(conn: Connection, rows: list[dict[str, Any]]) -> None:
         index_elements=["device_id"],
         set_={
             "last_seen": case((ex.last_seen > table.c.last_seen, ex.last_seen), else_=table.c.last_seen),
-            **{c: func.coalesce(getattr(ex, c), table.c[c]) for c in
-               ("fps", "dnn_ms", "model", "outbox_pending", "uptime_s")},
+            **{c: func.coalesce(getattr(ex, c), table.c[c]) for c in _HEALTH_VALUES},
         },
     )  # fmt: skip
     conn.execute(stmt, full)
 
 
-def _store_device_state(conn: Connection, batch: StoreBatch, claimed: set[Key]) -> None:
-    for r in batch.reported:
-        if (r["device_id"], r["seq"]) in claimed:
+def _store_device_state(conn: Connection, messages: list[MessageRows]) -> None:
+    for m in messages:
+        if (r := m.reported) is not None:
             conn.execute(
                 update(Twin)
-                .where(Twin.device_id == r["device_id"], Twin.reported_version <= r["version"])  # no going back
-                .values(reported=r["state"], reported_version=r["version"], updated_at=r["received_at"])
+                .where(Twin.device_id == r.device_id, Twin.reported_version <= r.version)  # no going back
+                .values(reported=r.state, reported_version=r.version, updated_at=r.received_at)
             )
-    for r in batch.command_results:
-        if (r["device_id"], r["seq"]) in claimed:
+        if (c := m.command_result) is not None:
             conn.execute(
                 update(Command)
-                .where(Command.id == r["command_id"], Command.device_id == r["device_id"])
-                .values(status="ok" if r["ok"] else "failed", detail=r["detail"])
+                .where(Command.id == c.command_id, Command.device_id == c.device_id)
+                .values(status="ok" if c.ok else "failed", detail=c.detail)
             )
 
 
@@ -262,15 +420,15 @@ def store_batch(
     (the MQTT path); the HTTP path answers in the response and reserves none.
     """
     with db.begin() as conn:
-        claimed = _claim(conn, batch.log)
-        _store_rows(conn, "frame_batches", _BATCH_COLUMNS,
-                    [r for r in batch.frame_batches if (r[0], r[1]) in claimed])  # fmt: skip
-        _store_rows(conn, "frames", _FRAME_COLUMNS, [r for r in batch.frames if (r[0], r[1]) in claimed])
-        new_events = _store_events(conn, [r for r in batch.events if (r["device_id"], r["seq"]) in claimed])
+        claimed = _claim(conn, [m.log for m in batch.messages])
+        mine = [m for m in batch.messages if m.log.key in claimed]
+        _store_rows(conn, "frame_batches", [m.frame_batch for m in mine if m.frame_batch is not None])
+        _store_rows(conn, "frames", [r for m in mine for r in m.frames])
+        new_events = _store_events(conn, [e for m in mine for e in m.events])
         _store_aggregates(conn, new_events)
-        _store_health(conn, [r for r in batch.health if (r["device_id"], r["seq"]) in claimed])
-        _store_device_state(conn, batch, claimed)
+        _store_health(conn, [m.health for m in mine if m.health is not None])
+        _store_device_state(conn, mine)
         if on_events is not None and new_events:
             on_events(conn, new_events)
-        acks = _advance(conn, {r["device_id"] for r in batch.log}, reserve_acks)
+        acks = _advance(conn, {m.log.device_id for m in batch.messages}, reserve_acks)
     return StoreResult(claimed, acks, new_events)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
-from edgesight.core.serialize import decode_batch, frame_to_dict
+from edgesight.core.wire import decode_batch, frame_to_dict
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import Aggregate, Device, EventRow, FrameBatch, FrameRow
 

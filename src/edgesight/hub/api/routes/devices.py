@@ -7,9 +7,9 @@ import base64
 from fastapi import APIRouter, HTTPException, status
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.wire import Leaf, topic
 from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.api.schemas import DeviceCreate, DeviceCredentials, DevicePublic, Topics
-from edgesight.hub.downlink import topic
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.devices import Enrolment
 
@@ -25,9 +25,9 @@ def credentials(e: Enrolment, broker: str | None) -> DeviceCredentials:
         token=e.token,
         broker=broker,
         topics=Topics(
-            up=topic(e.device_id, "up"), desired=topic(e.device_id, "down/desired"),
-            command=topic(e.device_id, "down/command"), ack=topic(e.device_id, "down/ack"),
-            status=topic(e.device_id, "status"),
+            up=topic(e.device_id, Leaf.UP), desired=topic(e.device_id, Leaf.DESIRED),
+            command=topic(e.device_id, Leaf.COMMAND), ack=topic(e.device_id, Leaf.ACK),
+            status=topic(e.device_id, Leaf.STATUS),
         ),
     )  # fmt: skip
 

@@ -34,7 +34,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from edgesight.core.serialize import decode_batch, frame_to_dict
+    from edgesight.core.wire import decode_batch, frame_to_dict
 
     conn = op.get_bind()
     rows = conn.execute(

@@ -10,7 +10,7 @@ with plain Python instead of building a pydantic model per record. Every problem
 ``detections[3].box: expected 4 numbers in 0..1 with x1<=x2 and y1<=y2, got [0.5, 0.1, 0.2, 0.3]``.
 
 The encode-side checks and the array building at the bottom are shared with
-:mod:`edgesight.core.serialize_binary`.
+:mod:`edgesight.core.wire._binary`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,23 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.core.detections import Detections
-from edgesight.core.errors import SchemaError
+from edgesight.core.errors import SchemaError, UnsupportedVersionError
 from edgesight.core.frame import FRAME_SCHEMA, FrameMeta, ImageAttachment, Kpi, ModelRef
 
 __all__ = [
+    "IMAGE_KINDS",
+    "MAX_CLASS_ID",
+    "MAX_SIDE_PX",
+    "MAX_UINT63",
     "SUPPORTED_SCHEMAS",
+    "build_detections",
+    "check_scalars",
     "frame_from_dict",
     "frame_from_json",
     "frame_to_dict",
     "frame_to_json",
     "iter_jsonl",
+    "normalised_boxes",
     "write_jsonl",
 ]
 
@@ -171,7 +178,7 @@ def frame_from_json(data: str | bytes) -> FrameMeta:
         >>> frame_from_json(b'{"schema": "edgesight.frame/9"}')  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        edgesight.core.errors.SchemaError: schema: unsupported version 'edgesight.frame/9'; ...
+        edgesight.core.errors.UnsupportedVersionError: schema: unsupported version 'edgesight.frame/9'; ...
     """
     try:
         record = json.loads(data)
@@ -227,7 +234,9 @@ def frame_from_dict(d: Any) -> FrameMeta:
         if "schema" not in d:
             raise SchemaError("schema: missing field")
         supported = ", ".join(repr(s) for s in SUPPORTED_SCHEMAS)
-        raise SchemaError(f"schema: unsupported version {schema!r}; this decoder reads {supported}")
+        raise UnsupportedVersionError(
+            f"schema: unsupported version {schema!r}; this decoder reads {supported}", what="frame", version=schema
+        )
     keys = d.keys()
     if not (keys <= _ALLOWED and keys >= _REQUIRED):
         _raise_keys("", keys, _REQUIRED, _ALLOWED)

@@ -1,7 +1,7 @@
 """Metadata files: JSON Lines (``.jsonl``) or framed binary batches (``.esb``).
 
 An ``.esb`` file is a sequence of ``[u32 little-endian length][binary batch]`` records, each batch
-as :func:`edgesight.core.serialize.encode_batch` writes it. A file cut short by a crash loses at
+as :func:`edgesight.core.wire.encode_batch` writes it. A file cut short by a crash loses at
 most the batch being written: every complete batch before it still reads.
 """
 
@@ -16,7 +16,10 @@ from typing import IO
 from edgesight.core.errors import SchemaError, StorageError
 from edgesight.core.events import Event, event_from_json, event_to_json
 from edgesight.core.frame import FrameMeta
-from edgesight.core.serialize import decode_batch, encode_batch, frame_to_json, iter_jsonl
+from edgesight.core.wire._binary import decode_batch, encode_batch
+from edgesight.core.wire._json import frame_to_json, iter_jsonl
+
+__all__ = ["BINARY_SUFFIX", "EventWriter", "MetadataWriter", "read_events", "read_metadata"]
 
 BINARY_SUFFIX = ".esb"
 _LENGTH = struct.Struct("<I")

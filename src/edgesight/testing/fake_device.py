@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.core.detections import Detections
-from edgesight.core.envelope import Envelope, Kind
 from edgesight.core.events import Event, EventType, FrameContext
 from edgesight.core.frame import FrameMeta, ModelRef
-from edgesight.core.serialize import encode_batch
+from edgesight.core.wire import Envelope, EventBatch, FrameBatch, Kind, Message
+from edgesight.testing.detections import mock_detections
 
 __all__ = ["FakeDevice"]
 
@@ -55,10 +53,7 @@ class FakeDevice:
             self._walk = np.clip(self._walk + self._rng.uniform(-4, 4, size=(n_detections, 2)), 0, 600)
         boxes = self._walk
         xyxy = np.concatenate([boxes, boxes + 60], axis=1)
-        dets = Detections.from_arrays(
-            xyxy, [0.8] * n_detections, [0] * n_detections, ["person"] * n_detections,
-            list(range(1, n_detections + 1)),
-        )  # fmt: skip
+        dets = mock_detections(xyxy.tolist(), [0.8] * n_detections, tracker_id=range(1, n_detections + 1))
         meta = FrameMeta(
             self.device_id, self.stream_id, self.frame_index, self.frame_index,
             time.time() if timestamp is None else timestamp, ModelRef("nanodet-coco", "1.0.0"), (768, 576), dets,
@@ -68,8 +63,7 @@ class FakeDevice:
 
     def frames(self, n_frames: int = 1, n_detections: int = 6, timestamp: float | None = None) -> bytes:
         """A signed frames message of ``n_frames`` frames."""
-        metas = [self.frame(n_detections, timestamp) for _ in range(n_frames)]
-        return self.seal(Kind.FRAMES, encode_batch(metas))
+        return self.send(FrameBatch(tuple(self.frame(n_detections, timestamp) for _ in range(n_frames))))
 
     def event(self, kind: EventType, rule: str, timestamp: float | None = None, **kw: Any) -> Event:
         """An event of this device at the current frame; ``kw`` are Event.create's keywords."""
@@ -82,8 +76,8 @@ class FakeDevice:
 
     def events(self, events: list[Event]) -> bytes:
         """A signed events message."""
-        return self.seal(Kind.EVENTS, json.dumps([e.to_dict() for e in events]).encode())
+        return self.send(EventBatch(tuple(events)))
 
-    def json_message(self, kind: Kind, data: Any) -> bytes:
-        """A signed heartbeat, reported twin or command result."""
-        return self.seal(kind, json.dumps(data).encode())
+    def send(self, message: Message, sent_at: float | None = None) -> bytes:
+        """``message`` signed as the next message of this device."""
+        return self.seal(message.KIND, message.to_bytes(), sent_at)

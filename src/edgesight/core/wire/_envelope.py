@@ -12,17 +12,30 @@ import hashlib
 import hmac
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
 from edgesight.core.errors import SchemaError
+
+__all__ = [
+    "MAX_PAYLOAD",
+    "Envelope",
+    "EnvelopeError",
+    "Kind",
+    "SecretLookup",
+    "join_envelopes",
+    "open_envelope",
+    "peek_device_id",
+    "split_envelopes",
+]
 
 MAGIC = b"ESE1"
 MAX_PAYLOAD = 1 << 20
 MAC_SIZE = 32
 _HEAD = struct.Struct(">4sBBH")  # magic, kind, flags, device id length
 _TAIL = struct.Struct(">QdI")  # seq, sent_at, payload length
+_BATCH_LENGTH = struct.Struct(">I")  # HTTP ingest bodies: [u32 length][envelope]...
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 SecretLookup = Callable[[str], bytes]
@@ -105,17 +118,19 @@ def peek_device_id(raw: bytes) -> str:
     return device_id
 
 
-def open_envelope(raw: bytes, secret_of: SecretLookup) -> Envelope:
+def open_envelope(raw: bytes, secret_of: SecretLookup, *, device_id: str | None = None) -> Envelope:
     """Parse and verify an envelope.
 
     Args:
         raw: the bytes received.
         secret_of: returns the secret of a device id, or raises EnvelopeError (``unknown_device``,
             ``revoked``) for a device that may not send.
+        device_id: what :func:`peek_device_id` already read from ``raw`` (not read again).
     """
     if len(raw) > MAX_PAYLOAD + 1024:
         raise EnvelopeError("oversized", f"envelope of {len(raw)} bytes exceeds the limit")
-    device_id = peek_device_id(raw)
+    if device_id is None:
+        device_id = peek_device_id(raw)
     _magic, kind_value, flags, length = _HEAD.unpack_from(raw)
     offset = _HEAD.size + length
     if len(raw) < offset + _TAIL.size + MAC_SIZE:
@@ -143,3 +158,36 @@ def open_envelope(raw: bytes, secret_of: SecretLookup) -> Envelope:
     if seq < 1:
         raise EnvelopeError("bad_seq", "sequence numbers start at 1")
     return Envelope(kind, device_id, seq, sent_at, raw[offset : offset + size])
+
+
+def join_envelopes(raws: Iterable[bytes]) -> bytes:
+    """An HTTP ingest body: ``[u32 big-endian length][envelope]...``.
+
+    Example:
+        >>> split_envelopes(join_envelopes([b"ab", b"c"]))
+        [b'ab', b'c']
+    """
+    return b"".join(_BATCH_LENGTH.pack(len(raw)) + raw for raw in raws)
+
+
+def split_envelopes(body: bytes) -> list[bytes]:
+    """The envelopes of an HTTP ingest body (not yet opened).
+
+    Raises:
+        SchemaError: the body ends inside a length prefix or an envelope (naming the byte offset).
+
+    Example:
+        >>> split_envelopes(b"\\0\\0\\0\\2ab\\0\\0\\0\\1c")
+        [b'ab', b'c']
+    """
+    out, offset = [], 0
+    while offset < len(body):
+        if offset + _BATCH_LENGTH.size > len(body):
+            raise SchemaError(f"body ends inside the length prefix at byte {offset}")
+        (size,) = _BATCH_LENGTH.unpack_from(body, offset)
+        offset += _BATCH_LENGTH.size
+        if offset + size > len(body):
+            raise SchemaError(f"envelope at byte {offset - 4} claims {size} bytes, {len(body) - offset} remain")
+        out.append(body[offset : offset + size])
+        offset += size
+    return out
