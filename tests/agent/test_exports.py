@@ -17,7 +17,7 @@ EXPORTS = {
         "load_applied", "merge_patch", "parse_desired", "resolve_twin", "save_applied",
     ],
     "edgesight.agent.runner": ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"],
-    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed", "SyntheticFeed", "sensor_settings", "thresholds_for"],
+    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed", "SyntheticFeed"],
 }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgesight.apps.engine import Analytics
-from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.config import AnalyticsConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import SchemaError
 from edgesight.core.events import Event, EventType, event_from_json, event_to_json

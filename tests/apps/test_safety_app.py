@@ -12,9 +12,15 @@ from pydantic import ValidationError
 from edgesight.apps import safety as safety_module
 from edgesight.apps.engine import Analytics
 from edgesight.apps.safety import SafetyApp
-from edgesight.core.config import DeviceConfig, config_error_message, parse_config
-from edgesight.core.config_analytics import COCO_LABELS, KNOWN_CLASSES_CONTEXT, AnalyticsConfig
-from edgesight.core.config_apps import SafetyAppConfig
+from edgesight.core.config import (
+    COCO_LABELS,
+    KNOWN_CLASSES_CONTEXT,
+    AnalyticsConfig,
+    DeviceConfig,
+    SafetyAppConfig,
+    config_error_message,
+    parse_config,
+)
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType, FrameContext, event_from_json, event_to_json

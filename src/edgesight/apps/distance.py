@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config_analytics import DistanceConfig, SpeedConfig
+from edgesight.core.config import DistanceConfig, SpeedConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import DistanceEventName, Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import Anchor, rule_anchor_points

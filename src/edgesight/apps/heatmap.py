@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_analytics import HeatmapConfig
+from edgesight.core.config import HeatmapConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import FrameLike
 from edgesight.geometry.boxes import rule_anchor_points

@@ -38,7 +38,7 @@ from edgesight.apps.queueing import (
     recommend_counters,
     service_level,
 )
-from edgesight.core.config_apps import QueueAppConfig
+from edgesight.core.config import QueueAppConfig
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 
 __all__ = ["MAX_SAMPLES", "QueueApp", "QueueStatus"]

@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from edgesight.apps.distance import floor_points
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_apps import DangerZoneConfig, ProximityConfig, SafetyAppConfig, resolve_polygon
+from edgesight.core.config import DangerZoneConfig, ProximityConfig, SafetyAppConfig, resolve_polygon
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameLike
 from edgesight.geometry.boxes import anchor_points, rule_anchor_points

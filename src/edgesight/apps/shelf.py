@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from edgesight.apps.shelf_trend import DepletionEstimator, DepletionState, RestockAlarm
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_apps import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
+from edgesight.core.config import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import anchor_points
@@ -201,7 +201,7 @@ class ShelfApp:
     Example:
         Twelve bottles on a shelf of capacity 12, then three left, read once a second:
 
-        >>> from edgesight.core.config_apps import ShelfConfig
+        >>> from edgesight.core.config import ShelfConfig
         >>> from edgesight.core.events import FrameContext
         >>> shelf = ShelfConfig(name="drinks", zone=[(0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (0.0, 0.5)],
         ...                     classes=["bottle"], capacity=12, hold_s=10)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config_analytics import ZoneConfig
+from edgesight.core.config import ZoneConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import rule_anchor_points

@@ -16,7 +16,7 @@ _JPEG_QUALITY = 80
 def encode_attachment(
     frame: Frame,
     mode: OutputMode,
-    roi: tuple[float, float, float, float] | None,
+    roi: Region | None,
     width: int,
 ) -> ImageAttachment | None:
     """The image to attach to a frame's record under ``mode`` (None in metadata-only mode).
