@@ -16,9 +16,9 @@ from typing import Any
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator
 from edgesight.apps.heatmap import Heatmap
 from edgesight.apps.lines import LineCounter
-from edgesight.apps.queue import QueueApp
+from edgesight.apps.retail.queue import QueueApp
+from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
-from edgesight.apps.shelf import ShelfApp
 from edgesight.apps.tracking import Tracker
 from edgesight.apps.zones import ZoneCounter
 from edgesight.core.config import AnalyticsConfig

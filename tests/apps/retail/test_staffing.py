@@ -1,4 +1,4 @@
-"""Tests of apps.queueing: Little's law, Erlang C, staffing advice, arrival-rate estimators.
+"""Tests of apps.retail.staffing: Little's law, Erlang C, staffing advice, arrival-rate estimators.
 
 The Erlang C figures are also checked against the discrete-event simulator in ``queue_sim.py``.
 """
@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from queue_sim import simulate_mmc, t975  # tests/apps has no __init__.py: pytest puts it on sys.path
+from queue_sim import simulate_mmc, t975  # tests/apps/retail has no __init__.py: pytest puts it on sys.path
 
-from edgesight.apps import queueing
-from edgesight.apps.queueing import (
+from edgesight.apps.retail import staffing
+from edgesight.apps.retail.staffing import (
     ArrivalRateEstimator,
     EwmaRateEstimator,
     StaffingAdvice,
@@ -32,7 +32,7 @@ AHT = 180.0
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(queueing.__all__) == [
+    assert sorted(staffing.__all__) == [
         "ArrivalRateEstimator",
         "EwmaRateEstimator",
         "StaffingAdvice",

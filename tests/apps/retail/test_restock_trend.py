@@ -1,4 +1,4 @@
-"""Tests of apps.shelf_trend: Theil–Sen, depletion rate, restock detection, restock alarm."""
+"""Tests of apps.retail.restock_trend: Theil–Sen, depletion rate, restock detection, restock alarm."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edgesight.apps import shelf_trend
-from edgesight.apps.shelf_trend import (
+from edgesight.apps.retail import restock_trend
+from edgesight.apps.retail.restock_trend import (
     DepletionEstimator,
     DepletionState,
     RestockAlarm,
@@ -41,7 +41,7 @@ def run(est: DepletionEstimator, t: npt.NDArray[np.float64], occ: npt.NDArray[np
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(shelf_trend.__all__) == [
+    assert sorted(restock_trend.__all__) == [
         "AlarmState",
         "DepletionEstimator",
         "DepletionState",

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgesight.apps import shelf as shelf_module
 from edgesight.apps.engine import Analytics
-from edgesight.apps.shelf import ShelfApp, gaps_along
+from edgesight.apps.retail import shelf as shelf_module
+from edgesight.apps.retail.shelf import ShelfApp, gaps_along
 from edgesight.core.config import AnalyticsConfig, OccupancyMode, ShelfAppConfig, parse_config
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ConfigError

@@ -13,9 +13,9 @@ Per frame and shelf (``update(detections, frame)``):
 3. **Gaps.** Product boxes are projected on the shelf's horizontal extent (the zone's ``x`` range);
    uncovered stretches at least ``gap_min_width`` of that extent wide are gaps, reported as
    ``[x0, x1]`` normalised to the frame width.
-4. **Trend and alarm.** The reading goes to a :class:`~edgesight.apps.shelf_trend.DepletionEstimator`
+4. **Trend and alarm.** The reading goes to a :class:`~edgesight.apps.retail.restock_trend.DepletionEstimator`
    (robust rate, time to empty, restock detection) and its robust level to a
-   :class:`~edgesight.apps.shelf_trend.RestockAlarm` (raise after ``hold_s`` below
+   :class:`~edgesight.apps.retail.restock_trend.RestockAlarm` (raise after ``hold_s`` below
    ``low_threshold``, clear above ``high_threshold``). A ``restock`` event is sent when the alarm is
    raised (``state: alert``) and when it clears (``state: cleared``); with ``status_interval_s``
    every shelf's latest reading is also sent periodically (trigger ``interval``, ``state`` alert or ok).
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.apps.shelf_trend import DepletionEstimator, DepletionState, RestockAlarm
+from edgesight.apps.retail.restock_trend import DepletionEstimator, DepletionState, RestockAlarm
 from edgesight.apps.tracking import ClassFilter
 from edgesight.core.config import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
 from edgesight.core.detections import Detections

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgesight.apps import queue as queue_module
 from edgesight.apps.engine import Analytics
-from edgesight.apps.queue import QueueApp
-from edgesight.apps.queueing import recommend_counters
+from edgesight.apps.retail import queue as queue_module
+from edgesight.apps.retail.queue import QueueApp
+from edgesight.apps.retail.staffing import recommend_counters
 from edgesight.core.config import AnalyticsConfig, QueueAppConfig, parse_config
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ConfigError
