@@ -16,7 +16,7 @@ from rich.table import Table
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig, load_config
 from edgesight.core.config.loading import shorten
-from edgesight.core.config.sensor import MAX_SOURCE_CHARS
+from edgesight.core.config.sensor import check_source
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
@@ -96,8 +96,9 @@ def sense(
     source = source or device.sensor.source
     if source is None:
         raise ConfigError("no source: give --source or sensor.source in the config")
-    if len(source) > MAX_SOURCE_CHARS:
-        raise ConfigError(f"--source: at most {MAX_SOURCE_CHARS} characters, got {shorten(source)!r}")
+    _check_path_option("--source", source)
+    if model is not None:
+        _check_path_option("--model", model)
     package = load_model(model or device.sensor.model)
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
@@ -112,6 +113,14 @@ def sense(
         session = _Session(writer, event_writer, analytics)
         _run(sensor, session, src.frame_count, max_frames)
         _summary(sensor, session, package.name, src.stats)
+
+
+def _check_path_option(option: str, value: str) -> None:
+    """Refuse a path the OS would reject as too long, as a config key would be refused."""
+    try:
+        check_source(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc} (got {shorten(repr(value))})") from None
 
 
 def _settings(

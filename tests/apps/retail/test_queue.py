@@ -16,7 +16,7 @@ from edgesight.apps.retail.queue import QueueApp
 from edgesight.apps.retail.staffing import recommend_counters
 from edgesight.core.config import AnalyticsConfig, QueueAppConfig, parse_config
 from edgesight.core.detections import Detections
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 from edgesight.core.events import Event, EventType, FrameContext, event_from_json, event_to_json
 from edgesight.core.frame import FrameMeta, ModelRef
 
@@ -297,7 +297,7 @@ def test_state_is_bounded_and_inputs_are_not_touched() -> None:
 
 
 def test_missing_queue_zone_count_is_an_error() -> None:
-    with pytest.raises(ValueError, match="zone_counts has no 'queue'"):
+    with pytest.raises(InputError, match="zone_counts has no 'queue'"):
         QueueApp(_config()).update([], {"till": 1}, _ctx(0, 0.0))
 
 

@@ -24,7 +24,7 @@ from edgesight.apps.retail.staffing import (
     recommend_counters,
     service_level,
 )
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 
 # Field guide section 5: 100 arrivals per 30 min, AHT 3 min -> A = 10 Erlang.
 LAM = 100 / 1800
@@ -229,13 +229,13 @@ def test_estimators_recover_poisson_rate_and_stay_bounded() -> None:
 def test_estimators_reject_time_going_backwards() -> None:
     est = ArrivalRateEstimator(window_s=60.0)
     est.add(10.0)
-    with pytest.raises(ValueError, match=r"5\.0.*10\.0"):
+    with pytest.raises(InputError, match=r"5\.0.*10\.0"):
         est.add(5.0)
-    with pytest.raises(ValueError, match=r"now=9\.0"):
+    with pytest.raises(InputError, match=r"now=9\.0"):
         est.rate(9.0)
     ewma = EwmaRateEstimator(half_life_s=60.0)
     ewma.add(10.0)
-    with pytest.raises(ValueError, match=r"5\.0.*10\.0"):
+    with pytest.raises(InputError, match=r"5\.0.*10\.0"):
         ewma.add(5.0)
     with pytest.raises(ConfigError, match="window_s"):
         ArrivalRateEstimator(window_s=0.0)

@@ -39,6 +39,7 @@ from edgesight.apps.retail.staffing import (
     service_level,
 )
 from edgesight.core.config import QueueAppConfig
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 
 __all__ = ["MAX_SAMPLES", "QueueApp", "QueueStatus"]
@@ -147,11 +148,11 @@ class QueueApp:
             Zero, one or two ``queue_advice`` events: a change of advice and/or a periodic status.
 
         Raises:
-            ValueError: ``zone_counts`` lacks the queue zone, or time goes backwards.
+            InputError: ``zone_counts`` lacks the queue zone, or time goes backwards.
         """
         cfg, ts = self.config, frame.timestamp
         if cfg.queue_zone not in zone_counts:
-            raise ValueError(
+            raise InputError(
                 f"QueueApp.update: zone_counts has no {cfg.queue_zone!r} (queue {cfg.name!r}), "
                 f"got {sorted(zone_counts)}"
             )

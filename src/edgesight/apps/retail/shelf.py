@@ -37,6 +37,7 @@ from edgesight.apps.retail.restock_trend import DepletionEstimator, DepletionSta
 from edgesight.apps.tracking import ClassFilter
 from edgesight.core.config import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
 from edgesight.core.detections import Detections
+from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import anchor_points
 from edgesight.geometry.polygons import points_in_polygon
@@ -148,7 +149,7 @@ class _Shelf:
         self.inside = points_in_polygon(cells, self.polygon).reshape(gy, gx)
         self.cells = int(np.count_nonzero(self.inside))
         if self.cells == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"shelf {config.name!r}: the zone is too thin to measure (no raster cell inside)"
             )
         self.estimator = DepletionEstimator(config.window_s, config.restock_jump)
@@ -196,7 +197,7 @@ class ShelfApp:
         zone_polygons: polygon of each zone of ``analytics.zones`` by name, for shelves that name one.
 
     Raises:
-        ValueError: a shelf zone is too thin for the raster.
+        ConfigError: a shelf zone is too thin for the raster.
 
     Example:
         Twelve bottles on a shelf of capacity 12, then three left, read once a second:

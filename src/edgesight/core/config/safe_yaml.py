@@ -90,10 +90,12 @@ def load_yaml(text: str, source: str) -> Any:
     Raises:
         ConfigError: an alias, nesting past :data:`MAX_DEPTH`, or text that is not YAML.
     """
-    loader = _LimitedLoader(text, source)
     try:
-        return loader.get_single_data()
+        loader = _LimitedLoader(text, source)  # the reader already refuses control characters
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc})") from exc
-    finally:
-        loader.dispose()
+        one_line = " ".join(str(exc).split())  # PyYAML puts the position on lines of its own
+        raise ConfigError(f"{source}: not valid YAML ({one_line})") from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, PlainSerializer, PlainValidator, TypeAdapter
+from pydantic import Field, PlainSerializer, PlainValidator, TypeAdapter, field_validator
 
 from edgesight.core.config.base import Fraction, StrictSection
 from edgesight.core.errors import ConfigError
@@ -12,13 +12,36 @@ from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.region import Region
 
-__all__ = ["DEFAULT_MODEL", "MAX_SOURCE_CHARS", "RegionField", "SensorSection"]
+__all__ = ["DEFAULT_MODEL", "MAX_SOURCE_CHARS", "RegionField", "SensorSection", "check_source"]
 
 DEFAULT_MODEL = "nanodet-coco-int8"
 """The zoo model a device runs unless its config names another."""
 
 MAX_SOURCE_CHARS = 1024
 """Longest ``sensor.source`` (a path or URL): longer ones are refused here, not by the OS."""
+
+_MAX_NAME_BYTES = 255
+"""Longest file name (one path component) a Linux file system accepts (NAME_MAX)."""
+
+
+def check_source(source: str) -> str:
+    """A source path or URL the OS can open: at most :data:`MAX_SOURCE_CHARS` characters, and no
+    component longer than a file name may be (else ``open`` fails with "File name too long").
+
+    Example:
+        >>> check_source("data/vtest.avi")
+        'data/vtest.avi'
+        >>> check_source("data/" + "a" * 300)
+        Traceback (most recent call last):
+        ...
+        ValueError: a path component is 300 bytes long, at most 255 are allowed
+    """
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ValueError(f"at most {MAX_SOURCE_CHARS} characters are allowed, got {len(source)}")
+    longest = max((len(part.encode()) for part in source.split("/")), default=0)
+    if longest > _MAX_NAME_BYTES:
+        raise ValueError(f"a path component is {longest} bytes long, at most {_MAX_NAME_BYTES} are allowed")
+    return source
 
 
 _XYWH = TypeAdapter(tuple[float, float, float, float])
@@ -58,12 +81,9 @@ class SensorSection(StrictSection):
     """
 
     source: str | None = Field(
-        None,
-        min_length=1,
-        max_length=MAX_SOURCE_CHARS,
-        description="video file, image folder, /dev/videoN or stream URL",
+        None, min_length=1, description="video file, image folder, /dev/videoN or stream URL"
     )
-    model: str = Field(DEFAULT_MODEL, max_length=MAX_SOURCE_CHARS, description="zoo model name or .espkg path")
+    model: str = Field(DEFAULT_MODEL, description="zoo model name or .espkg path")
     roi: RegionField | None = Field(
         None, description="region of interest x, y, w, h normalised to the full frame"
     )
@@ -74,6 +94,11 @@ class SensorSection(StrictSection):
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
+
+    @field_validator("source", "model")
+    @classmethod
+    def _check_source(cls, value: str | None) -> str | None:
+        return None if value is None else check_source(value)
 
     def thresholds(self, defaults: Thresholds) -> Thresholds | None:
         """The model's ``defaults`` with this section's overrides, None when it overrides nothing.
