@@ -26,7 +26,7 @@ from edgesight.core.intrinsics import InputSpec, Layout, ResizeMode, Tiling
 from edgesight.core.region import Region
 from edgesight.sensor.sources import CropBox, Frame
 
-__all__ = ["BoxTransform", "Isp", "IspOutput", "Region", "crop_box", "input_geometry", "tile_regions"]
+__all__ = ["BoxTransform", "Isp", "IspOutput", "crop_box", "input_geometry", "tile_regions"]
 
 Tensor = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
 

@@ -52,7 +52,8 @@ class LineConfig(StrictSection):
     )
     right_to_left: Name = Field("out", description="direction name of the opposite crossing")
     reid_radius: Fraction = Field(
-        0.05, description="a new track crossing within this normalised distance of a lost track's crossing ..."
+        0.05,
+        description="a new track crossing within this normalised distance of a lost track's crossing ...",
     )
     reid_window_s: float = Field(
         2.0, ge=0.0, le=60.0, description="... in the same direction within this time is not counted again"

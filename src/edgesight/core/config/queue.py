@@ -34,8 +34,7 @@ def check_queue_targets(q: QueueAppConfig) -> None:
         )
     if q.min_counters > q.max_counters:
         raise ValueError(
-            f"queue {q.name!r}: min_counters={q.min_counters} must be <= "
-            f"max_counters={q.max_counters}"
+            f"queue {q.name!r}: min_counters={q.min_counters} must be <= max_counters={q.max_counters}"
         )
     if q.measure_aht and q.service_zone is None:
         raise ValueError(f"queue {q.name!r}: measure_aht=true needs service_zone, got none")
@@ -70,30 +69,20 @@ class QueueAppConfig(StrictSection):
     aht_min_samples: int = Field(
         20, ge=1, le=10000, description="dwells needed before the measured AHT is used"
     )
-    aht_min_dwell_s: HourSeconds = Field(
-        5.0, description="shorter dwells (walking past) are ignored"
-    )
-    aht_max_dwell_s: PositiveSeconds = Field(
-        1800.0, description="longer dwells (staff) are ignored"
-    )
+    aht_min_dwell_s: HourSeconds = Field(5.0, description="shorter dwells (walking past) are ignored")
+    aht_max_dwell_s: PositiveSeconds = Field(1800.0, description="longer dwells (staff) are ignored")
     target_mean_wait_s: HourSeconds | None = Field(None, description="maximum mean wait, s")
     target_service_level: float | None = Field(
         None, gt=0.0, lt=1.0, description="minimum fraction served within target_s"
     )
-    target_s: HourSeconds | None = Field(
-        None, description="acceptable wait of the service-level target, s"
-    )
+    target_s: HourSeconds | None = Field(None, description="acceptable wait of the service-level target, s")
     min_counters: int = Field(1, ge=1, le=1000, description="never advise fewer counters")
     max_counters: int = Field(20, ge=1, le=1000, description="counters the site can open")
     rate_window_s: PositiveSeconds = Field(
         900.0, description="arrival rate (and measured AHT) over this window, s"
     )
-    warmup_s: Seconds = Field(
-        300.0, description="observe this long before the first advice, s"
-    )
-    advice_interval_s: PositiveSeconds = Field(
-        60.0, description="how often advice is recomputed, s"
-    )
+    warmup_s: Seconds = Field(300.0, description="observe this long before the first advice, s")
+    advice_interval_s: PositiveSeconds = Field(60.0, description="how often advice is recomputed, s")
     min_hold_s: Seconds = Field(
         300.0, description="an advised count stays at least this long before changing, s"
     )

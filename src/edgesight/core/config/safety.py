@@ -11,7 +11,15 @@ from edgesight.core.config.checks import check_unique_names
 from edgesight.core.config.zones import ZoneRef, check_zone_ref
 from edgesight.geometry.boxes import Anchor
 
-__all__ = ["DangerZoneConfig", "ProximityConfig", "SafetyAppConfig", "Severity"]
+__all__ = [
+    "DangerZoneConfig",
+    "ProximityConfig",
+    "SafetyAppConfig",
+    "Severity",
+    "check_danger_zone_can_fire",
+    "check_proximity_threshold",
+    "check_safety_rules",
+]
 
 
 class Severity(StrEnum):
@@ -39,6 +47,14 @@ class _HazardRule(StrictSection):
     )
 
 
+def check_danger_zone_can_fire(cfg: DangerZoneConfig) -> None:
+    """A danger zone whose every checked class is allowed could never raise a hazard."""
+    if cfg.classes and set(cfg.classes) <= set(cfg.allowed_classes):
+        raise ValueError(
+            f"danger zone {cfg.name!r}: every checked class {cfg.classes} is allowed, so it can never fire"
+        )
+
+
 class DangerZoneConfig(_HazardRule):
     """A zone that must stay empty, or where only some classes may be (a forklift lane)."""
 
@@ -55,12 +71,19 @@ class DangerZoneConfig(_HazardRule):
         return check_zone_ref(zone)
 
     @model_validator(mode="after")
-    def check_can_fire(self) -> DangerZoneConfig:
-        if self.classes and set(self.classes) <= set(self.allowed_classes):
-            raise ValueError(
-                f"danger zone {self.name!r}: every checked class {self.classes} is allowed, so it can never fire"
-            )
+    def _check(self) -> DangerZoneConfig:
+        check_danger_zone_can_fire(self)
         return self
+
+
+def check_proximity_threshold(cfg: ProximityConfig) -> None:
+    """Exactly one of ``min_m`` (metres) and ``min_px_fraction`` (image distance)."""
+    if (cfg.min_m is None) == (cfg.min_px_fraction is None):
+        got = "both" if cfg.min_m is not None else "neither"
+        raise ValueError(
+            f"proximity {cfg.name!r}: set exactly one of min_m (metres, needs calibration) and "
+            f"min_px_fraction (fraction of the frame width), got {got}"
+        )
 
 
 class ProximityConfig(_HazardRule):
@@ -83,14 +106,16 @@ class ProximityConfig(_HazardRule):
     anchor: Anchor = Field(Anchor.FOOTPRINT, description="point of a box taken as the object's position")
 
     @model_validator(mode="after")
-    def check_threshold(self) -> ProximityConfig:
-        if (self.min_m is None) == (self.min_px_fraction is None):
-            got = "both" if self.min_m is not None else "neither"
-            raise ValueError(
-                f"proximity {self.name!r}: set exactly one of min_m (metres, needs calibration) and "
-                f"min_px_fraction (fraction of the frame width), got {got}"
-            )
+    def _check(self) -> ProximityConfig:
+        check_proximity_threshold(self)
         return self
+
+
+def check_safety_rules(cfg: SafetyAppConfig) -> None:
+    """At least one rule, and rule names unique across danger zones and proximity."""
+    if not cfg.danger_zones and not cfg.proximity:
+        raise ValueError("safety: set danger_zones and/or proximity, got neither")
+    check_unique_names([r.name for r in [*cfg.danger_zones, *cfg.proximity]], "danger_zones + proximity")
 
 
 class SafetyAppConfig(StrictSection):
@@ -102,8 +127,6 @@ class SafetyAppConfig(StrictSection):
     )
 
     @model_validator(mode="after")
-    def check_rules(self) -> SafetyAppConfig:
-        if not self.danger_zones and not self.proximity:
-            raise ValueError("safety: set danger_zones and/or proximity, got neither")
-        check_unique_names([r.name for r in [*self.danger_zones, *self.proximity]], "danger_zones + proximity")
+    def _check(self) -> SafetyAppConfig:
+        check_safety_rules(self)
         return self

@@ -23,7 +23,7 @@ from edgesight.core.config.checks import check_unique_names
 from edgesight.core.config.zones import ZoneRef, check_zone_ref
 from edgesight.geometry.boxes import Anchor
 
-__all__ = ["OccupancyMode", "ShelfAppConfig", "ShelfConfig"]
+__all__ = ["OccupancyMode", "ShelfAppConfig", "ShelfConfig", "check_shelf_occupancy"]
 
 
 class OccupancyMode(StrEnum):
@@ -31,6 +31,22 @@ class OccupancyMode(StrEnum):
 
     COUNT = "count"
     AREA = "area"
+
+
+def check_shelf_occupancy(cfg: ShelfConfig) -> None:
+    """Thresholds in order, an occupancy mode with what it needs, no class both product and occluder."""
+    where = f"shelf {cfg.name!r}"
+    if cfg.low_threshold >= cfg.high_threshold:
+        raise ValueError(
+            f"{where}: low_threshold={cfg.low_threshold} must be < high_threshold={cfg.high_threshold}"
+        )
+    if cfg.mode is OccupancyMode.COUNT and cfg.capacity is None:
+        raise ValueError(f"{where}: occupancy_mode=count needs capacity (items on the full shelf), got none")
+    if cfg.mode is OccupancyMode.AREA and cfg.capacity is not None:
+        raise ValueError(f"{where}: capacity={cfg.capacity} is only used with occupancy_mode=count")
+    both = sorted(set(cfg.classes) & set(cfg.occluder_classes))
+    if both:
+        raise ValueError(f"{where}: {both[0]!r} is in both classes and occluder_classes")
 
 
 class ShelfConfig(StrictSection):
@@ -48,9 +64,7 @@ class ShelfConfig(StrictSection):
     anchor: Anchor = Field(Anchor.CENTER, description="a product is on the shelf when this point is inside")
     low_threshold: Fraction = Field(0.3, description="occupancy below which to restock")
     high_threshold: PositiveFraction = Field(0.6, description="occupancy above which the alert clears")
-    hold_s: Seconds = Field(
-        60.0, description="time below low_threshold before the alert, s"
-    )
+    hold_s: Seconds = Field(60.0, description="time below low_threshold before the alert, s")
     gap_min_width: PositiveFraction = Field(
         0.15, description="empty stretches at least this fraction of the shelf width are gaps"
     )
@@ -72,21 +86,8 @@ class ShelfConfig(StrictSection):
         return check_zone_ref(zone)
 
     @model_validator(mode="after")
-    def check_shelf(self) -> ShelfConfig:
-        where = f"shelf {self.name!r}"
-        if self.low_threshold >= self.high_threshold:
-            raise ValueError(
-                f"{where}: low_threshold={self.low_threshold} must be < high_threshold={self.high_threshold}"
-            )
-        if self.mode is OccupancyMode.COUNT and self.capacity is None:
-            raise ValueError(
-                f"{where}: occupancy_mode=count needs capacity (items on the full shelf), got none"
-            )
-        if self.mode is OccupancyMode.AREA and self.capacity is not None:
-            raise ValueError(f"{where}: capacity={self.capacity} is only used with occupancy_mode=count")
-        both = sorted(set(self.classes) & set(self.occluder_classes))
-        if both:
-            raise ValueError(f"{where}: {both[0]!r} is in both classes and occluder_classes")
+    def _check(self) -> ShelfConfig:
+        check_shelf_occupancy(self)
         return self
 
     @property
