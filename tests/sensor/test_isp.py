@@ -11,8 +11,9 @@ import pytest
 
 from edgesight.core.errors import ConfigError
 from edgesight.core.intrinsics import ColorOrder, InputSpec, Layout, ResizeMode, Tiling
+from edgesight.core.region import Region
 from edgesight.sensor import isp as isp_module
-from edgesight.sensor.isp import BoxTransform, Isp, Region, crop_box, tile_regions
+from edgesight.sensor.isp import BoxTransform, Isp, crop_box, tile_regions
 from edgesight.sensor.sources import CropBox, Frame
 
 WHITE_RECT = (141, 97, 377, 301)  # x1, y1, x2, y2 in source pixels (odd edges on purpose)
