@@ -18,7 +18,7 @@ import numpy as np
 import supervision as sv
 
 from edgesight.apps.engine import Analytics
-from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.config import AnalyticsConfig
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ModelRef
 

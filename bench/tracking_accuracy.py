@@ -19,8 +19,7 @@ from rich.progress import track
 from rich.table import Table
 
 from edgesight.apps.engine import Analytics
-from edgesight.core.config import load_config
-from edgesight.core.config_analytics import LineConfig
+from edgesight.core.config import LineConfig, load_config
 from edgesight.geometry.lines import line_sides, segments_cross
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source

@@ -20,7 +20,7 @@ EXPORTS = {
         "load_applied", "merge_patch", "parse_desired", "resolve_twin", "save_applied",
     ],
     "edgesight.agent.runner": ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"],
-    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed", "sensor_settings", "thresholds_for"],
+    "edgesight.agent.feeds": ["FrameFeed", "SensorFeed"],
     "edgesight.testing": ["FakeDevice", "SyntheticFeed", "mock_detections"],
 }  # fmt: skip
 

@@ -17,8 +17,7 @@ from edgesight.agent.outbox import Outbox
 from edgesight.agent.runner import PRIVACY_REFUSAL, Agent, AgentSettings
 from edgesight.agent.twin import TwinState, parse_desired, resolve_twin
 from edgesight.agent.uplink import UplinkSettings
-from edgesight.core.config import DeviceConfig, parse_config
-from edgesight.core.config_analytics import COCO_LABELS
+from edgesight.core.config import COCO_LABELS, DeviceConfig, parse_config
 from edgesight.core.errors import ConfigError, SchemaError, SourceError
 from edgesight.core.events import Event
 from edgesight.core.frame import FrameMeta

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator, floor_points
-from edgesight.core.config_analytics import CalibrationConfig, DistanceConfig, SpeedConfig
+from edgesight.core.config import CalibrationConfig, DistanceConfig, SpeedConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import EventType, FrameContext, Trigger
 from edgesight.geometry import Anchor, apply_homography

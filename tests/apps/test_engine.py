@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgesight.apps.engine import Analytics
-from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.config import AnalyticsConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import SchemaError
 from edgesight.core.events import Event, EventType, event_from_json, event_to_json
@@ -212,3 +212,36 @@ def test_engine_state_stays_bounded_over_10k_frames() -> None:
                    engine.speed.num_tracks)
     assert peak < 40
     assert engine.counts()["lines"]["door"]["in"] == {"person": 390}
+
+
+def _walking(i: int) -> FrameMeta:
+    """One person walking down a 100 x 100 frame, 8 px a frame: feet cross y = 50 between frames 3 and 4."""
+    y = 2 + 8 * i
+    dets = Detections.from_arrays([[40, y, 60, y + 20]], [0.9], [0], ["person"])
+    return FrameMeta("cam-1", "main", i, i, i / 10, ModelRef("m", "1"), (100, 100), dets)
+
+
+def test_reconfigure_keeps_track_ids_when_tracking_is_unchanged() -> None:
+    """What the agent does on a desired-twin change: new rules live, the same tracks."""
+    engine = Analytics(AnalyticsConfig.model_validate({"tracking": {"min_hits": 1}}), "cam-1", "main")
+    tracker = engine.tracker
+    first = [engine.update(_walking(i)).frame.detections.tracker_id.tolist() for i in range(3)]
+    line = {"name": "mid", "start": [0, 0.5], "end": [1, 0.5], "min_frames_on_side": 1}
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"min_hits": 1}, "lines": [line]}))
+    assert engine.tracker is tracker and engine.lines is not None
+    later = [engine.update(_walking(i)) for i in range(3, 8)]
+    assert first == [[1], [1], [1]] and all(r.frame.detections.tracker_id.tolist() == [1] for r in later)
+    crossings = [e for r in later for e in r.events if e.type is EventType.LINE_CROSSING]
+    assert [(e.rule, e.track_ids) for e in crossings] == [("mid", (1,))]
+
+
+def test_reconfigure_with_new_tracking_starts_new_tracks() -> None:
+    engine = Analytics(AnalyticsConfig.model_validate({"tracking": {"min_hits": 1}}), "cam-1", "main")
+    old = engine.tracker
+    for i in range(3):
+        engine.update(_walking(i))
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"min_hits": 2}}))
+    assert engine.tracker is not old and engine.config.tracking.min_hits == 2
+    assert len(engine.update(_walking(3)).frame.detections) == 0  # a new track needs 2 hits again
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"enabled": False}}))
+    assert engine.tracker is None

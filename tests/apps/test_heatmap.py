@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 
 from edgesight.apps.heatmap import Heatmap, colorize, encode_png
-from edgesight.core.config_analytics import HeatmapConfig
+from edgesight.core.config import HeatmapConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import FrameContext
 

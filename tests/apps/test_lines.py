@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgesight.apps.lines import LineCounter
-from edgesight.core.config_analytics import LineConfig
+from edgesight.core.config import LineConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameContext
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgesight.apps.tracking import Tracker, TrackState, TrackTable
-from edgesight.core.config_analytics import TrackingConfig
+from edgesight.core.config import TrackingConfig
 from edgesight.core.detections import Detections
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgesight.apps.zones import ZoneCounter
-from edgesight.core.config_analytics import ZoneConfig
+from edgesight.core.config import ZoneConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameContext, Trigger
 

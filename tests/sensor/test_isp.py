@@ -11,8 +11,9 @@ import pytest
 
 from edgesight.core.errors import ConfigError
 from edgesight.core.intrinsics import ColorOrder, InputSpec, Layout, ResizeMode, Tiling
+from edgesight.core.region import Region
 from edgesight.sensor import isp as isp_module
-from edgesight.sensor.isp import BoxTransform, Isp, Region, crop_box, tile_regions
+from edgesight.sensor.isp import BoxTransform, Isp, crop_box, tile_regions
 from edgesight.sensor.sources import CropBox, Frame
 
 WHITE_RECT = (141, 97, 377, 301)  # x1, y1, x2, y2 in source pixels (odd edges on purpose)
@@ -20,7 +21,7 @@ WHITE_RECT = (141, 97, 377, 301)  # x1, y1, x2, y2 in source pixels (odd edges o
 
 def test_public_api_is_pinned() -> None:
     assert sorted(isp_module.__all__) == [
-        "BoxTransform", "Isp", "IspOutput", "Region", "crop_box", "input_geometry", "tile_regions",
+        "BoxTransform", "Isp", "IspOutput", "crop_box", "input_geometry", "tile_regions",
     ]  # fmt: skip
 
 
@@ -219,3 +220,12 @@ def test_4k_frame_to_416_float_tensor_is_cheap() -> None:
         timings.append(isp.last_isp_ms)
     assert out.tensor.shape == (1, 3, 416, 416) and out.tensor.dtype == np.float32
     assert statistics.median(timings) < 40.0  # ~3 ms on an idle 2-core box; loose for busy CI
+
+
+def test_region_is_the_one_core_type() -> None:
+    """The ROI is one type from the config to the ISP (it moved to core/region.py)."""
+    from edgesight.core.config import parse_config
+
+    roi = parse_config({"sensor": {"roi": [0.25, 0, 0.5, 1]}}).sensor.roi
+    isp = Isp(InputSpec(width=64, height=64), roi)
+    assert type(roi) is Region and isp.roi is roi

@@ -89,3 +89,34 @@ def test_int8_counts_agree_with_fp32(
         for a, b in zip(int8, fp32, strict=True)
     )
     assert same / 795 >= 0.95, f"int8 and fp32 person counts agree on {same}/795 frames"
+
+
+def test_thresholds_change_live_and_restore(vtest_path: Path, nanodet_int8: ModelPackage) -> None:
+    """What the agent does on a desired-twin change: new thresholds from the next frame, no restart."""
+    default = nanodet_int8.intrinsics.thresholds
+    with open_source(str(vtest_path)) as source:
+        sensor = Sensor(source, nanodet_int8, SensorSettings())
+        frames = sensor.run(max_frames=30)
+        before = [len(next(frames).detections) for _ in range(10)]
+        sensor.set_thresholds(default.model_copy(update={"score": 0.95}))
+        strict = [next(frames).detections for _ in range(10)]
+        sensor.set_thresholds(None)  # back to the model's own
+        after = [len(next(frames).detections) for _ in range(10)]
+    assert min(before) >= 2 and min(after) >= 2
+    assert all(len(d) == 0 or float(d.confidence.min()) >= 0.95 - 1e-6 for d in strict)
+    assert sum(len(d) for d in strict) < sum(before)
+    assert sensor.detector.thresholds == default
+
+
+def test_settings_from_config_map_the_sensor_section(nanodet_int8: ModelPackage) -> None:
+    from edgesight.core.config import parse_config
+    from edgesight.core.region import Region
+
+    config = parse_config({"device_id": "cam-3", "sensor": {"roi": [0, 0.25, 1, 0.75], "iou_threshold": 0.4,
+                                                            "output_mode": "metadata+roi-image"}})  # fmt: skip
+    settings = SensorSettings.from_config(config, nanodet_int8.intrinsics.thresholds)
+    assert settings.device_id == "cam-3" and settings.roi == Region(0.0, 0.25, 1.0, 0.75)
+    assert settings.thresholds is not None and settings.thresholds.iou == 0.4
+    assert settings.thresholds.score == nanodet_int8.intrinsics.thresholds.score
+    assert settings.output_mode is OutputMode.METADATA_ROI_IMAGE
+    assert SensorSettings.from_config(parse_config({}), nanodet_int8.intrinsics.thresholds).thresholds is None

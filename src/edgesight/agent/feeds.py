@@ -13,12 +13,11 @@ from typing import Protocol
 from edgesight.core.config import DeviceConfig, SensorSection
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import FrameMeta, ModelRef
-from edgesight.core.intrinsics import Thresholds
 from edgesight.core.package import ModelPackage
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import FrameSource, open_source
 
-__all__ = ["FrameFeed", "SensorFeed", "sensor_settings", "thresholds_for"]
+__all__ = ["FrameFeed", "SensorFeed"]
 
 
 class FrameFeed(Protocol):
@@ -33,37 +32,6 @@ class FrameFeed(Protocol):
     def dnn_ms(self) -> float: ...
     def set_sensor(self, section: SensorSection) -> None:
         """Apply the live sensor keys (thresholds) of a new ``sensor`` section."""
-
-
-def thresholds_for(section: SensorSection, package: ModelPackage) -> Thresholds | None:
-    """The package's default thresholds with the section's overrides, None if it overrides nothing."""
-    updates = {
-        key: value
-        for key, value in (
-            ("score", section.score_threshold),
-            ("iou", section.iou_threshold),
-            ("max_detections", section.max_detections),
-        )
-        if value is not None
-    }
-    if not updates:
-        return None
-    return Thresholds.model_validate({**package.intrinsics.thresholds.model_dump(), **updates})
-
-
-def sensor_settings(config: DeviceConfig, package: ModelPackage) -> SensorSettings:
-    """Map the device config's ``sensor`` section onto :class:`SensorSettings`."""
-    s = config.sensor
-    return SensorSettings(
-        device_id=config.device_id,
-        stream_id=config.stream_id,
-        roi=s.roi,
-        thresholds=thresholds_for(s, package),
-        tiling=s.tiling,
-        output_mode=s.output_mode,
-        image_width=s.image_width,
-        threads=s.threads,
-    )
 
 
 class SensorFeed:
@@ -87,7 +55,8 @@ class SensorFeed:
         source = open_source(self.config.sensor.source)
         source.__enter__()
         self._source = source
-        self._sensor = Sensor(source, self.package, sensor_settings(self.config, self.package))
+        settings = SensorSettings.from_config(self.config, self.package.intrinsics.thresholds)
+        self._sensor = Sensor(source, self.package, settings)
         return self
 
     def __exit__(
@@ -121,7 +90,5 @@ class SensorFeed:
         return stats.dnn_ms / stats.frames if stats.frames else 0.0
 
     def set_sensor(self, section: SensorSection) -> None:
-        sensor = self._running()
-        sensor.detector.thresholds = (
-            thresholds_for(section, self.package) or self.package.intrinsics.thresholds
-        )
+        self._running().set_thresholds(section.thresholds(self.package.intrinsics.thresholds))
+

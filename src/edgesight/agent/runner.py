@@ -309,10 +309,7 @@ class Agent:
         """Switch to ``new`` live: rebuild analytics if their config changed, set the thresholds."""
         if new.analytics != self.state.analytics:
             self._flush()  # events so far belong to the old rules
-            engine = Analytics(new.analytics, self.config.device_id, self.config.stream_id)
-            if new.analytics.tracking == self.state.analytics.tracking and self.analytics.tracker is not None:
-                engine.tracker = self.analytics.tracker  # keep track ids across the change
-            self.analytics = engine
+            self.analytics.reconfigure(new.analytics)  # keeps track ids if tracking is unchanged
         if new.sensor != self.state.sensor:
             self.feed.set_sensor(new.sensor)
         self.state = new

@@ -35,8 +35,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgesight.core import wire
-from edgesight.core.config import DeviceConfig, SensorSection, config_error_message
-from edgesight.core.config_analytics import KNOWN_CLASSES_CONTEXT, AnalyticsConfig
+from edgesight.core.config import (
+    KNOWN_CLASSES_CONTEXT,
+    AnalyticsConfig,
+    DeviceConfig,
+    SensorSection,
+    config_error_message,
+)
 from edgesight.core.errors import ConfigError, SchemaError, StorageError
 from edgesight.core.twin import merge_patch
 

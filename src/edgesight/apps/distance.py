@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config_analytics import DistanceConfig, SpeedConfig
+from edgesight.core.config import DistanceConfig, SpeedConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import DistanceEventName, Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import Anchor, rule_anchor_points
 from edgesight.geometry.homography import apply_homography
@@ -81,7 +82,7 @@ class DistanceMonitor:
     def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
         """Distances between every pair of group-a and group-b objects in this frame."""
         if tracked.tracker_id is None:
-            raise ValueError("DistanceMonitor.update: detections need tracker_id, got None")
+            raise InputError("DistanceMonitor.update: detections need tracker_id, got None")
         cfg = self.config
         groups = self._groups.matrix(tracked)
         pos = floor_points(tracked.xyxy, cfg.anchor, frame.frame_size, self._h)
@@ -183,7 +184,7 @@ class SpeedEstimator:
     def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
         """Add this frame's floor positions and report speeds that are due."""
         if tracked.tracker_id is None:
-            raise ValueError("SpeedEstimator.update: detections need tracker_id, got None")
+            raise InputError("SpeedEstimator.update: detections need tracker_id, got None")
         cfg = self.config
         keep = self._classes.matrix(tracked)[:, 0]
         pos = floor_points(tracked.xyxy[keep], cfg.anchor, frame.frame_size, self._h)

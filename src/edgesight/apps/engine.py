@@ -16,12 +16,12 @@ from typing import Any
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator
 from edgesight.apps.heatmap import Heatmap
 from edgesight.apps.lines import LineCounter
-from edgesight.apps.queue import QueueApp
+from edgesight.apps.retail.queue import QueueApp
+from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
-from edgesight.apps.shelf import ShelfApp
 from edgesight.apps.tracking import Tracker
 from edgesight.apps.zones import ZoneCounter
-from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.config import AnalyticsConfig
 from edgesight.core.events import Event, FrameContext
 from edgesight.core.frame import FrameMeta
 
@@ -67,11 +67,34 @@ class Analytics:
     """
 
     def __init__(self, config: AnalyticsConfig, device_id: str, stream_id: str) -> None:
-        self.config = config
         self.device_id = device_id
         self.stream_id = stream_id
-        ttl = config.tracking.max_lost_frames + 1
         self.tracker = Tracker(config.tracking) if config.tracking.enabled else None
+        self._build(config, self.tracker)
+
+    def reconfigure(self, config: AnalyticsConfig) -> None:
+        """Switch to a new ``analytics`` section live (a desired-twin change).
+
+        Every rule restarts from the new config (zone occupancy, line sides, queue and shelf
+        windows); the tracker is kept, with its track ids, when the ``tracking`` section is
+        unchanged, so objects already in view keep their ids across the change.
+
+        Example:
+            >>> engine = Analytics(AnalyticsConfig(), "cam-1", "main")
+            >>> tracker = engine.tracker
+            >>> engine.reconfigure(AnalyticsConfig.model_validate({"heatmap": {"enabled": True}}))
+            >>> engine.tracker is tracker, engine.heatmap is not None
+            (True, True)
+        """
+        if self.tracker is None or config.tracking != self.config.tracking:
+            self.tracker = Tracker(config.tracking) if config.tracking.enabled else None
+        self._build(config, self.tracker)
+
+    def _build(self, config: AnalyticsConfig, tracker: Tracker | None) -> None:
+        """(Re)create every rule of ``config`` around ``tracker``."""
+        self.config = config
+        self.tracker = tracker
+        ttl = config.tracking.max_lost_frames + 1
         self.zones = ZoneCounter(config.zones, ttl) if config.zones else None
         self.lines = LineCounter(config.lines, ttl) if config.lines else None
         homography = config.calibration.homography() if config.calibration is not None else None

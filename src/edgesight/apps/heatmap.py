@@ -14,8 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_analytics import HeatmapConfig
+from edgesight.core.config import HeatmapConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import FrameLike
 from edgesight.geometry.boxes import rule_anchor_points
 
@@ -148,7 +149,7 @@ def encode_png(rgba: npt.ArrayLike) -> bytes:
     """
     img = np.ascontiguousarray(rgba, dtype=np.uint8)
     if img.ndim != 3 or img.shape[2] != 4:
-        raise ValueError(f"encode_png: expected an (h, w, 4) RGBA image, got shape {img.shape}")
+        raise InputError(f"encode_png: expected an (h, w, 4) RGBA image, got shape {img.shape}")
     h, w = img.shape[:2]
     raw = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, w * 4)], axis=1).tobytes()
 

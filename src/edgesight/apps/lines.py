@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config_analytics import LineConfig
+from edgesight.core.config import LineConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import Event, EventType, FrameLike, LineStatus
 from edgesight.geometry.boxes import rule_anchor_points

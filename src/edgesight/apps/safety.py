@@ -37,8 +37,9 @@ import numpy.typing as npt
 
 from edgesight.apps.distance import floor_points
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_apps import DangerZoneConfig, ProximityConfig, SafetyAppConfig, resolve_polygon
+from edgesight.core.config import DangerZoneConfig, ProximityConfig, SafetyAppConfig, resolve_polygon
 from edgesight.core.detections import Detections
+from edgesight.core.errors import ConfigError, InputError
 from edgesight.core.events import Event, EventType, FrameLike
 from edgesight.geometry.boxes import anchor_points, rule_anchor_points
 from edgesight.geometry.polygons import points_in_polygon
@@ -74,7 +75,7 @@ class SafetyApp:
             tracker's ``max_lost_frames + 1``.
 
     Raises:
-        ValueError: a proximity rule uses ``min_m`` and no homography is given.
+        ConfigError: a proximity rule uses ``min_m`` and no homography is given.
 
     Example:
         A person (track 7) walks into a forklift-only lane: the hazard comes on the first frame inside.
@@ -111,7 +112,7 @@ class SafetyApp:
         self._groups = ClassFilter([c for r in config.proximity for c in (r.classes_a, r.classes_b)])
         for rule in self._proximity:
             if rule.min_m is not None and homography is None:
-                raise ValueError(
+                raise ConfigError(
                     f"SafetyApp: proximity rule {rule.name!r} uses min_m and needs a calibration homography, got None"
                 )
         self._h = None if homography is None else np.asarray(homography, dtype=np.float64)
@@ -137,10 +138,10 @@ class SafetyApp:
             ``hazard`` events decided on this frame (alerts and clears), by rule then tracks.
 
         Raises:
-            ValueError: ``tracked.tracker_id`` is None.
+            InputError: ``tracked.tracker_id`` is None.
         """
         if tracked.tracker_id is None:
-            raise ValueError("SafetyApp.update: detections need tracker_id, got None")
+            raise InputError("SafetyApp.update: detections need tracker_id, got None")
         hits = self._intrusions(tracked, frame)
         hits.update(self._proximities(tracked, frame))
         observed = set(tracked.tracker_id.tolist())

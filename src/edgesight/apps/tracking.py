@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped,unused-ignore]
 
-from edgesight.core.config_analytics import TrackingConfig
+from edgesight.core.config import TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import box_iou
 from edgesight.geometry.motion import kalman_initiate, kalman_predict, kalman_update, state_to_xyxy

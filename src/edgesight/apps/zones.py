@@ -20,8 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config_analytics import ZoneConfig
+from edgesight.core.config import ZoneConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import rule_anchor_points
 from edgesight.geometry.polygons import crossed_edges, pad_polygons, points_in_polygons
@@ -107,10 +108,10 @@ class ZoneCounter:
             This frame's events: enters and exits (and dwells) by zone, then zone counts.
 
         Raises:
-            ValueError: ``tracked.tracker_id`` is None.
+            InputError: ``tracked.tracker_id`` is None.
         """
         if tracked.tracker_id is None:
-            raise ValueError("ZoneCounter.update: detections need tracker_id got None")
+            raise InputError("ZoneCounter.update: detections need tracker_id got None")
         if not self.zones:
             return []
         fi, ts = frame.frame_index, frame.timestamp

@@ -1,7 +1,8 @@
 """The one command line, ``edgesight``: thin wrappers over the library.
 
 Every command catches :class:`~edgesight.core.errors.EdgeSightError`, prints one line naming the
-problem and exits with the error's code (2 for usage and config errors, 1 for runtime errors).
+problem and exits with the error's code; every exit code is defined in
+:class:`edgesight.core.exit_codes.ExitCode` (and listed in README's "Exit codes").
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from edgesight.agent.credentials import load_credentials, parse_broker
 from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.runner import Agent, AgentSettings, AgentStats
 from edgesight.core.config import load_config
+from edgesight.core.exit_codes import ExitCode
 from edgesight.sensor.zoo import load_model
 
 console = Console(stderr=True)
@@ -71,7 +72,7 @@ def agent(
                 signal.signal(sig, handler)
     console.print(_summary(device.device_id, stats), highlight=False)
     if not stats.drained:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.NOT_DRAINED)
 
 
 def _summary(device_id: str, stats: AgentStats) -> str:

@@ -15,9 +15,12 @@ from rich.table import Table
 
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig, load_config
+from edgesight.core.config.loading import shorten
+from edgesight.core.config.sensor import check_source
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
+from edgesight.core.region import Region
 from edgesight.core.wire import EventWriter, MetadataWriter
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import SourceStats, open_source
@@ -30,12 +33,12 @@ def register(app: typer.Typer) -> None:
     app.command("sense", help="Run the sensor: frames in, metadata out.")(sense)
 
 
-def parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
+def parse_roi(text: str | None) -> Region | None:
     """``"x,y,w,h"`` normalised to the full frame.
 
     Example:
         >>> parse_roi("0,0.25,1,0.5")
-        (0.0, 0.25, 1.0, 0.5)
+        Region(x=0.0, y=0.25, w=1.0, h=0.5)
     """
     if text is None:
         return None
@@ -45,7 +48,7 @@ def parse_roi(text: str | None) -> tuple[float, float, float, float] | None:
         raise ConfigError(f"--roi must be four numbers x,y,w,h in 0..1, got {text!r}") from None
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
         raise ConfigError(f"--roi {text!r} must lie inside the frame: 0 <= x, y and x + w, y + h <= 1")
-    return (x, y, w, h)
+    return Region(x, y, w, h)
 
 
 def parse_tiling(text: str | None) -> Tiling | None:
@@ -93,6 +96,9 @@ def sense(
     source = source or device.sensor.source
     if source is None:
         raise ConfigError("no source: give --source or sensor.source in the config")
+    _check_path_option("--source", source)
+    if model is not None:
+        _check_path_option("--model", model)
     package = load_model(model or device.sensor.model)
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
@@ -107,6 +113,14 @@ def sense(
         session = _Session(writer, event_writer, analytics)
         _run(sensor, session, src.frame_count, max_frames)
         _summary(sensor, session, package.name, src.stats)
+
+
+def _check_path_option(option: str, value: str) -> None:
+    """Refuse a path the OS would reject as too long, as a config key would be refused."""
+    try:
+        check_source(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc} (got {shorten(repr(value))})") from None
 
 
 def _settings(

@@ -1,32 +1,36 @@
 """The one exception tree of EdgeSight.
 
-Callers catch :class:`EdgeSightError`; the CLI turns it into a one-line message and an exit code::
+Callers catch :class:`EdgeSightError`; the CLI turns it into a one-line message and an exit code
+(:class:`~edgesight.core.exit_codes.ExitCode`)::
 
-    EdgeSightError                 exit_code 1 (runtime)
-    +-- ConfigError                exit_code 2 (bad config file, bad option, bad value)
+    EdgeSightError                 ExitCode.FAILURE (1, runtime)
+    +-- ConfigError                ExitCode.USAGE (2: bad config file, bad option, bad value)
     +-- SourceError                a video file, camera or stream that cannot be read
     |   +-- SourceEndedError       a stream ended and could not be reopened
     +-- ModelLoadError             a model package that is missing, tampered with or inconsistent
     +-- SchemaError                metadata that does not match its versioned schema
     |   +-- UnsupportedVersionError  a message or record of a version this reader does not know
     +-- StorageError               a database or disk that refuses a write
+    +-- InputError                 data an app cannot use (untracked detections, time going backwards)
 
 Every message names the thing that is wrong and, where it helps, the value and what was expected.
 """
 
 from __future__ import annotations
 
+from edgesight.core.exit_codes import ExitCode
+
 
 class EdgeSightError(Exception):
     """Base class of every error EdgeSight raises on purpose."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILURE
 
 
 class ConfigError(EdgeSightError):
     """A config key, CLI option or argument has a wrong value."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class SourceError(EdgeSightError):
@@ -65,3 +69,8 @@ class UnsupportedVersionError(SchemaError):
         super().__init__(message)
         self.what = what
         self.version = version
+
+
+class InputError(EdgeSightError):
+    """An app or estimator was fed data it cannot use: detections without track ids, a timestamp
+    earlier than the previous one, a reading that is not finite."""

@@ -10,8 +10,9 @@ import numpy as np
 from edgesight.core.detections import Detections
 from edgesight.core.intrinsics import Thresholds
 from edgesight.core.package import ModelPackage
+from edgesight.core.region import Region
 from edgesight.sensor.decoders import Candidates, build_decoder, nms
-from edgesight.sensor.isp import BoxTransform, IspOutput, Region
+from edgesight.sensor.isp import BoxTransform, IspOutput
 from edgesight.sensor.runtime import OnnxNetwork
 
 # A tile's box that reaches within this many source pixels of an inner tile edge is cut by the

@@ -7,7 +7,8 @@ import cv2
 from edgesight.core.errors import EdgeSightError
 from edgesight.core.frame import ImageAttachment, OutputMode
 from edgesight.core.intrinsics import ColorOrder
-from edgesight.sensor.isp import Region, crop_box
+from edgesight.core.region import Region
+from edgesight.sensor.isp import crop_box
 from edgesight.sensor.sources import Frame
 
 _JPEG_QUALITY = 80
@@ -16,7 +17,7 @@ _JPEG_QUALITY = 80
 def encode_attachment(
     frame: Frame,
     mode: OutputMode,
-    roi: tuple[float, float, float, float] | None,
+    roi: Region | None,
     width: int,
 ) -> ImageAttachment | None:
     """The image to attach to a frame's record under ``mode`` (None in metadata-only mode).

@@ -18,6 +18,7 @@ from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
+from edgesight.core.region import Region
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
@@ -33,7 +34,7 @@ class SensorSettings:
     Attributes:
         device_id: written into every record.
         stream_id: which of the device's sources this is.
-        roi: region of interest ``(x, y, w, h)`` normalised to the full frame, None for all of it.
+        roi: region of interest normalised to the full frame, None for all of it.
         thresholds: overrides of the model's default thresholds.
         tiling: override of the model's default tiling.
         output_mode: metadata only (default) or an opt-in image mode.
@@ -43,7 +44,7 @@ class SensorSettings:
 
     device_id: str = "edgesight-0"
     stream_id: str = "main"
-    roi: tuple[float, float, float, float] | None = None
+    roi: Region | None = None
     thresholds: Thresholds | None = None
     tiling: Tiling | None = None
     output_mode: OutputMode = OutputMode.METADATA
@@ -51,20 +52,26 @@ class SensorSettings:
     threads: int = 1
 
     @classmethod
-    def from_config(cls, config: DeviceConfig, thresholds: Thresholds) -> SensorSettings:
-        """Settings from a device config; ``thresholds`` are the model's defaults, which the
-        config's ``score_threshold``/``iou_threshold``/``max_detections`` override."""
+    def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
+        """Settings from a device config: the one mapping of its ``sensor`` section.
+
+        Args:
+            config: the device config.
+            model_thresholds: the model's default thresholds, which the section's
+                ``score_threshold``/``iou_threshold``/``max_detections`` override.
+
+        Example:
+            >>> cfg = DeviceConfig.model_validate({"device_id": "cam-1", "sensor": {"score_threshold": 0.4}})
+            >>> s = SensorSettings.from_config(cfg, Thresholds(score=0.3, iou=0.6, max_detections=100))
+            >>> s.device_id, s.thresholds.score, s.roi
+            ('cam-1', 0.4, None)
+        """
         s = config.sensor
-        overrides = {
-            key: value
-            for key, value in (("score", s.score_threshold), ("iou", s.iou_threshold), ("max_detections", s.max_detections))
-            if value is not None
-        }
         return cls(
             device_id=config.device_id,
             stream_id=config.stream_id,
             roi=s.roi,
-            thresholds=thresholds.model_copy(update=overrides) if overrides else None,
+            thresholds=s.thresholds(model_thresholds),
             tiling=s.tiling,
             output_mode=s.output_mode,
             image_width=s.image_width,
@@ -126,6 +133,14 @@ class Sensor:
         self.model_ref = ModelRef(package.id, package.version)
         self.stats = SensorStats()
         self._seq = 0
+
+    def set_thresholds(self, thresholds: Thresholds | None) -> None:
+        """Change the detection thresholds live, from the next frame on; None restores the model's.
+
+        The score, IoU and max-detections thresholds are the sensor keys a device changes without
+        a restart (the desired twin); the model, source, ROI and tiling need a new sensor.
+        """
+        self.detector.thresholds = thresholds or self.package.intrinsics.thresholds
 
     def run(self, max_frames: int | None = None) -> Iterator[FrameMeta]:
         """Yield one record per decoded frame until the source ends or ``max_frames`` is reached."""

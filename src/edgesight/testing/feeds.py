@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from edgesight.core.config import SensorSection
-from edgesight.core.config_analytics import COCO_LABELS
+from edgesight.core.config import COCO_LABELS, SensorSection
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.testing.detections import mock_detections

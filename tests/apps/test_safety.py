@@ -12,11 +12,17 @@ from pydantic import ValidationError
 from edgesight.apps import safety as safety_module
 from edgesight.apps.engine import Analytics
 from edgesight.apps.safety import SafetyApp
-from edgesight.core.config import DeviceConfig, config_error_message, parse_config
-from edgesight.core.config_analytics import COCO_LABELS, KNOWN_CLASSES_CONTEXT, AnalyticsConfig
-from edgesight.core.config_apps import SafetyAppConfig
+from edgesight.core.config import (
+    COCO_LABELS,
+    KNOWN_CLASSES_CONTEXT,
+    AnalyticsConfig,
+    DeviceConfig,
+    SafetyAppConfig,
+    config_error_message,
+    parse_config,
+)
 from edgesight.core.detections import Detections
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 from edgesight.core.events import Event, EventType, FrameContext, event_from_json, event_to_json
 from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.geometry.homography import apply_homography
@@ -172,7 +178,7 @@ def test_proximity_without_calibration_uses_a_fraction_of_the_frame_width() -> N
 
 
 def test_proximity_min_m_needs_a_homography() -> None:
-    with pytest.raises(ValueError, match="'near_forklift' uses min_m and needs a calibration homography"):
+    with pytest.raises(ConfigError, match="'near_forklift' uses min_m and needs a calibration homography"):
         SafetyApp(safety(proximity=[near_rule()]), {})
 
 
@@ -205,7 +211,7 @@ def test_state_stays_bounded_over_10k_frames_of_new_tracks() -> None:
 
 def test_detections_need_track_ids() -> None:
     app = SafetyApp(safety(danger_zones=[lane()]), {})
-    with pytest.raises(ValueError, match="need tracker_id"):
+    with pytest.raises(InputError, match="need tracker_id"):
         app.update(Detections.from_arrays([[0, 0, 1, 1]], [0.9], [0], ["person"]), ctx(0))
 
 

@@ -1,4 +1,4 @@
-"""Tests of apps.queueing: Little's law, Erlang C, staffing advice, arrival-rate estimators.
+"""Tests of apps.retail.staffing: Little's law, Erlang C, staffing advice, arrival-rate estimators.
 
 The Erlang C figures are also checked against the discrete-event simulator in ``queue_sim.py``.
 """
@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from queue_sim import simulate_mmc, t975  # tests/apps has no __init__.py: pytest puts it on sys.path
+from queue_sim import simulate_mmc, t975  # tests/apps/retail has no __init__.py: pytest puts it on sys.path
 
-from edgesight.apps import queueing
-from edgesight.apps.queueing import (
+from edgesight.apps.retail import staffing
+from edgesight.apps.retail.staffing import (
     ArrivalRateEstimator,
     EwmaRateEstimator,
     StaffingAdvice,
@@ -24,7 +24,7 @@ from edgesight.apps.queueing import (
     recommend_counters,
     service_level,
 )
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 
 # Field guide section 5: 100 arrivals per 30 min, AHT 3 min -> A = 10 Erlang.
 LAM = 100 / 1800
@@ -32,7 +32,7 @@ AHT = 180.0
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(queueing.__all__) == [
+    assert sorted(staffing.__all__) == [
         "ArrivalRateEstimator",
         "EwmaRateEstimator",
         "StaffingAdvice",
@@ -229,13 +229,13 @@ def test_estimators_recover_poisson_rate_and_stay_bounded() -> None:
 def test_estimators_reject_time_going_backwards() -> None:
     est = ArrivalRateEstimator(window_s=60.0)
     est.add(10.0)
-    with pytest.raises(ValueError, match=r"5\.0.*10\.0"):
+    with pytest.raises(InputError, match=r"5\.0.*10\.0"):
         est.add(5.0)
-    with pytest.raises(ValueError, match=r"now=9\.0"):
+    with pytest.raises(InputError, match=r"now=9\.0"):
         est.rate(9.0)
     ewma = EwmaRateEstimator(half_life_s=60.0)
     ewma.add(10.0)
-    with pytest.raises(ValueError, match=r"5\.0.*10\.0"):
+    with pytest.raises(InputError, match=r"5\.0.*10\.0"):
         ewma.add(5.0)
     with pytest.raises(ConfigError, match="window_s"):
         ArrivalRateEstimator(window_s=0.0)

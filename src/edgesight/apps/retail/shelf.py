@@ -13,9 +13,9 @@ Per frame and shelf (``update(detections, frame)``):
 3. **Gaps.** Product boxes are projected on the shelf's horizontal extent (the zone's ``x`` range);
    uncovered stretches at least ``gap_min_width`` of that extent wide are gaps, reported as
    ``[x0, x1]`` normalised to the frame width.
-4. **Trend and alarm.** The reading goes to a :class:`~edgesight.apps.shelf_trend.DepletionEstimator`
+4. **Trend and alarm.** The reading goes to a :class:`~edgesight.apps.retail.restock_trend.DepletionEstimator`
    (robust rate, time to empty, restock detection) and its robust level to a
-   :class:`~edgesight.apps.shelf_trend.RestockAlarm` (raise after ``hold_s`` below
+   :class:`~edgesight.apps.retail.restock_trend.RestockAlarm` (raise after ``hold_s`` below
    ``low_threshold``, clear above ``high_threshold``). A ``restock`` event is sent when the alarm is
    raised (``state: alert``) and when it clears (``state: cleared``); with ``status_interval_s``
    every shelf's latest reading is also sent periodically (trigger ``interval``, ``state`` alert or ok).
@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.apps.shelf_trend import DepletionEstimator, DepletionState, RestockAlarm
+from edgesight.apps.retail.restock_trend import DepletionEstimator, DepletionState, RestockAlarm
 from edgesight.apps.tracking import ClassFilter
-from edgesight.core.config_apps import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
+from edgesight.core.config import OccupancyMode, ShelfAppConfig, ShelfConfig, resolve_polygon
 from edgesight.core.detections import Detections
+from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 from edgesight.geometry.boxes import anchor_points
 from edgesight.geometry.polygons import points_in_polygon
@@ -148,7 +149,7 @@ class _Shelf:
         self.inside = points_in_polygon(cells, self.polygon).reshape(gy, gx)
         self.cells = int(np.count_nonzero(self.inside))
         if self.cells == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"shelf {config.name!r}: the zone is too thin to measure (no raster cell inside)"
             )
         self.estimator = DepletionEstimator(config.window_s, config.restock_jump)
@@ -196,12 +197,12 @@ class ShelfApp:
         zone_polygons: polygon of each zone of ``analytics.zones`` by name, for shelves that name one.
 
     Raises:
-        ValueError: a shelf zone is too thin for the raster.
+        ConfigError: a shelf zone is too thin for the raster.
 
     Example:
         Twelve bottles on a shelf of capacity 12, then three left, read once a second:
 
-        >>> from edgesight.core.config_apps import ShelfConfig
+        >>> from edgesight.core.config import ShelfConfig
         >>> from edgesight.core.events import FrameContext
         >>> shelf = ShelfConfig(name="drinks", zone=[(0.0, 0.0), (1.0, 0.0), (1.0, 0.5), (0.0, 0.5)],
         ...                     classes=["bottle"], capacity=12, hold_s=10)

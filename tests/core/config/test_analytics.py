@@ -9,8 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from edgesight.core.config import parse_config
-from edgesight.core.config_analytics import COCO_LABELS, KNOWN_CLASSES_CONTEXT, AnalyticsConfig
+from edgesight.core.config import COCO_LABELS, KNOWN_CLASSES_CONTEXT, AnalyticsConfig, parse_config
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Trigger
 from edgesight.geometry import Anchor, apply_homography

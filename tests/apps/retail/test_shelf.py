@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgesight.apps import shelf as shelf_module
 from edgesight.apps.engine import Analytics
-from edgesight.apps.shelf import ShelfApp, gaps_along
-from edgesight.core.config import parse_config
-from edgesight.core.config_analytics import AnalyticsConfig
-from edgesight.core.config_apps import OccupancyMode, ShelfAppConfig
+from edgesight.apps.retail import shelf as shelf_module
+from edgesight.apps.retail.shelf import ShelfApp, gaps_along
+from edgesight.core.config import AnalyticsConfig, OccupancyMode, ShelfAppConfig, parse_config
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType, FrameContext, event_from_json, event_to_json

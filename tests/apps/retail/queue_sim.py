@@ -1,4 +1,4 @@
-"""Discrete-event simulation of an M/M/c FIFO queue, to check the Erlang C maths in ``apps.queueing``.
+"""Discrete-event simulation of an M/M/c FIFO queue, to check the Erlang C maths in ``apps.retail.staffing``.
 
 Test support only (not shipped): Erlang C is exact for M/M/c, so users get nothing from simulating the
 same model; the simulation's job is to catch a wrong formula or a units slip in our code.

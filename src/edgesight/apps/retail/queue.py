@@ -5,14 +5,14 @@ Each frame it is given the frame's events and the committed member count of ever
 (``update(events, zone_counts, frame)``) and
 
 1. feeds each ``line_crossing`` of ``entry_line`` in ``entry_direction`` to an
-   :class:`~edgesight.apps.queueing.ArrivalRateEstimator` over ``rate_window_s`` (the arrival rate λ);
+   :class:`~edgesight.apps.retail.staffing.ArrivalRateEstimator` over ``rate_window_s`` (the arrival rate λ);
 2. takes the queue length L as the count of ``queue_zone`` and the live wait as ``W = L / λ``
    (Little's law);
 3. optionally measures the mean service time (AHT) as the mean dwell of completed visits to
    ``service_zone`` (``zone_exit`` events, not lost, within ``aht_min_dwell_s..aht_max_dwell_s``,
    over ``rate_window_s``) once ``aht_min_samples`` of them exist; the configured ``aht_s`` otherwise;
 4. every ``advice_interval_s`` (after ``warmup_s``) recomputes the smallest number of counters
-   meeting the target by Erlang C (:func:`~edgesight.apps.queueing.recommend_counters`), bounded by
+   meeting the target by Erlang C (:func:`~edgesight.apps.retail.staffing.recommend_counters`), bounded by
    ``min_counters..max_counters``.
 
 A ``queue_advice`` event (trigger ``event``) is sent when the advised number of counters changes,
@@ -31,14 +31,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edgesight.apps.queueing import (
+from edgesight.apps.retail.staffing import (
     ArrivalRateEstimator,
     littles_law_wait_s,
     mean_wait_s,
     recommend_counters,
     service_level,
 )
-from edgesight.core.config_apps import QueueAppConfig
+from edgesight.core.config import QueueAppConfig
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
 
 __all__ = ["MAX_SAMPLES", "QueueApp", "QueueStatus"]
@@ -147,11 +148,11 @@ class QueueApp:
             Zero, one or two ``queue_advice`` events: a change of advice and/or a periodic status.
 
         Raises:
-            ValueError: ``zone_counts`` lacks the queue zone, or time goes backwards.
+            InputError: ``zone_counts`` lacks the queue zone, or time goes backwards.
         """
         cfg, ts = self.config, frame.timestamp
         if cfg.queue_zone not in zone_counts:
-            raise ValueError(
+            raise InputError(
                 f"QueueApp.update: zone_counts has no {cfg.queue_zone!r} (queue {cfg.name!r}), "
                 f"got {sorted(zone_counts)}"
             )

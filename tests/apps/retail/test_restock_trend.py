@@ -1,4 +1,4 @@
-"""Tests of apps.shelf_trend: Theil–Sen, depletion rate, restock detection, restock alarm."""
+"""Tests of apps.retail.restock_trend: Theil–Sen, depletion rate, restock detection, restock alarm."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edgesight.apps import shelf_trend
-from edgesight.apps.shelf_trend import (
+from edgesight.apps.retail import restock_trend
+from edgesight.apps.retail.restock_trend import (
     DepletionEstimator,
     DepletionState,
     RestockAlarm,
@@ -15,7 +15,7 @@ from edgesight.apps.shelf_trend import (
     theil_sen,
     time_to_threshold,
 )
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 
 # A shelf that goes from 90 % to 10 % in two hours.
 RATE = 0.8 / 7200
@@ -41,7 +41,7 @@ def run(est: DepletionEstimator, t: npt.NDArray[np.float64], occ: npt.NDArray[np
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(shelf_trend.__all__) == [
+    assert sorted(restock_trend.__all__) == [
         "AlarmState",
         "DepletionEstimator",
         "DepletionState",
@@ -73,9 +73,9 @@ def test_theil_sen_shrugs_off_outliers_that_break_least_squares() -> None:
 
 
 def test_theil_sen_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+    with pytest.raises(InputError, match=r"\(3,\) and \(2,\)"):
         theil_sen([0, 1, 2], [1, 2])
-    with pytest.raises(ValueError, match="two distinct times"):
+    with pytest.raises(InputError, match="two distinct times"):
         theil_sen([5.0, 5.0], [1.0, 2.0])
 
 
@@ -185,11 +185,11 @@ def test_depletion_rejects_bad_input() -> None:
         DepletionEstimator(window_s=60.0, max_points=10, min_points=11)
     est = DepletionEstimator(window_s=60.0)
     est.update(10.0, 0.5)
-    with pytest.raises(ValueError, match=r"5\.0 is earlier than the previous one 10\.0"):
+    with pytest.raises(InputError, match=r"5\.0 is earlier than the previous one 10\.0"):
         est.update(5.0, 0.5)
-    with pytest.raises(ValueError, match="got nan"):
+    with pytest.raises(InputError, match="got nan"):
         est.update(11.0, float("nan"))
-    with pytest.raises(ValueError, match=r"got -0\.2"):
+    with pytest.raises(InputError, match=r"got -0\.2"):
         est.update(11.0, -0.2)
 
 
@@ -237,7 +237,7 @@ def test_alarm_rejects_bad_input() -> None:
         RestockAlarm(low=0.1, high=0.3, hold_s=-1)
     alarm = RestockAlarm(low=0.1, high=0.3, hold_s=10.0)
     alarm.update(5.0, 0.5)
-    with pytest.raises(ValueError, match=r"4\.0 is earlier"):
+    with pytest.raises(InputError, match=r"4\.0 is earlier"):
         alarm.update(4.0, 0.5)
-    with pytest.raises(ValueError, match="occupancy=inf"):
+    with pytest.raises(InputError, match="occupancy=inf"):
         alarm.update(6.0, float("inf"))

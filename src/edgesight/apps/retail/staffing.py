@@ -12,7 +12,7 @@ seconds, and waits are seconds spent in the queue *before* service starts.
 
 Errors: a bad argument (negative rate, no target, ...) raises
 :class:`edgesight.core.errors.ConfigError` naming the argument and its value; a timestamp that goes
-backwards in an estimator raises :class:`ValueError` naming both timestamps.
+backwards in an estimator raises :class:`edgesight.core.errors.InputError` naming both timestamps.
 
 The formulas and the worked example are in ``docs/queueing.md``.
 
@@ -34,7 +34,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 
 __all__ = [
     "ArrivalRateEstimator",
@@ -398,13 +398,13 @@ class ArrivalRateEstimator:
         """Record one arrival (one crossing of the entry line) at ``timestamp`` seconds.
 
         Raises:
-            ValueError: ``timestamp`` is not finite or earlier than the previous one.
+            InputError: ``timestamp`` is not finite or earlier than the previous one.
         """
         ts = float(timestamp)
         if not math.isfinite(ts):
-            raise ValueError(f"ArrivalRateEstimator.add: timestamp must be finite, got {timestamp!r}")
+            raise InputError(f"ArrivalRateEstimator.add: timestamp must be finite, got {timestamp!r}")
         if self._times and ts < self._times[-1]:
-            raise ValueError(
+            raise InputError(
                 f"ArrivalRateEstimator.add: timestamp {ts!r} is earlier than "
                 f"the previous one {self._times[-1]!r}"
             )
@@ -415,11 +415,11 @@ class ArrivalRateEstimator:
         """Arrivals per second over ``(now - window_s, now]``.
 
         Raises:
-            ValueError: ``now`` is earlier than the last recorded arrival.
+            InputError: ``now`` is earlier than the last recorded arrival.
         """
         t = float(now)
         if self._times and t < self._times[-1]:
-            raise ValueError(
+            raise InputError(
                 f"ArrivalRateEstimator.rate: now={t!r} is earlier than the last arrival {self._times[-1]!r}"
             )
         self._prune(t)
@@ -464,11 +464,11 @@ class EwmaRateEstimator:
         """Record one arrival at ``timestamp`` seconds.
 
         Raises:
-            ValueError: ``timestamp`` is not finite or earlier than the previous one.
+            InputError: ``timestamp`` is not finite or earlier than the previous one.
         """
         ts = float(timestamp)
         if not math.isfinite(ts):
-            raise ValueError(f"EwmaRateEstimator.add: timestamp must be finite, got {timestamp!r}")
+            raise InputError(f"EwmaRateEstimator.add: timestamp must be finite, got {timestamp!r}")
         self._level = self._decayed(ts, "add") + 1.0 / self._tau
         self._last = ts
 
@@ -476,7 +476,7 @@ class EwmaRateEstimator:
         if self._last is None:
             return 0.0
         if t < self._last:
-            raise ValueError(
+            raise InputError(
                 f"EwmaRateEstimator.{where}: time {t!r} is earlier than the previous one {self._last!r}"
             )
         return self._level * math.exp(-(t - self._last) / self._tau)
@@ -485,6 +485,6 @@ class EwmaRateEstimator:
         """Weighted arrivals per second at ``now``.
 
         Raises:
-            ValueError: ``now`` is earlier than the last recorded arrival.
+            InputError: ``now`` is earlier than the last recorded arrival.
         """
         return self._decayed(float(now), "rate")

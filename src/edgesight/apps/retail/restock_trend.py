@@ -11,7 +11,8 @@ Timestamps are seconds (any epoch) and must not go backwards. Pure maths, no I/O
   (shoppers occluding the shelf, a flickering box) do not make it flap.
 
 Errors: constructor arguments out of range raise :class:`edgesight.core.errors.ConfigError`; a
-reading that is not finite or negative, or a timestamp that goes backwards, raises ``ValueError``.
+reading that is not finite or negative, or a timestamp that goes backwards, raises
+:class:`edgesight.core.errors.InputError`.
 
 Example:
     A shelf losing 1 % per minute from 90 %, read every 10 s:
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, InputError
 
 __all__ = [
     "AlarmState",
@@ -80,7 +81,7 @@ def theil_sen(
         ``(slope, intercept)`` with ``y ≈ intercept + slope * t`` (intercept at ``t = 0``).
 
     Raises:
-        ValueError: ``t`` and ``y`` differ in length, or fewer than two distinct times.
+        InputError: ``t`` and ``y`` differ in length, or fewer than two distinct times.
 
     Example:
         >>> slope, intercept = theil_sen([0, 1, 2, 3, 4], [1.0, 0.9, 0.0, 0.7, 0.6])  # one outlier
@@ -90,7 +91,7 @@ def theil_sen(
     tt = np.asarray(t, dtype=np.float64)
     yy = np.asarray(y, dtype=np.float64)
     if tt.shape != yy.shape or tt.ndim != 1:
-        raise ValueError(
+        raise InputError(
             f"theil_sen: t and y must be 1-D of equal length, got shapes {tt.shape} and {yy.shape}"
         )
     ref = float(tt[-1]) if tt.size else 0.0
@@ -99,7 +100,7 @@ def theil_sen(
     dt = tc[j] - tc[i]
     ok = dt != 0.0
     if not ok.any():
-        raise ValueError(f"theil_sen: need at least two distinct times, got {tt.size} samples")
+        raise InputError(f"theil_sen: need at least two distinct times, got {tt.size} samples")
     slope = float(np.median((yy[j][ok] - yy[i][ok]) / dt[ok]))
     level_at_ref = float(np.median(yy - slope * tc))
     return slope, level_at_ref - slope * ref
@@ -309,19 +310,19 @@ class DepletionEstimator:
             A :class:`DepletionState`.
 
         Raises:
-            ValueError: ``occupancy`` negative or not finite, or ``timestamp`` not finite or earlier
+            InputError: ``occupancy`` negative or not finite, or ``timestamp`` not finite or earlier
                 than the previous reading.
         """
         ts, occ = float(timestamp), float(occupancy)
         if not math.isfinite(ts):
-            raise ValueError(f"DepletionEstimator.update: timestamp must be finite, got {timestamp!r}")
+            raise InputError(f"DepletionEstimator.update: timestamp must be finite, got {timestamp!r}")
         if self._last_ts is not None and ts < self._last_ts:
-            raise ValueError(
+            raise InputError(
                 f"DepletionEstimator.update: timestamp {ts!r} is earlier than "
                 f"the previous one {self._last_ts!r}"
             )
         if not math.isfinite(occ) or occ < 0.0:
-            raise ValueError(
+            raise InputError(
                 f"DepletionEstimator.update: occupancy must be a finite fraction >= 0, got {occupancy!r}"
             )
         self._last_ts = ts
@@ -411,17 +412,17 @@ class RestockAlarm:
         """Take one occupancy reading; return the alert state and whether it changed.
 
         Raises:
-            ValueError: ``occupancy`` or ``timestamp`` not finite, or ``timestamp`` earlier than the
+            InputError: ``occupancy`` or ``timestamp`` not finite, or ``timestamp`` earlier than the
                 previous reading.
         """
         ts, occ = float(timestamp), float(occupancy)
         if not (math.isfinite(ts) and math.isfinite(occ)):
-            raise ValueError(
+            raise InputError(
                 f"RestockAlarm.update: need finite values, got timestamp={timestamp!r}, "
                 f"occupancy={occupancy!r}"
             )
         if self._last_ts is not None and ts < self._last_ts:
-            raise ValueError(
+            raise InputError(
                 f"RestockAlarm.update: timestamp {ts!r} is earlier than the previous one {self._last_ts!r}"
             )
         self._last_ts = ts

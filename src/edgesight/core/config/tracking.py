@@ -1,0 +1,56 @@
+"""The ``analytics.tracking`` section: the multi-object tracker."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edgesight.core.config.base import Fraction, PositiveFraction, StrictSection
+
+__all__ = ["TrackingConfig", "check_tracking_thresholds"]
+
+
+def check_tracking_thresholds(cfg: TrackingConfig) -> None:
+    """``low_thresh <= track_thresh <= new_track_thresh``, else a message naming both keys and values.
+
+    Example:
+        >>> TrackingConfig(low_thresh=0.6, track_thresh=0.5)
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for TrackingConfig
+          Value error, tracking.low_thresh=0.6 must be <= tracking.track_thresh=0.5 ...
+    """
+    if cfg.low_thresh > cfg.track_thresh:
+        raise ValueError(
+            f"tracking.low_thresh={cfg.low_thresh} must be <= tracking.track_thresh={cfg.track_thresh}"
+        )
+    if cfg.new_track_thresh < cfg.track_thresh:
+        raise ValueError(
+            f"tracking.new_track_thresh={cfg.new_track_thresh} must be >= "
+            f"tracking.track_thresh={cfg.track_thresh}"
+        )
+
+
+class TrackingConfig(StrictSection):
+    """ByteTrack-style multi-object tracker."""
+
+    enabled: bool = Field(True, description="track objects; zones, lines, distance and speed need it")
+    track_thresh: Fraction = Field(
+        0.5, description="score at or above which a detection joins the first association"
+    )
+    low_thresh: Fraction = Field(
+        0.1, description="detections between low_thresh and track_thresh join the second one"
+    )
+    new_track_thresh: Fraction = Field(
+        0.6, description="minimum score of an unmatched detection to start a track"
+    )
+    match_iou: PositiveFraction = Field(0.2, description="minimum IoU, first association")
+    low_match_iou: PositiveFraction = Field(0.5, description="minimum IoU, second (low-score) stage")
+    new_match_iou: PositiveFraction = Field(0.3, description="minimum IoU to confirm a tentative track")
+    min_hits: int = Field(3, ge=1, le=30, description="consecutive matched frames before a track is reported")
+    max_lost_frames: int = Field(30, ge=0, le=1000, description="frames a track survives without a match")
+    class_aware: bool = Field(True, description="a track only matches detections of its own class")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrackingConfig:
+        check_tracking_thresholds(self)
+        return self
