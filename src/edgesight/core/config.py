@@ -18,6 +18,7 @@ from edgesight.core.config_analytics import AnalyticsConfig
 from edgesight.core.errors import ConfigError
 from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Tiling
+from edgesight.core.trust import TrustSettings
 
 DEFAULT_MODEL = "nanodet-coco-int8"
 """The zoo model a device runs unless its config names another."""
@@ -42,6 +43,7 @@ class SensorSection(_Strict):
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
+    trust: TrustSettings = Field(default_factory=TrustSettings, description="which model packages to accept")
 
     @field_validator("roi")
     @classmethod

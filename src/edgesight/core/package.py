@@ -149,12 +149,16 @@ def read_package(path: Path | str) -> ModelPackage:
 
 def read_package_bytes(data: bytes, source: str = "<bytes>") -> ModelPackage:
     """Load and verify a package held in memory (e.g. received from the hub)."""
+    return parse_package(unpack_bytes(data, source), source=source)
+
+
+def unpack_bytes(data: bytes, source: str) -> dict[str, bytes]:
+    """The members of a package held in memory, unpacked within :data:`LIMITS`."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = unpack_members(zf, source)
+            return unpack_members(zf, source)
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ModelLoadError(f"{source}: not a readable model package ({exc})") from exc
-    return parse_package(members, source=source)
 
 
 def unpack_members(zf: zipfile.ZipFile, source: str, limits: UnpackLimits = LIMITS) -> dict[str, bytes]:
