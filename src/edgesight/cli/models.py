@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from edgesight.core.config import DEFAULT_MODEL, load_config
 from edgesight.core.errors import ConfigError
+from edgesight.core.intrinsics import Layout
 from edgesight.core.package import read_package
 from edgesight.core.signing import (
     key_id,
@@ -21,7 +23,9 @@ from edgesight.core.signing import (
     write_keypair,
 )
 from edgesight.core.trust import TrustSettings
-from edgesight.sensor.zoo import verify_model, zoo_dir, zoo_names
+from edgesight.factory.latency import median_latency_ms
+from edgesight.factory.memory_report import analyse, load_graph, parse_size
+from edgesight.sensor.zoo import resolve_model, verify_model, zoo_dir, zoo_names
 
 console = Console()
 model_app = typer.Typer(no_args_is_help=True, help="Sign, verify and measure model packages.")
@@ -106,3 +110,71 @@ def verify(
     console.print(
         f"ok {verdict.package.name} ({verdict.package.source}): {verdict.basis}", highlight=False, soft_wrap=True
     )
+
+
+@model_app.command("report")
+def report(
+    model: Annotated[str, typer.Argument(help="zoo model name, .espkg package or .onnx file")],
+    budget: Annotated[str, typer.Option(help="memory budget (KB/MB decimal, KiB/MiB binary)")] = "8MB",
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    runs: Annotated[int, typer.Option(min=0, help="timed inference runs for the latency (0: skip)")] = 10,
+    threads: Annotated[int, typer.Option(min=1, max=8, help="ONNX Runtime threads for the latency")] = 1,
+) -> None:
+    """Weights, peak activations, total against a budget, MACs and latency of a network."""
+    budget_bytes = parse_size(budget)
+    name, network, input_shapes = _network(model)
+    graph = load_graph(network, model)
+    data: dict[str, object] = {"model": name, **analyse(graph, input_shapes).against(budget_bytes)}
+    if runs:
+        data["latency_ms"] = round(median_latency_ms(network, runs=runs, threads=threads, input_shapes=input_shapes), 2)
+        data["latency_runs"], data["latency_threads"] = runs, threads
+    if as_json:
+        console.print_json(json.dumps(data))
+    else:
+        _print_report(data)
+
+
+def _network(model: str) -> tuple[str, bytes, dict[str, tuple[int, ...]]]:
+    """Name, ONNX bytes and input shape (from the intrinsics) of a zoo name, package or .onnx file."""
+    path = Path(model)
+    if path.suffix == ".onnx":
+        try:
+            return path.name, path.read_bytes(), {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    package = read_package(resolve_model(model))
+    spec = package.intrinsics.input
+    shape = (1, 3, spec.height, spec.width) if spec.layout is Layout.NCHW else (1, spec.height, spec.width, 3)
+    graph_input = load_graph(package.network, model).graph.input[0].name
+    return package.name, package.network, {graph_input: shape}
+
+
+def _mb(n: object) -> str:
+    return f"{int(str(n)) / 1e6:.2f} MB"
+
+
+def _print_report(data: dict[str, object]) -> None:
+    weights = data["weights"]
+    assert isinstance(weights, dict)
+    table = Table(title=f"memory report: {data['model']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("weights", _mb(data["weight_bytes"]))
+    for dtype, group in weights.items():
+        table.add_row(f"  {dtype}", f"{_mb(group['bytes'])} in {group['tensors']} tensors")
+    table.add_row("peak activations", f"{_mb(data['peak_activation_bytes'])}  at {data['peak_node']}")
+    verdict = "[green]fits[/]" if data["fits"] else "[red]does NOT fit[/]"
+    share = int(str(data["total_bytes"])) / int(str(data["budget_bytes"]))
+    table.add_row("total", f"{_mb(data['total_bytes'])} of {_mb(data['budget_bytes'])} budget ({share:.0%}): {verdict}")
+    table.add_row("MACs", f"{int(str(data['macs'])) / 1e9:.2f} G")
+    if "latency_ms" in data:
+        table.add_row(
+            "latency",
+            f"{data['latency_ms']} ms (median of {data['latency_runs']}, {data['latency_threads']} thread(s), "
+            "ONNX Runtime CPU, this machine)",
+        )
+    assumptions = data["assumptions"]
+    assert isinstance(assumptions, list)
+    for note in assumptions:
+        table.add_row("assumption", str(note))
+    console.print(table)
