@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import LIMITS, read_package, read_package_bytes
@@ -95,3 +98,33 @@ def test_too_many_members(tmp_path: Path) -> None:
 def test_shipped_packages_are_within_the_limits() -> None:
     for name in ("nanodet-coco-fp32", "nanodet-coco-int8", "ssdlite-person"):
         assert read_package(resolve_model(name)).id == name
+
+
+def small_zip(entries: list[tuple[str, bytes, int]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data, method in entries:
+            zf.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buffer.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    entries=st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.binary(max_size=64),
+            st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]),
+        ),
+        max_size=4,
+    ),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=1, max_value=255)), max_size=6),
+)
+def test_any_damaged_zip_is_a_model_load_error(entries: list[tuple[str, bytes, int]], flips: list[tuple[int, int]]) -> None:
+    """Fuzz: whatever the bytes, the reader answers with a ModelLoadError, never another exception."""
+    data = bytearray(small_zip(entries))
+    for where, mask in flips:
+        data[where % len(data)] ^= mask
+    with pytest.raises(ModelLoadError):
+        read_package_bytes(bytes(data), source="fuzz.espkg")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import re
 import zipfile
 import zlib
@@ -43,6 +44,11 @@ _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 SIGNATURE_MEMBER = "manifest.sig"
 """The detached Ed25519 signature of ``manifest.json`` (see :mod:`edgesight.core.signing`)."""
 _CHUNK = 1 << 20
+# What zipfile and its codecs raise on damaged archives: bad headers, names, seeks, streams, methods.
+_UNREADABLE = (
+    zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError, IndexError, RuntimeError,
+    NotImplementedError,
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ def read_package(path: Path | str) -> ModelPackage:
     try:
         with zipfile.ZipFile(path) as zf:
             members = unpack_members(zf, str(path))
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+    except _UNREADABLE as exc:
         raise ModelLoadError(f"{path}: not a readable model package ({exc})") from exc
     return parse_package(members, source=str(path))
 
@@ -157,7 +163,7 @@ def unpack_bytes(data: bytes, source: str) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return unpack_members(zf, source)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except _UNREADABLE as exc:
         raise ModelLoadError(f"{source}: not a readable model package ({exc})") from exc
 
 
@@ -247,7 +253,11 @@ def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
     for name in listed:
         if name not in members:
             raise ModelLoadError(f"{source}: manifest lists {name} but the package does not contain it")
-    labels = tuple(line.strip() for line in members["labels.txt"].decode("utf-8").splitlines() if line.strip())
+    try:
+        text = members["labels.txt"].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(f"{source}: labels.txt is not UTF-8 ({exc})") from exc
+    labels = tuple(line.strip() for line in text.splitlines() if line.strip())
     if not labels:
         raise ModelLoadError(f"{source}: labels.txt has no labels")
     try:
