@@ -150,7 +150,11 @@ def _network(model: str) -> tuple[str, bytes, dict[str, tuple[int, ...]]]:
 
 
 def _mb(n: object) -> str:
-    return f"{int(str(n)) / 1e6:.2f} MB"
+    """Bytes as MB, or as kB/B when that would round to 0.00 MB."""
+    value = int(str(n))
+    if value >= 10_000:
+        return f"{value / 1e6:.2f} MB"
+    return f"{value / 1e3:.1f} kB" if value >= 1000 else f"{value} B"
 
 
 def _print_report(data: dict[str, object]) -> None:
