@@ -60,7 +60,7 @@ def test_device_config_trust_applies_to_sense(tmp_path: Path, nanodet_int8: Mode
     public = (tmp_path / "acme.pub").read_text().strip()
     state = tmp_path / "accepted.json"
     config = tmp_path / "device.yaml"
-    config.write_text(yaml.safe_dump({"sensor": {"trust": {"trusted_keys": [public], "accepted_versions": str(state)}}}))
+    config.write_text(yaml.safe_dump({"model_trust": {"trusted_keys": [public], "accepted_versions": str(state)}}))
 
     v2 = custom_package(tmp_path / "v2.espkg", nanodet_int8, "2.0.0")
     refused = edgesight("sense", "--config", config, "--source", vtest_path, "--model", v2, "--max-frames", "2")
@@ -81,7 +81,7 @@ def test_device_config_trust_applies_to_sense(tmp_path: Path, nanodet_int8: Mode
 
 def test_bad_key_in_device_config_names_the_key(tmp_path: Path) -> None:
     config = tmp_path / "device.yaml"
-    config.write_text(yaml.safe_dump({"sensor": {"trust": {"trusted_keys": ["ed25519:nope"]}}}))
+    config.write_text(yaml.safe_dump({"model_trust": {"trusted_keys": ["ed25519:nope"]}}))
     result = edgesight("model", "verify", "nanodet-coco-int8", "--config", config)
     assert result.returncode == 2
-    assert "sensor.trust.trusted_keys" in error_line(result) and "trusted_keys[0]" in error_line(result)
+    assert "model_trust.trusted_keys" in error_line(result) and "trusted_keys[0]" in error_line(result)

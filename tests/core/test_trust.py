@@ -165,3 +165,17 @@ def test_keys_are_written_private_and_loose_keys_are_refused(tmp_path: Path) -> 
 def test_bad_trusted_key_in_settings_names_it() -> None:
     with pytest.raises(ValueError, match=r"trusted_keys\[1\]: a public key must look like"):
         TrustSettings(trusted_keys=("ed25519:O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=", "ssh-rsa AAAA"))
+
+
+def test_a_desired_twin_cannot_loosen_trust() -> None:
+    """Trust is local: the hub's desired twin overrides sensor keys, not ``model_trust``."""
+    from edgesight.agent.twin import parse_desired, resolve_twin
+    from edgesight.core.config import DeviceConfig
+    from edgesight.core.errors import SchemaError
+
+    device = DeviceConfig.model_validate({"model_trust": {"trusted_keys": [], "allow_unsigned": False}})
+    loosen = parse_desired(b'{"version": 2, "config": {"sensor": {"trust": {"allow_unsigned": true}}}}')
+    with pytest.raises(SchemaError, match=r"desired twin config\.sensor: trust: Extra inputs are not permitted"):
+        resolve_twin(loosen, device)
+    with pytest.raises(SchemaError):
+        parse_desired(b'{"version": 2, "config": {"model_trust": {"allow_unsigned": true}}}')

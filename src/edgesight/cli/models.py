@@ -88,7 +88,7 @@ def verify(
         list[Path] | None, typer.Option("--trusted-key", "-t", help="public key file (.pub); repeatable")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="device config whose sensor.trust applies")
+        Path | None, typer.Option("--config", "-c", help="device config whose model_trust applies")
     ] = None,
     allow_unsigned: Annotated[bool, typer.Option(help="development only: accept unsigned packages")] = False,
     accepted_versions: Annotated[
@@ -96,7 +96,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check a package as a device would: intact, pinned or signed by a trusted key, not a downgrade."""
-    base = load_config(config).sensor.trust if config else TrustSettings()
+    base = load_config(config).model_trust if config else TrustSettings()
     keys = base.trusted_keys + tuple(public_key_text(load_public_key(p)) for p in trusted_key or [])
     try:
         trust = TrustSettings(

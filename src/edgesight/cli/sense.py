@@ -93,7 +93,7 @@ def sense(
     source = source or device.sensor.source
     if source is None:
         raise ConfigError("no source: give --source or sensor.source in the config")
-    package = load_model(model or device.sensor.model, device.sensor.trust)
+    package = load_model(model or device.sensor.model, device.model_trust)
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
     )

@@ -43,7 +43,6 @@ class SensorSection(_Strict):
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
-    trust: TrustSettings = Field(default_factory=TrustSettings, description="which model packages to accept")
 
     @field_validator("roi")
     @classmethod
@@ -69,6 +68,8 @@ class DeviceConfig(_Strict):
     stream_id: str = Field("main", min_length=1, max_length=64)
     sensor: SensorSection = Field(default_factory=SensorSection)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    # Top level, not under sensor: a desired twin overrides sensor keys, and must not loosen trust.
+    model_trust: TrustSettings = Field(default_factory=TrustSettings, description="which model packages to accept")
 
 
 def config_error_message(exc: ValidationError, source: str) -> str:

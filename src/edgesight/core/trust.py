@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class TrustSettings(BaseModel):
-    """Trust settings of a device (``sensor.trust`` in its config).
+    """Trust settings of a device (``model_trust`` in its config; a desired twin cannot change them).
 
     Example:
         >>> TrustSettings.model_validate({"trusted_keys": ["ed25519:O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="]})
