@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import sys
@@ -74,6 +75,8 @@ def test_device_config_trust_applies_to_sense(tmp_path: Path, nanodet_int8: Mode
 
     v1 = custom_package(tmp_path / "v1.espkg", nanodet_int8, "1.0.0")
     assert edgesight("model", "sign", v1, "--key", tmp_path / "acme").returncode == 0
+    checked = edgesight("model", "verify", tmp_path / "v2.espkg", "--config", config)  # check only
+    assert checked.returncode == 0 and json.loads(state.read_text()) == {"acme-people": "2.0.0"}
     downgrade = edgesight("model", "verify", v1, "--config", config)
     assert downgrade.returncode == 1
     assert "refused (downgrade): acme-people version 1.0.0 is older than version 2.0.0" in error_line(downgrade)

@@ -179,3 +179,15 @@ def test_a_desired_twin_cannot_loosen_trust() -> None:
         resolve_twin(loosen, device)
     with pytest.raises(SchemaError):
         parse_desired(b'{"version": 2, "config": {"model_trust": {"allow_unsigned": true}}}')
+
+
+def test_checking_without_recording_leaves_the_state_alone(
+    tmp_path: Path, nanodet_int8: ModelPackage, vendor_key: Ed25519PrivateKey, trust: TrustSettings
+) -> None:
+    state = tmp_path / "accepted.json"
+    settings = trust.model_copy(update={"accepted_versions": state})
+    v2 = sign_package(package(tmp_path, nanodet_int8, "2.0.0", "v2.espkg"), vendor_key)
+    v1 = sign_package(package(tmp_path, nanodet_int8, "1.0.0", "v1.espkg"), vendor_key)
+    verify_package(v2, settings, record=False)
+    assert not state.exists()
+    assert verify_package(v1, settings).package.version == "1.0.0"  # v2 was only checked, never accepted

@@ -92,8 +92,11 @@ def verify(
     ] = None,
     allow_unsigned: Annotated[bool, typer.Option(help="development only: accept unsigned packages")] = False,
     accepted_versions: Annotated[
-        Path | None, typer.Option(help="accepted-versions file: refuse downgrades and record this version")
+        Path | None, typer.Option(help="accepted-versions file: refuse a version older than one accepted")
     ] = None,
+    record: Annotated[
+        bool, typer.Option(help="record the version as accepted, as a device does when it loads it")
+    ] = False,
 ) -> None:
     """Check a package as a device would: intact, pinned or signed by a trusted key, not a downgrade."""
     base = load_config(config).model_trust if config else TrustSettings()
@@ -106,7 +109,7 @@ def verify(
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    verdict = verify_model(package, trust)
+    verdict = verify_model(package, trust, record=record)
     console.print(
         f"ok {verdict.package.name} ({verdict.package.source}): {verdict.basis}", highlight=False, soft_wrap=True
     )

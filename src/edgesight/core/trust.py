@@ -141,13 +141,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_package(path: Path, settings: TrustSettings, *, pinned_sha256: str | None = None) -> Verdict:
+def verify_package(
+    path: Path, settings: TrustSettings, *, pinned_sha256: str | None = None, record: bool = True
+) -> Verdict:
     """Load ``path`` if it is intact and trusted under ``settings``.
 
     Args:
         path: the package file.
         settings: trusted keys, the unsigned opt-out and the accepted-versions file.
         pinned_sha256: the digest the code pins for a zoo package; None for any other package.
+        record: remember the version as accepted (a device loading it); False only checks.
 
     Raises:
         ModelLoadError: the package is damaged (see :func:`edgesight.core.package.parse_package`).
@@ -177,7 +180,8 @@ def verify_package(path: Path, settings: TrustSettings, *, pinned_sha256: str | 
     if settings.accepted_versions is not None:
         versions = AcceptedVersions(settings.accepted_versions)
         versions.check(package)
-        versions.record(package)
+        if record:
+            versions.record(package)
     return Verdict(package=package, basis=basis)
 
 

@@ -64,8 +64,11 @@ def resolve_model(name_or_path: str) -> Path:
     return path
 
 
-def verify_model(name_or_path: str, trust: TrustSettings | None = None) -> Verdict:
-    """Resolve, verify and trust-check a model; a package inside the zoo folder must match its pin."""
+def verify_model(name_or_path: str, trust: TrustSettings | None = None, *, record: bool = True) -> Verdict:
+    """Resolve, verify and trust-check a model; a package inside the zoo folder must match its pin.
+
+    ``record`` (default) remembers the version as accepted when ``trust.accepted_versions`` is set.
+    """
     path = resolve_model(name_or_path)
     in_zoo = path.resolve().parent == zoo_dir().resolve()
     pinned = zoo_pins().get(path.name) if in_zoo else None
@@ -75,7 +78,7 @@ def verify_model(name_or_path: str, trust: TrustSettings | None = None) -> Verdi
             f"{path}: refused (zoo-pin): the zoo holds this package but {PINS_FILE} does not pin it; "
             "run `python tools/build_zoo.py --pins`",
         )
-    return verify_package(path, trust or TrustSettings(), pinned_sha256=pinned)
+    return verify_package(path, trust or TrustSettings(), pinned_sha256=pinned, record=record)
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, trust: TrustSettings | None = None) -> ModelPackage:
