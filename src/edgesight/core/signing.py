@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edgesight.core.errors import ConfigError, ModelLoadError, PackageTrustError
 from edgesight.core.package import SIGNATURE_MEMBER, parse_package, unpack_bytes
 
+__all__ = ["KEY_PREFIX", "check_signature", "key_id", "load_private_key", "load_public_key", "parse_public_key",
+           "public_key_text", "sign_package", "write_keypair"]
+
 KEY_PREFIX = "ed25519:"
 _ALGORITHM = "ed25519"
 

@@ -31,6 +31,8 @@ from edgesight.core.errors import ConfigError, ModelLoadError, PackageTrustError
 from edgesight.core.package import LIMITS, ModelPackage, parse_package, unpack_bytes
 from edgesight.core.signing import check_signature, key_id, parse_public_key
 
+__all__ = ["AcceptedVersions", "TrustSettings", "Verdict", "sha256_file", "verify_package"]
+
 log = logging.getLogger(__name__)
 
 

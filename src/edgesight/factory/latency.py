@@ -11,6 +11,8 @@ import onnxruntime as ort
 
 from edgesight.factory.memory_report import GraphError
 
+__all__ = ["median_latency_ms"]
+
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,

@@ -30,6 +30,8 @@ from onnx import helper, shape_inference
 
 from edgesight.core.errors import EdgeSightError
 
+__all__ = ["DEFAULT_BUDGET", "GraphCost", "GraphError", "WeightGroup", "analyse", "load_graph", "parse_size"]
+
 DEFAULT_BUDGET = 8_000_000
 """The IMX500's 8 MB for weights and activations together (decimal megabytes)."""
 
