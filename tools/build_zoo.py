@@ -5,11 +5,16 @@ are made here with EdgeSight's own quantizer, calibrated on real frames of vtest
 through the same ISP the sensor uses, so calibration sees exactly what inference will see.
 
     python tools/build_zoo.py [--calibration data/vtest.avi] [--frames 32]
+    python tools/build_zoo.py --pins     # only re-pin the packages already in the zoo
+
+Every build ends by writing ``zoo/pins.json``: the SHA-256 of each package, which is how the
+runtime trusts the zoo (docs/package-trust.md). Adding a package to the zoo means re-pinning.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +23,8 @@ import numpy.typing as npt
 import onnx
 
 from edgesight.core.intrinsics import Intrinsics
-from edgesight.core.package import write_package
+from edgesight.core.package import PACKAGE_SUFFIX, write_package
+from edgesight.core.trust import sha256_file
 from edgesight.factory.quantize import INT8_OPS, pool_before_activation, quantize_int8
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.sources import open_source
@@ -115,11 +121,23 @@ def nanodet_int8(fp32: bytes, calibration: Iterator[npt.NDArray[np.float32]]) ->
     return quantize_int8(network, calibration, op_types=INT8_OPS, exclude_nodes=keep_float)
 
 
+def write_pins(zoo: Path = ZOO) -> Path:
+    """Pin every package in ``zoo`` by SHA-256 in ``zoo/pins.json`` (sorted, so diffs stay small)."""
+    pins = {p.name: sha256_file(p) for p in sorted(zoo.glob(f"*{PACKAGE_SUFFIX}"))}
+    path = zoo / "pins.json"
+    path.write_text(json.dumps(pins, indent=2) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibration", type=Path, default=ROOT / "data" / "vtest.avi")
     parser.add_argument("--frames", type=int, default=32)
+    parser.add_argument("--pins", action="store_true", help="only re-pin the packages already in the zoo")
     args = parser.parse_args()
+    if args.pins:
+        print(f"pinned {write_pins().relative_to(ROOT)}")
+        return
 
     labels = (ROOT / "tools" / "labels" / "coco80.txt").read_text().splitlines()
     nanodet_fp32 = (ONNX_DIR / "nanodet-coco.fp32.onnx").read_bytes()
@@ -159,6 +177,7 @@ def main() -> None:
     )
     for p in sorted(ZOO.glob("*.espkg")):
         print(f"{p.relative_to(ROOT)}  {p.stat().st_size / 1e6:.1f} MB")
+    print(f"pinned {write_pins().relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

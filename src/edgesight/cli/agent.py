@@ -57,7 +57,7 @@ def agent(
         max_frames=max_frames,
         drain_timeout_s=drain_timeout,
     )
-    package = load_model(device.sensor.model)
+    package = load_model(device.sensor.model, device.model_trust)
     with SensorFeed(device, package) as feed:
         runner = Agent(device, creds, feed, settings)
 

@@ -99,7 +99,7 @@ def sense(
     _check_path_option("--source", source)
     if model is not None:
         _check_path_option("--model", model)
-    package = load_model(model or device.sensor.model)
+    package = load_model(model or device.sensor.model, device.model_trust)
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
     )

@@ -8,6 +8,7 @@ Callers catch :class:`EdgeSightError`; the CLI turns it into a one-line message 
     +-- SourceError                a video file, camera or stream that cannot be read
     |   +-- SourceEndedError       a stream ended and could not be reopened
     +-- ModelLoadError             a model package that is missing, tampered with or inconsistent
+    |   +-- PackageTrustError      a well-formed package that is not trusted (``check`` names why)
     +-- SchemaError                metadata that does not match its versioned schema
     |   +-- UnsupportedVersionError  a message or record of a version this reader does not know
     +-- StorageError               a database or disk that refuses a write
@@ -43,6 +44,18 @@ class SourceEndedError(SourceError):
 
 class ModelLoadError(EdgeSightError):
     """A model package is missing, tampered with, or does not match its network."""
+
+
+class PackageTrustError(ModelLoadError):
+    """A package is intact but not trusted; ``check`` names the check that refused it.
+
+    Checks: ``unsigned``, ``signature`` (altered after signing), ``untrusted-key``, ``downgrade``,
+    ``zoo-pin`` (a shipped package that differs from the sha256 the code pins).
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
 
 
 class SchemaError(EdgeSightError):

@@ -11,6 +11,12 @@ A package is a zip archive::
 The loader checks the format, that every member is listed with the right checksum (and nothing
 unlisted is present), that labels exist and that the intrinsics validate. Checking that the
 intrinsics match the network's tensors needs ONNX Runtime and so happens in the sensor runtime.
+Whether a package is *trusted* (zoo pin or signature) is :mod:`edgesight.core.trust`'s job; the
+optional ``manifest.sig`` member holds the signature and is the one member the manifest cannot list.
+
+Unpacking is bounded (:data:`LIMITS`): a zip declares each member's size, but a crafted one can
+declare anything, so members are refused on their declared size and compression ratio first and
+then decompressed in chunks with a hard cap, never more than one chunk past the limit.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +41,38 @@ PACKAGE_FORMAT = "edgesight.model-package/1"
 PACKAGE_SUFFIX = ".espkg"
 _REQUIRED = ("model.onnx", "labels.txt", "intrinsics.json")
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+SIGNATURE_MEMBER = "manifest.sig"
+"""The detached Ed25519 signature of ``manifest.json`` (see :mod:`edgesight.core.signing`)."""
+_CHUNK = 1 << 20
+# What zipfile and its codecs raise on damaged archives: bad headers, names, seeks, streams, methods.
+_UNREADABLE = (
+    zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError, IndexError, RuntimeError,
+    NotImplementedError,
+)
+
+
+@dataclass(frozen=True)
+class UnpackLimits:
+    """Bounds on what unpacking one package may cost, whatever its zip headers claim.
+
+    Attributes:
+        max_members: most members a package may hold.
+        max_member_bytes: largest uncompressed member (a network with its weights).
+        max_total_bytes: largest sum of uncompressed members.
+        max_ratio: largest uncompressed/compressed ratio of a member bigger than ``ratio_floor``
+            (ONNX weights deflate about 1.1-3x; a deflate bomb of zeros about 1000x).
+        ratio_floor: members up to this size are not ratio-checked (tiny text files compress well).
+    """
+
+    max_members: int = 256
+    max_member_bytes: int = 512 << 20
+    max_total_bytes: int = 768 << 20
+    max_ratio: float = 100.0
+    ratio_floor: int = 1 << 20
+
+
+LIMITS = UnpackLimits()
+"""The limits every reader in this module uses."""
 
 
 @dataclass(frozen=True)
@@ -107,20 +147,92 @@ def read_package(path: Path | str) -> ModelPackage:
         raise ModelLoadError(f"model package not found: {path}")
     try:
         with zipfile.ZipFile(path) as zf:
-            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            members = unpack_members(zf, str(path))
+    except _UNREADABLE as exc:
         raise ModelLoadError(f"{path}: not a readable model package ({exc})") from exc
     return parse_package(members, source=str(path))
 
 
 def read_package_bytes(data: bytes, source: str = "<bytes>") -> ModelPackage:
     """Load and verify a package held in memory (e.g. received from the hub)."""
+    return parse_package(unpack_bytes(data, source), source=source)
+
+
+def unpack_bytes(data: bytes, source: str) -> dict[str, bytes]:
+    """The members of a package held in memory, unpacked within :data:`LIMITS`."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
-    except (zipfile.BadZipFile, EOFError) as exc:
+            return unpack_members(zf, source)
+    except _UNREADABLE as exc:
         raise ModelLoadError(f"{source}: not a readable model package ({exc})") from exc
-    return parse_package(members, source=source)
+
+
+def unpack_members(zf: zipfile.ZipFile, source: str, limits: UnpackLimits = LIMITS) -> dict[str, bytes]:
+    """Every file member of ``zf`` by name, unpacked within ``limits``.
+
+    Raises:
+        ModelLoadError: naming the member and the limit it breaks, before it is unpacked in full.
+
+    Example:
+        >>> buf = io.BytesIO()
+        >>> with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        ...     out.writestr("zeros.bin", bytes(4 << 20))
+        >>> unpack_members(zipfile.ZipFile(buf), "bomb.espkg")
+        Traceback (most recent call last):
+        ...
+        edgesight.core.errors.ModelLoadError: bomb.espkg: member zeros.bin expands 1028x (4194304 bytes from 4080), ...
+    """
+    infos = [info for info in zf.infolist() if not info.is_dir()]
+    if len(infos) > limits.max_members:
+        raise ModelLoadError(f"{source}: {len(infos)} members, more than the limit of {limits.max_members}")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise ModelLoadError(f"{source}: a member name appears twice (package was altered)")
+    for info in infos:
+        _check_declared(info, source, limits)
+    declared_total = sum(info.file_size for info in infos)
+    if declared_total > limits.max_total_bytes:
+        raise ModelLoadError(
+            f"{source}: members expand to {declared_total} bytes, more than the limit of {limits.max_total_bytes}"
+        )
+    members: dict[str, bytes] = {}
+    budget = limits.max_total_bytes
+    for info in infos:
+        data = _read_capped(zf, info, min(info.file_size, limits.max_member_bytes, budget), source)
+        budget -= len(data)
+        members[info.filename] = data
+    return members
+
+
+def _check_declared(info: zipfile.ZipInfo, source: str, limits: UnpackLimits) -> None:
+    if info.file_size > limits.max_member_bytes:
+        raise ModelLoadError(
+            f"{source}: member {info.filename} declares {info.file_size} bytes, "
+            f"more than the limit of {limits.max_member_bytes}"
+        )
+    if info.file_size > limits.ratio_floor:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_ratio:
+            raise ModelLoadError(
+                f"{source}: member {info.filename} expands {ratio:.0f}x ({info.file_size} bytes from "
+                f"{info.compress_size}), more than the limit of {limits.max_ratio:.0f}x (a decompression bomb?)"
+            )
+
+
+def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, source: str) -> bytes:
+    """Decompress one member in chunks; stop as soon as it yields more than ``cap`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    with zf.open(info) as member:
+        while chunk := member.read(min(_CHUNK, cap - size + 1)):
+            size += len(chunk)
+            if size > cap:
+                raise ModelLoadError(
+                    f"{source}: member {info.filename} expands past {cap} bytes "
+                    f"(its header declares {info.file_size}): refused"
+                )
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
@@ -131,7 +243,7 @@ def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
         if name not in members:
             raise ModelLoadError(f"{source}: package is missing {name}")
     for name, data in members.items():
-        if name == "manifest.json":
+        if name in ("manifest.json", SIGNATURE_MEMBER):
             continue
         expected = listed.get(name)
         if expected is None:
@@ -141,7 +253,11 @@ def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
     for name in listed:
         if name not in members:
             raise ModelLoadError(f"{source}: manifest lists {name} but the package does not contain it")
-    labels = tuple(line.strip() for line in members["labels.txt"].decode("utf-8").splitlines() if line.strip())
+    try:
+        text = members["labels.txt"].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(f"{source}: labels.txt is not UTF-8 ({exc})") from exc
+    labels = tuple(line.strip() for line in text.splitlines() if line.strip())
     if not labels:
         raise ModelLoadError(f"{source}: labels.txt has no labels")
     try:
@@ -152,7 +268,7 @@ def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
         raise ModelLoadError(
             f"{source}: intrinsics.json: {where}: {first['msg']} (got {first.get('input')!r})"
         ) from exc
-    extras = {n: d for n, d in members.items() if n not in (*_REQUIRED, "manifest.json")}
+    extras = {n: d for n, d in members.items() if n not in (*_REQUIRED, "manifest.json", SIGNATURE_MEMBER)}
     return ModelPackage(
         id=manifest.id,
         version=manifest.version,

@@ -10,9 +10,10 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.signing import parse_public_key
 
 __all__ = ["HubSettings"]
 
@@ -44,6 +45,23 @@ class HubSettings(BaseModel):
     keep_every_nth_frame: int = Field(1, ge=1, description="Frame downsampling per device (1 keeps all).")
     max_future_s: float = Field(86_400.0, ge=0, description="Largest accepted clock skew into the future.")
     secret_cache_s: float = Field(2.0, ge=0, description="How long a device secret/revocation is cached.")
+    trusted_model_keys: tuple[str, ...] = Field(
+        (), description="Public keys (ed25519:<base64>, comma-separated in the environment) whose signed "
+        "model packages the hub accepts."
+    )
+
+    @field_validator("trusted_model_keys", mode="before")
+    @classmethod
+    def split_keys(cls, value: object) -> object:
+        """Keys from the environment arrive as one comma-separated string; each must parse."""
+        keys = [k for k in value.split(",") if k.strip()] if isinstance(value, str) else value
+        if isinstance(keys, list | tuple):
+            for i, text in enumerate(keys):
+                try:
+                    parse_public_key(str(text), f"trusted_model_keys[{i}]")
+                except ConfigError as exc:
+                    raise ValueError(str(exc)) from None
+        return keys
 
     def database_url(self) -> str:
         """The SQLAlchemy URL to open (SQLite file in ``data_dir`` unless ``db_url`` is set)."""

@@ -1,13 +1,22 @@
-"""The model zoo shipped inside the package, and resolution of ``--model NAME|FILE``."""
+"""The model zoo shipped inside the package, and resolution of ``--model NAME|FILE``.
+
+Zoo packages are trusted like the code: ``zoo/pins.json`` (written by ``tools/build_zoo.py``)
+pins the SHA-256 of each, and :func:`load_model` refuses a zoo file that differs or is not pinned.
+Any other package must pass the device's :class:`~edgesight.core.trust.TrustSettings`.
+"""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
 from edgesight.core.config import DEFAULT_MODEL
-from edgesight.core.errors import ModelLoadError
-from edgesight.core.package import PACKAGE_SUFFIX, ModelPackage, read_package
+from edgesight.core.errors import ModelLoadError, PackageTrustError
+from edgesight.core.package import PACKAGE_SUFFIX, ModelPackage
+from edgesight.core.trust import TrustSettings, Verdict, verify_package
+
+PINS_FILE = "pins.json"
 
 
 def zoo_dir() -> Path:
@@ -25,6 +34,23 @@ def zoo_names() -> list[str]:
     return sorted(p.name.removesuffix(PACKAGE_SUFFIX) for p in zoo_dir().glob(f"*{PACKAGE_SUFFIX}"))
 
 
+def zoo_pins() -> dict[str, str]:
+    """Package file name -> SHA-256 pinned for it.
+
+    Example:
+        >>> len(zoo_pins()["nanodet-coco-int8.espkg"])
+        64
+    """
+    path = zoo_dir() / PINS_FILE
+    try:
+        pins = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"zoo pins {path} are unreadable ({exc}); run tools/build_zoo.py --pins") from exc
+    if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
+        raise ModelLoadError(f"zoo pins {path} must map package file name -> sha256")
+    return pins
+
+
 def resolve_model(name_or_path: str) -> Path:
     """Path of a zoo model by name, or of a package file given by path."""
     candidate = Path(name_or_path)
@@ -38,6 +64,23 @@ def resolve_model(name_or_path: str) -> Path:
     return path
 
 
-def load_model(name_or_path: str = DEFAULT_MODEL) -> ModelPackage:
-    """Load and verify a model from the zoo or a file."""
-    return read_package(resolve_model(name_or_path))
+def verify_model(name_or_path: str, trust: TrustSettings | None = None, *, record: bool = True) -> Verdict:
+    """Resolve, verify and trust-check a model; a package inside the zoo folder must match its pin.
+
+    ``record`` (default) remembers the version as accepted when ``trust.accepted_versions`` is set.
+    """
+    path = resolve_model(name_or_path)
+    in_zoo = path.resolve().parent == zoo_dir().resolve()
+    pinned = zoo_pins().get(path.name) if in_zoo else None
+    if in_zoo and pinned is None:
+        raise PackageTrustError(
+            "zoo-pin",
+            f"{path}: refused (zoo-pin): the zoo holds this package but {PINS_FILE} does not pin it; "
+            "run `python tools/build_zoo.py --pins`",
+        )
+    return verify_package(path, trust or TrustSettings(), pinned_sha256=pinned, record=record)
+
+
+def load_model(name_or_path: str = DEFAULT_MODEL, trust: TrustSettings | None = None) -> ModelPackage:
+    """Load a model from the zoo (pinned) or a file (signed by a key in ``trust``, by default none)."""
+    return verify_model(name_or_path, trust).package

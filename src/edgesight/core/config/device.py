@@ -6,6 +6,7 @@ from pydantic import Field
 
 from edgesight.core.config.analytics import AnalyticsConfig
 from edgesight.core.config.base import StrictSection
+from edgesight.core.config.model_trust import TrustSettings
 from edgesight.core.config.sensor import SensorSection
 
 __all__ = ["DeviceConfig"]
@@ -24,3 +25,5 @@ class DeviceConfig(StrictSection):
     stream_id: str = Field("main", min_length=1, max_length=64)
     sensor: SensorSection = Field(default_factory=SensorSection)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    # Top level, not under sensor: a desired twin overrides sensor keys, and must not loosen trust.
+    model_trust: TrustSettings = Field(default_factory=TrustSettings, description="which model packages to accept")
