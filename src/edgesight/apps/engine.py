@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from edgesight.apps.appearance_tracker import AppearanceTracker
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator
 from edgesight.apps.heatmap import Heatmap
 from edgesight.apps.lines import LineCounter
@@ -21,11 +22,21 @@ from edgesight.apps.safety import SafetyApp
 from edgesight.apps.shelf import ShelfApp
 from edgesight.apps.tracking import Tracker
 from edgesight.apps.zones import ZoneCounter
-from edgesight.core.config_analytics import AnalyticsConfig
+from edgesight.core.config_analytics import AnalyticsConfig, TrackingConfig
 from edgesight.core.events import Event, FrameContext
 from edgesight.core.frame import FrameMeta
 
-__all__ = ["Analytics", "AnalyticsResult"]
+__all__ = ["Analytics", "AnalyticsResult", "make_tracker"]
+
+
+def make_tracker(config: TrackingConfig) -> AppearanceTracker | Tracker:
+    """The tracker ``config.method`` names: ``edgesight`` (default) or the plain ``bytetrack``.
+
+    Example:
+        >>> type(make_tracker(TrackingConfig(method="bytetrack"))).__name__
+        'Tracker'
+    """
+    return Tracker(config) if config.method == "bytetrack" else AppearanceTracker(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class Analytics:
         self.device_id = device_id
         self.stream_id = stream_id
         ttl = config.tracking.max_lost_frames + 1
-        self.tracker = Tracker(config.tracking) if config.tracking.enabled else None
+        self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
         self.zones = ZoneCounter(config.zones, ttl) if config.zones else None
         self.lines = LineCounter(config.lines, ttl) if config.lines else None
         homography = config.calibration.homography() if config.calibration is not None else None
@@ -102,7 +113,9 @@ class Analytics:
             The tracked frame (a new object) and this frame's events.
         """
         tracked = meta.detections
-        if self.tracker is not None:
+        if isinstance(self.tracker, AppearanceTracker):
+            tracked = self.tracker.update(meta.detections, meta.timestamp, meta.frame_size)
+        elif self.tracker is not None:
             tracked = self.tracker.update(meta.detections, meta.timestamp)
         frame = FrameContext(
             self.device_id, self.stream_id, meta.frame_index, meta.timestamp, meta.frame_size

@@ -18,6 +18,7 @@ from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
+from edgesight.sensor.appearance import torso_histograms
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
@@ -39,6 +40,8 @@ class SensorSettings:
         output_mode: metadata only (default) or an opt-in image mode.
         image_width: width in pixels of an attached image in the image modes.
         threads: ONNX Runtime threads (1 leaves the other core to decoding and the ISP).
+        appearance: attach a torso colour histogram to each detection for the tracker
+            (:attr:`Detections.embedding`, in-process only).
     """
 
     device_id: str = "edgesight-0"
@@ -49,6 +52,7 @@ class SensorSettings:
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = 320
     threads: int = 1
+    appearance: bool = False
 
     @classmethod
     def from_config(cls, config: DeviceConfig, thresholds: Thresholds) -> SensorSettings:
@@ -69,6 +73,7 @@ class SensorSettings:
             output_mode=s.output_mode,
             image_width=s.image_width,
             threads=s.threads,
+            appearance=_wants_appearance(config),
         )
 
 
@@ -171,6 +176,8 @@ class Sensor:
     def _infer(self, item: _Prepared) -> FrameMeta:
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
         frame = item.frame
+        if self.settings.appearance and len(detections):
+            detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
         meta = FrameMeta(
             device_id=self.settings.device_id,
             stream_id=self.settings.stream_id,
@@ -194,6 +201,12 @@ class Sensor:
         s.isp_ms += kpi.isp_ms
         s.dnn_ms += kpi.dnn_ms
         s.post_ms += kpi.post_ms
+
+
+def _wants_appearance(config: DeviceConfig) -> bool:
+    """The device's tracker uses appearance (the default tracker, with ``appearance`` on)."""
+    tracking = config.analytics.tracking
+    return tracking.enabled and tracking.method != "bytetrack" and tracking.appearance
 
 
 def _put(out: queue.Queue[_Prepared | _End], item: _Prepared | _End, stop: threading.Event) -> bool:
