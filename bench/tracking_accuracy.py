@@ -9,7 +9,10 @@ runs only track. The same detections then feed, in one run:
 * ``edgesight``: the device config's tracker (default method: appearance + OC-SORT recovery);
 * ``edgesight-bytetrack``: the same config with ``tracking.method: bytetrack`` (the old tracker);
 * ``trackers-bytetrack``: ``ByteTrackTracker`` of roboflow's ``trackers`` package at its defaults
-  but for the lost-track buffer, set to the config's ``max_lost_frames``.
+  but for the lost-track buffer, set to the config's ``max_lost_frames``. supervision 0.31 no
+  longer ships ByteTrack; ``trackers`` declares ``opencv-python``, which would sit beside our
+  ``opencv-python-headless`` (both own ``cv2``), so install it with
+  ``pip install --no-deps trackers==2.6.1 pydeprecate``: its ByteTrack needs neither.
 
 For each it prints MOTA, IDF1 and id switches (motmetrics, IoU 0.5), then the crossings per
 direction of the config's lines plus the lines below (``--lines``), against the crossings of the
@@ -209,9 +212,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     runners: dict[str, Runner] = {
         f"edgesight ({analytics.tracking.method})": edgesight_runner(analytics, device),
         "edgesight (bytetrack)": edgesight_runner(bytetrack, device),
-        "trackers ByteTrack": trackers_bytetrack_runner(analytics, device),
     }
     console = Console()
+    try:
+        runners["trackers ByteTrack"] = trackers_bytetrack_runner(analytics, device)
+    except ImportError:
+        console.print("[yellow]trackers is not installed: pip install --no-deps trackers==2.6.1 pydeprecate")
     metrics = Table("tracker", "MOTA", "IDF1", "id switches", "FP", "FN", title="tracking vs reference (IoU 0.5)")
     crossing = Table("line", "direction", "reference", *runners, title="line crossings (error vs reference)")
     size = frames[0].size

@@ -10,7 +10,8 @@ decided on that frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edgesight.apps.appearance_tracker import AppearanceTracker
@@ -20,7 +21,7 @@ from edgesight.apps.lines import LineCounter
 from edgesight.apps.queue import QueueApp
 from edgesight.apps.safety import SafetyApp
 from edgesight.apps.shelf import ShelfApp
-from edgesight.apps.tracking import Tracker
+from edgesight.apps.tracking import Tracker, TrackState
 from edgesight.apps.zones import ZoneCounter
 from edgesight.core.config_analytics import AnalyticsConfig, TrackingConfig
 from edgesight.core.events import Event, FrameContext
@@ -47,10 +48,14 @@ class AnalyticsResult:
         frame: the input frame with tracked detections (only confirmed, matched tracks).
         events: events decided on this frame: zones, lines, distance, speed, then the apps' (queue
             advice, restock, hazard).
+        tracks: confirmed tracks after this frame: ``tracked`` (seen now) and ``lost`` (in a gap,
+            still held); empty without a tracker. A measure of tracking quality per frame: many
+            lost tracks mean occlusion or missed detections.
     """
 
     frame: FrameMeta
     events: tuple[Event, ...]
+    tracks: Mapping[str, int] = field(default_factory=dict)
 
 
 class Analytics:
@@ -84,7 +89,10 @@ class Analytics:
         ttl = config.tracking.max_lost_frames + 1
         self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
         self.zones = ZoneCounter(config.zones, ttl) if config.zones else None
-        self.lines = LineCounter(config.lines, ttl) if config.lines else None
+        # The default tracker's crossings say when they were inferred across a gap; the earlier
+        # tracker keeps its event format (replays recorded with it stay byte-identical).
+        report_gaps = config.tracking.method != "bytetrack"
+        self.lines = LineCounter(config.lines, ttl, report_gaps) if config.lines else None
         homography = config.calibration.homography() if config.calibration is not None else None
         self.distance = (
             DistanceMonitor(config.distance, homography)
@@ -141,7 +149,22 @@ class Analytics:
             events += self.shelf.update(tracked, frame)
         if self.safety is not None:
             events += self.safety.update(tracked, frame)
-        return AnalyticsResult(frame=replace(meta, detections=tracked), events=tuple(events))
+        return AnalyticsResult(
+            frame=replace(meta, detections=tracked), events=tuple(events), tracks=self.track_counts()
+        )
+
+    def track_counts(self) -> dict[str, int]:
+        """Confirmed tracks now: ``{"tracked": n, "lost": m}`` (empty without a tracker)."""
+        if isinstance(self.tracker, AppearanceTracker):
+            return self.tracker.track_counts()
+        if self.tracker is not None:
+            states = list(self.tracker.states().values())
+            return {"tracked": states.count(TrackState.TRACKED), "lost": states.count(TrackState.LOST)}
+        return {}
+
+    def quality(self) -> dict[str, Any]:
+        """Tracking quality: the current track counts and, per line, crossings inferred across gaps."""
+        return {"tracks": self.track_counts(), "lines": self.lines.quality() if self.lines is not None else {}}
 
     def counts(self) -> dict[str, Any]:
         """Live counts: ``{"lines": {line: {direction: {class: n}}}, "zones": {zone: {class: n}}}``."""
