@@ -33,6 +33,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -251,7 +252,9 @@ class LineCounter:
         per_class[crossing.class_name] = per_class.get(crossing.class_name, 0) + 1
         self._inferred[j] += crossing.gap_frames > 0
         right = crossing.side > 0
-        gap = {"inferred": True, "gap_frames": crossing.gap_frames} if self.report_gaps and crossing.gap_frames else {}
+        gap: dict[str, Any] = (
+            {"inferred": True, "gap_frames": crossing.gap_frames} if self.report_gaps and crossing.gap_frames else {}
+        )
         return Event.create(
             EventType.LINE_CROSSING,
             frame,
