@@ -7,8 +7,8 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   (:mod:`edgesight.sensor.appearance`), the association cost is ``1 - IoU + w * (1 - similarity)``
   and a pair whose colours clearly differ (similarity below ``_APPEARANCE_VETO``) is never matched,
   so two people passing each other do not swap ids. Each track keeps a moving average of its
-  vectors, updated only from detections that overlap no other box (an occluded box's colours are
-  partly the occluder's). Without vectors (a metadata replay) the cost is IoU alone.
+  vectors, updated only from detections near no other track (an occluded box's colours are partly
+  the occluder's). Without vectors (a metadata replay) the cost is IoU alone.
 * **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed frames is
   also tried against its *last observed* box, not only its drifting prediction; when it is
   re-found, its velocity is re-estimated from the two observations across the gap instead of the
@@ -27,7 +27,7 @@ Tracks live in parallel arrays; expired tracks are dropped, so memory is bounded
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -55,7 +55,7 @@ BoolArray = npt.NDArray[np.bool_]
 _TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED), int(TrackState.LOST)
 _APPEARANCE_VETO = 0.5  # similarity below which two boxes are different people whatever the IoU
 _EMBEDDING_MOMENTUM = 0.9  # share of the old appearance kept at each clean sighting
-_CLEAN_OVERLAP = 0.3  # a detection overlapping another box by more IoU than this is not "clean"
+_CLEAN_OVERLAP = 0.3  # a detection overlapped this much by two predicted tracks is not "clean"
 _REID_BASE_RADIUS, _REID_RADIUS_PER_S = 0.5, 0.5  # re-id radius in box heights: base + per second lost
 _REID_HEIGHT_RATIO = 1.35  # a re-found box may be at most this much taller or shorter
 _PERIOD_WINDOW = 32  # frame intervals remembered to estimate the stream's frame period
@@ -187,44 +187,47 @@ class AppearanceTracker:
             veto = (similarity < _APPEARANCE_VETO) | (
                 (t.state == _LOST)[:, None] & (similarity < _LOST_MIN_SIMILARITY)
             )
+            looks_apart = cfg.appearance_weight * np.where(np.isnan(similarity), 0.0, 1.0 - similarity)
 
-            def match(ti: IntArray, di: IntArray, cost: Float64Array) -> None:
+            def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
                 if ti.shape[0] == 0 or di.shape[0] == 0:
                     return
-                r, c = _assign(cost)
+                r, c = _assign(cost(ti, di))
                 det_to_track[di[c]] = ti[r]
                 matched[ti[r]] = True
 
-            def iou_cost(overlap: Float64Array, ti: IntArray, di: IntArray, min_iou: float) -> Float64Array:
-                sub, sim = overlap[np.ix_(ti, di)], similarity[np.ix_(ti, di)]
-                cost = 1.0 - sub + cfg.appearance_weight * np.where(np.isnan(sim), 0.0, 1.0 - sim)
-                return np.where((sub >= min_iou) & ~veto[np.ix_(ti, di)], cost, _INFEASIBLE)
+            def iou_cost(min_iou: float, last_observed: bool = False) -> Callable[[IntArray, IntArray], Float64Array]:
+                def cost(ti: IntArray, di: IntArray) -> Float64Array:
+                    pair = np.ix_(ti, di)
+                    sub = self._last_iou(t, ti, boxes, di, detections) if last_observed else iou[pair]
+                    return np.where((sub >= min_iou) & ~veto[pair], 1.0 - sub + looks_apart[pair], _INFEASIBLE)
+
+                return cost
 
             def free(rows: IntArray) -> IntArray:
                 return rows[~matched[rows]]
 
-            confirmed = np.flatnonzero(t.state != _TENTATIVE)
-            match(confirmed, high, iou_cost(iou, confirmed, high, cfg.match_iou))
-            low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.track_thresh))
-            tracked_left = free(confirmed)[t.state[free(confirmed)] == _TRACKED]
-            match(tracked_left, low, iou_cost(iou, tracked_left, low, cfg.low_match_iou))
-            # OC-SORT's recovery: the last observation, where a stopped or turned person still is.
-            left, unmatched_high = free(confirmed), high[det_to_track[high] < 0]
-            left = left[t.lost[left] <= _OCR_MAX_GAP]
-            full = np.zeros_like(iou)
-            if left.size and unmatched_high.size:
-                last_iou = box_iou(t.last_box[left], boxes[unmatched_high])
-                if cfg.class_aware:
-                    last_iou[t.class_id[left][:, None] != detections.class_id[unmatched_high][None, :]] = 0.0
-                full[np.ix_(left, unmatched_high)] = last_iou
-            match(left, unmatched_high, iou_cost(full, left, unmatched_high, cfg.match_iou))
-            lost_left, unmatched_high = free(confirmed), high[det_to_track[high] < 0]
-            lost_left = lost_left[t.state[lost_left] == _LOST]
-            match(lost_left, unmatched_high, self._reid_cost(t, lost_left, boxes, unmatched_high, similarity, period, detections))
-            tentative, unmatched_high = np.flatnonzero(t.state == _TENTATIVE), high[det_to_track[high] < 0]
-            match(tentative, unmatched_high, iou_cost(iou, tentative, unmatched_high, cfg.new_match_iou))
+            def unmatched_high() -> IntArray:
+                return high[det_to_track[high] < 0]
 
-        t = self._apply_matches(t, det_to_track, matched, boxes, vectors, frame_size)
+            confirmed = np.flatnonzero(t.state != _TENTATIVE)
+            match(confirmed, high, iou_cost(cfg.match_iou))
+            low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.track_thresh))
+            left = free(confirmed)
+            match(left[t.state[left] == _TRACKED], low, iou_cost(cfg.low_match_iou))
+            # OC-SORT's recovery: the last observation, where a stopped or turned person still is.
+            left = free(confirmed)
+            match(left[t.lost[left] <= _OCR_MAX_GAP], unmatched_high(), iou_cost(cfg.match_iou, last_observed=True))
+            if cfg.reid_similarity < 1.0:
+                left = free(confirmed)
+                lost_left = left[t.state[left] == _LOST]
+                match(lost_left, unmatched_high(), lambda ti, di: self._reid_cost(t, ti, boxes, di, similarity, period, detections))
+            match(np.flatnonzero(t.state == _TENTATIVE), unmatched_high(), iou_cost(cfg.new_match_iou))
+            clean = np.count_nonzero(iou > _CLEAN_OVERLAP, axis=0) <= 1  # no other track near this box
+        else:
+            clean = np.ones(n, np.bool_)
+
+        t = self._apply_matches(t, det_to_track, matched, boxes, vectors, clean, frame_size)
         births = high[(det_to_track[high] < 0) & (scores[high] >= cfg.new_track_thresh)]
         t, birth_rows = self._birth(t, boxes[births], detections.class_id[births], vectors[births])
         det_to_track[births] = birth_rows
@@ -250,6 +253,15 @@ class AppearanceTracker:
         sim = tracks @ dets.T
         known = (np.abs(tracks).sum(axis=1)[:, None] > 0) & (np.abs(dets).sum(axis=1)[None, :] > 0)
         return np.where(known, sim, np.nan)
+
+    def _last_iou(
+        self, t: _Tracks, ti: IntArray, boxes: Float64Array, di: IntArray, detections: Detections
+    ) -> Float64Array:
+        """IoU of tracks' last observed boxes with detections (class-aware when configured)."""
+        overlap = box_iou(t.last_box[ti], boxes[di])
+        if self.config.class_aware:
+            overlap[t.class_id[ti][:, None] != detections.class_id[di][None, :]] = 0.0
+        return overlap
 
     def _reid_cost(
         self,
@@ -290,6 +302,7 @@ class AppearanceTracker:
         matched: BoolArray,
         boxes: Float64Array,
         vectors: Float64Array,
+        clean: BoolArray,
         frame_size: tuple[int, int] | None,
     ) -> _Tracks:
         """Correct matched tracks (re-anchored after a gap), promote, age and drop the others."""
@@ -309,7 +322,7 @@ class AppearanceTracker:
                 t.mean[r], t.cov[r] = mean, cov
             t.last_box[rows] = boxes[dets]
             if vectors.shape[1] and t.embedding.shape[1] == vectors.shape[1]:
-                self._blend_appearance(t, rows, dets, boxes, vectors)
+                self._blend_appearance(t, rows, dets, vectors, clean)
         hits = np.where(matched, t.hits + 1, t.hits).astype(np.int32)
         lost = np.where(matched, 0.0, t.lost)
         state = t.state.copy()
@@ -329,14 +342,10 @@ class AppearanceTracker:
         return t if keep.all() else t.select(keep)
 
     @staticmethod
-    def _blend_appearance(
-        t: _Tracks, rows: IntArray, dets: IntArray, boxes: Float64Array, vectors: Float64Array
-    ) -> None:
-        """Fold the vectors of clean (unoccluded) detections into their tracks' appearance."""
-        overlap = box_iou(boxes[dets], boxes)
-        overlap[np.arange(dets.shape[0]), dets] = 0.0
-        clean = (overlap.max(axis=1, initial=0.0) <= _CLEAN_OVERLAP) & (np.abs(vectors[dets]).sum(axis=1) > 0)
-        r, d = rows[clean], dets[clean]
+    def _blend_appearance(t: _Tracks, rows: IntArray, dets: IntArray, vectors: Float64Array, clean: BoolArray) -> None:
+        """Fold the vectors of clean detections (near no other track) into their tracks' appearance."""
+        ok = clean[dets] & (np.abs(vectors[dets]).sum(axis=1) > 0)
+        r, d = rows[ok], dets[ok]
         if r.size == 0:
             return
         old = t.embedding[r]
