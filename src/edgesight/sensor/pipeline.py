@@ -131,6 +131,7 @@ class Sensor:
         self.model_ref = ModelRef(package.id, package.version)
         self.stats = SensorStats()
         self._seq = 0
+        self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
 
     def run(self, max_frames: int | None = None) -> Iterator[FrameMeta]:
         """Yield one record per decoded frame until the source ends or ``max_frames`` is reached."""
@@ -175,7 +176,7 @@ class Sensor:
 
     def _infer(self, item: _Prepared) -> FrameMeta:
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
-        frame = item.frame
+        frame = self.last_frame = item.frame
         if self.settings.appearance and len(detections):
             detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
         meta = FrameMeta(
