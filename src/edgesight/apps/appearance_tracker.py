@@ -9,14 +9,18 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   so two people passing each other do not swap ids. Each track keeps a moving average of its
   vectors, updated only from detections near no other track (an occluded box's colours are partly
   the occluder's). Without vectors (a metadata replay) the cost is IoU alone.
-* **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed frames is
-  also tried against its *last observed* box, not only its drifting prediction; when it is
-  re-found, its velocity is re-estimated from the two observations across the gap instead of the
-  Kalman filter's extrapolated state.
-* **Re-identification after longer gaps.** A lost track can still take a detection far from its
-  predicted box when the colours agree (similarity >= ``reid_similarity``), the box has a similar
-  height and it lies within a radius that grows with the time lost (a person walks about a third
-  of their height per second).
+* **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed up to
+  ``_OCR_MAX_GAP`` frames is also tried against its *last observed* box, not only its drifting
+  prediction (longer gaps let a passer-by take the spot: measured on vtest.avi); when a track is
+  re-found after more than ``_REANCHOR_GAP`` frames, its velocity is re-estimated from the two
+  observations across the gap instead of the Kalman filter's extrapolated state.
+* **Re-identification after longer gaps** (off by default, ``reid_similarity: 1.0``). A lost
+  track can take a detection far from its predicted box when the appearance agrees (similarity
+  >= ``reid_similarity``), the box has a similar height and it lies within a radius that grows
+  with the time lost. Colour histograms alone confuse people dressed alike (on vtest.avi every
+  setting tried merged different people), so enable it with a stronger vector.
+* **Exits.** A track lost at the frame's edge has left: it expires after ``_EXIT_GRACE_FRAMES``
+  so that nobody entering there inherits its id.
 * **Time.** Prediction advances by the time elapsed since the last frame in units of the stream's
   frame period (the shortest recent interval), so dropped frames and a variable frame rate
   neither stall nor overshoot the motion model; ``max_lost_frames`` counts frame periods.
