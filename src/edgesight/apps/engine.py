@@ -10,22 +10,34 @@ decided on that frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from edgesight.apps.appearance_tracker import AppearanceTracker
 from edgesight.apps.distance import DistanceMonitor, SpeedEstimator
 from edgesight.apps.heatmap import Heatmap
 from edgesight.apps.lines import LineCounter
 from edgesight.apps.retail.queue import QueueApp
 from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
-from edgesight.apps.tracking import Tracker
+from edgesight.apps.tracking import Tracker, TrackState
 from edgesight.apps.zones import ZoneCounter
-from edgesight.core.config import AnalyticsConfig
+from edgesight.core.config import AnalyticsConfig, TrackingConfig
 from edgesight.core.events import Event, FrameContext
 from edgesight.core.frame import FrameMeta
 
-__all__ = ["Analytics", "AnalyticsResult"]
+__all__ = ["Analytics", "AnalyticsResult", "make_tracker"]
+
+
+def make_tracker(config: TrackingConfig) -> AppearanceTracker | Tracker:
+    """The tracker ``config.method`` names: ``edgesight`` (default) or the plain ``bytetrack``.
+
+    Example:
+        >>> type(make_tracker(TrackingConfig(method="bytetrack"))).__name__
+        'Tracker'
+    """
+    return Tracker(config) if config.method == "bytetrack" else AppearanceTracker(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +48,14 @@ class AnalyticsResult:
         frame: the input frame with tracked detections (only confirmed, matched tracks).
         events: events decided on this frame: zones, lines, distance, speed, then the apps' (queue
             advice, restock, hazard).
+        tracks: confirmed tracks after this frame: ``tracked`` (seen now) and ``lost`` (in a gap,
+            still held); empty without a tracker. A measure of tracking quality per frame: many
+            lost tracks mean occlusion or missed detections.
     """
 
     frame: FrameMeta
     events: tuple[Event, ...]
+    tracks: Mapping[str, int] = field(default_factory=dict)
 
 
 class Analytics:
@@ -69,7 +85,7 @@ class Analytics:
     def __init__(self, config: AnalyticsConfig, device_id: str, stream_id: str) -> None:
         self.device_id = device_id
         self.stream_id = stream_id
-        self.tracker = Tracker(config.tracking) if config.tracking.enabled else None
+        self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
         self._build(config, self.tracker)
 
     def reconfigure(self, config: AnalyticsConfig) -> None:
@@ -87,16 +103,19 @@ class Analytics:
             (True, True)
         """
         if self.tracker is None or config.tracking != self.config.tracking:
-            self.tracker = Tracker(config.tracking) if config.tracking.enabled else None
+            self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
         self._build(config, self.tracker)
 
-    def _build(self, config: AnalyticsConfig, tracker: Tracker | None) -> None:
+    def _build(self, config: AnalyticsConfig, tracker: AppearanceTracker | Tracker | None) -> None:
         """(Re)create every rule of ``config`` around ``tracker``."""
         self.config = config
         self.tracker = tracker
         ttl = config.tracking.max_lost_frames + 1
         self.zones = ZoneCounter(config.zones, ttl) if config.zones else None
-        self.lines = LineCounter(config.lines, ttl) if config.lines else None
+        # The default tracker's crossings say when they were inferred across a gap; the earlier
+        # tracker keeps its event format (replays recorded with it stay byte-identical).
+        report_gaps = config.tracking.method != "bytetrack"
+        self.lines = LineCounter(config.lines, ttl, report_gaps) if config.lines else None
         homography = config.calibration.homography() if config.calibration is not None else None
         self.distance = (
             DistanceMonitor(config.distance, homography)
@@ -125,7 +144,9 @@ class Analytics:
             The tracked frame (a new object) and this frame's events.
         """
         tracked = meta.detections
-        if self.tracker is not None:
+        if isinstance(self.tracker, AppearanceTracker):
+            tracked = self.tracker.update(meta.detections, meta.timestamp, meta.frame_size)
+        elif self.tracker is not None:
             tracked = self.tracker.update(meta.detections, meta.timestamp)
         frame = FrameContext(
             self.device_id, self.stream_id, meta.frame_index, meta.timestamp, meta.frame_size
@@ -151,7 +172,22 @@ class Analytics:
             events += self.shelf.update(tracked, frame)
         if self.safety is not None:
             events += self.safety.update(tracked, frame)
-        return AnalyticsResult(frame=replace(meta, detections=tracked), events=tuple(events))
+        return AnalyticsResult(
+            frame=replace(meta, detections=tracked), events=tuple(events), tracks=self.track_counts()
+        )
+
+    def track_counts(self) -> dict[str, int]:
+        """Confirmed tracks now: ``{"tracked": n, "lost": m}`` (empty without a tracker)."""
+        if isinstance(self.tracker, AppearanceTracker):
+            return self.tracker.track_counts()
+        if self.tracker is not None:
+            states = list(self.tracker.states().values())
+            return {"tracked": states.count(TrackState.TRACKED), "lost": states.count(TrackState.LOST)}
+        return {}
+
+    def quality(self) -> dict[str, Any]:
+        """Tracking quality: the current track counts and, per line, crossings inferred across gaps."""
+        return {"tracks": self.track_counts(), "lines": self.lines.quality() if self.lines is not None else {}}
 
     def counts(self) -> dict[str, Any]:
         """Live counts: ``{"lines": {line: {direction: {class: n}}}, "zones": {zone: {class: n}}}``."""

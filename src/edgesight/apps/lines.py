@@ -18,6 +18,13 @@ held one side for ``min_frames_on_side`` frames, so a track born on the far side
 A new id crossing in the same direction, for the same class, within ``reid_radius`` and
 ``reid_window_s`` of a crossing by a track that is no longer observed and was born after that
 crossing is taken as the same object re-found by the tracker and is not counted again.
+
+Counting through occlusion: a track the tracker kept through a gap (lost on one side, re-found
+on the other) crosses on the step from its last observed point to the re-found one, so it counts
+once, in the right direction. With ``report_gaps`` such a crossing's event says so
+(``inferred: true`` and ``gap_frames``, the frames the track went unseen across the step) and
+:meth:`LineCounter.quality` gives each line's share of inferred crossings: a confidence measure
+(the line was crossed, but when and where exactly was not seen).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +59,7 @@ class _Crossing:
     side: int
     class_name: str
     track_id: int
+    gap_frames: int = 0
 
 
 class LineCounter:
@@ -75,8 +84,10 @@ class LineCounter:
         {'door': {'in': {'person': 1}, 'out': {}}}
     """
 
-    def __init__(self, lines: Sequence[LineConfig], ttl_frames: int = 31) -> None:
+    def __init__(self, lines: Sequence[LineConfig], ttl_frames: int = 31, report_gaps: bool = False) -> None:
         self.lines = tuple(lines)
+        self.report_gaps = report_gaps
+        self._inferred = [0] * len(self.lines)
         k = len(self.lines)
         self._start = np.array([ln.start for ln in self.lines], dtype=np.float64).reshape(k, 2)
         self._end = np.array([ln.end for ln in self.lines], dtype=np.float64).reshape(k, 2)
@@ -94,6 +105,8 @@ class LineCounter:
                 "run_len": ((k,), np.int32, 0),
                 "run_crossed": ((k,), np.bool_, False),
                 "run_frame": ((k,), np.int64, 0),
+                "run_gap": ((k,), np.int64, 0),
+                "seen_frame": ((), np.int64, -1),
                 "run_point": ((k, 2), np.float64, np.nan),
                 "last_side": ((k,), np.int8, 0),
                 "last_pt": ((k, 2), np.float64, np.nan),
@@ -119,6 +132,22 @@ class LineCounter:
         """Crossings not counted because they repeated a lost track's crossing (a re-found object)."""
         return {ln.name: self._suppressed[i] for i, ln in enumerate(self.lines)}
 
+    def quality(self) -> dict[str, dict[str, int]]:
+        """Per line: crossings counted, how many were inferred across a gap, and suppressed repeats.
+
+        Example:
+            >>> LineCounter([LineConfig(name="door", start=(0, 0.5), end=(1, 0.5))]).quality()
+            {'door': {'crossings': 0, 'inferred': 0, 'suppressed': 0}}
+        """
+        return {
+            ln.name: {
+                "crossings": sum(self._counts[i][1].values()) + sum(self._counts[i][-1].values()),
+                "inferred": self._inferred[i],
+                "suppressed": self._suppressed[i],
+            }
+            for i, ln in enumerate(self.lines)
+        }
+
     def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
         """Advance every track's line state by one frame.
 
@@ -139,6 +168,9 @@ class LineCounter:
         fi = frame.frame_index
         rows = self._table.rows(tracked.tracker_id, fi)
         cols = self._table.cols
+        seen = cols["seen_frame"][rows]
+        gap = np.where(seen >= 0, fi - seen - 1, 0)  # frames unseen before this step
+        cols["seen_frame"][rows] = fi
         pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, k, 2) normalised
         a, b = self._start[None], self._end[None]
         raw_side = np.sign(cross_2d(b - a, pts - a)).astype(np.int8)
@@ -163,6 +195,7 @@ class LineCounter:
         run_len = np.where(back, 0, np.where(new_run, 1, np.where(cont, run_len + 1, run_len)))
         run_crossed = np.where(back, False, np.where(new_run, crossed, run_crossed))
         run_frame = np.where(new_run, fi, cols["run_frame"][rows])
+        run_gap = np.where(new_run, gap[:, None], cols["run_gap"][rows])
         run_point = np.where(new_run[..., None], point, cols["run_point"][rows])
         done = active & ~back & (run_len >= self._min_frames)
         counted = done & (committed != 0) & run_crossed
@@ -172,6 +205,7 @@ class LineCounter:
         cols["run_len"][rows] = np.where(done, 0, run_len)
         cols["run_crossed"][rows] = run_crossed & ~done
         cols["run_frame"][rows], cols["run_point"][rows] = run_frame, run_point
+        cols["run_gap"][rows] = run_gap
         off_line = (raw_side != 0)[..., None]  # a step is measured from the last point off the line
         cols["last_side"][rows], cols["last_pt"][rows] = side, np.where(off_line, pts, prev)
 
@@ -187,6 +221,7 @@ class LineCounter:
                     side=int(side[i, j]),
                     class_name=str(tracked.class_name[i]),
                     track_id=int(tracked.tracker_id[i]),
+                    gap_frames=int(run_gap[i, j]),
                 )
                 event = self._count(j, crossing, int(first_frame[i]), observed, frame)
                 if event is not None:
@@ -215,7 +250,11 @@ class LineCounter:
         self._memory[j].append(crossing)
         per_class = self._counts[j][crossing.side]
         per_class[crossing.class_name] = per_class.get(crossing.class_name, 0) + 1
+        self._inferred[j] += crossing.gap_frames > 0
         right = crossing.side > 0
+        gap: dict[str, Any] = (
+            {"inferred": True, "gap_frames": crossing.gap_frames} if self.report_gaps and crossing.gap_frames else {}
+        )
         return Event.create(
             EventType.LINE_CROSSING,
             frame,
@@ -226,6 +265,7 @@ class LineCounter:
             status=(LineStatus.CROSS_RIGHT if right else LineStatus.CROSS_LEFT).value,
             crossed_frame_index=crossing.frame_index,
             point=[round(crossing.point[0], 5), round(crossing.point[1], 5)],
+            **gap,
         )
 
     def _forget(self, now: float) -> None:

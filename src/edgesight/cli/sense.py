@@ -22,6 +22,7 @@ from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.region import Region
 from edgesight.core.wire import EventWriter, MetadataWriter
+from edgesight.sensor.annotate import VideoAnnotator
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import SourceStats, open_source
 from edgesight.sensor.zoo import load_model
@@ -91,6 +92,9 @@ def sense(
     output_mode: Annotated[OutputMode | None, typer.Option(help="what leaves the sensor")] = None,
     device_id: Annotated[str | None, typer.Option(help="device id written into records")] = None,
     threads: Annotated[int | None, typer.Option(min=1, max=8, help="ONNX Runtime threads")] = None,
+    annotate: Annotated[
+        Path | None, typer.Option(help="local .mp4 with boxes, ids, trails, zones, lines and counts drawn")
+    ] = None,
 ) -> None:
     device = load_config(config) if config is not None else DeviceConfig()
     source = source or device.sensor.source
@@ -111,7 +115,14 @@ def sense(
     with open_source(source) as src, MetadataWriter(out) as writer, EventWriter(events) as event_writer:
         sensor = Sensor(src, package, settings)
         session = _Session(writer, event_writer, analytics)
-        _run(sensor, session, src.frame_count, max_frames)
+        if annotate is not None:
+            session.video = VideoAnnotator(annotate, device.analytics, src.fps or 10.0)
+            session.sensor = sensor
+        try:
+            _run(sensor, session, src.frame_count, max_frames)
+        finally:
+            if session.video is not None:
+                session.video.close()
         _summary(sensor, session, package.name, src.stats)
 
 
@@ -163,6 +174,8 @@ class _Session:
         self.events = events
         self.analytics = analytics
         self.people: list[int] = []
+        self.video: VideoAnnotator | None = None  # --annotate: drawn locally, never sent
+        self.sensor: Sensor | None = None
 
     def take(self, meta: FrameMeta) -> None:
         if self.analytics is not None:
@@ -170,6 +183,9 @@ class _Session:
             meta = result.frame
             for event in result.events:
                 self.events.write(event)
+        if self.video is not None and self.sensor is not None and self.sensor.last_frame is not None:
+            counts = self.analytics.counts() if self.analytics is not None else {}
+            self.video.write(self.sensor.last_frame.to_bgr(), meta.detections, counts)
         self.writer.write(meta)
         self.people.append(int((meta.detections.class_name == "person").sum()))
 

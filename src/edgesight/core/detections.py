@@ -28,6 +28,8 @@ class Detections:
         class_id: ``(n,)`` int32 class indices into the model's labels.
         class_name: ``(n,)`` label of each detection.
         tracker_id: ``(n,)`` int64 track ids, or None before tracking.
+        embedding: ``(n, d)`` float32 appearance vectors the sensor computed from the pixels, or
+            None. In-process only: no serializer writes them (they can identify people).
 
     Example:
         >>> d = Detections.from_arrays([[0, 0, 10, 20], [5, 5, 8, 8]], [0.9, 0.4], [0, 2], ["person", "car"])
@@ -40,6 +42,7 @@ class Detections:
     class_id: IntArray
     class_name: npt.NDArray[np.str_]
     tracker_id: TrackArray | None = None
+    embedding: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = self.xyxy.shape[0]
@@ -49,6 +52,8 @@ class Detections:
             value = getattr(self, name)
             if value is not None and value.shape != (n,):
                 raise ValueError(f"Detections.{name} must have shape ({n},), got {value.shape}")
+        if self.embedding is not None and (self.embedding.ndim != 2 or self.embedding.shape[0] != n):
+            raise ValueError(f"Detections.embedding must have shape ({n}, d), got {self.embedding.shape}")
 
     @classmethod
     def empty(cls) -> Detections:
@@ -95,13 +100,30 @@ class Detections:
             class_id=self.class_id[index],
             class_name=self.class_name[index],
             tracker_id=None if self.tracker_id is None else self.tracker_id[index],
+            embedding=None if self.embedding is None else self.embedding[index],
         )
 
     def with_tracker_id(self, tracker_id: npt.ArrayLike) -> Detections:
         """A copy carrying track ids (the input is never mutated)."""
         return Detections(
-            self.xyxy, self.confidence, self.class_id, self.class_name, np.asarray(tracker_id, dtype=np.int64)
+            self.xyxy,
+            self.confidence,
+            self.class_id,
+            self.class_name,
+            np.asarray(tracker_id, dtype=np.int64),
+            self.embedding,
         )
+
+    def with_embedding(self, embedding: npt.ArrayLike | None) -> Detections:
+        """A copy carrying appearance vectors, one row per detection (None drops them).
+
+        Example:
+            >>> d = Detections.from_arrays([[0, 0, 1, 1]], [0.5], [0], ["person"])
+            >>> d.with_embedding([[0.6, 0.8]]).embedding.shape
+            (1, 2)
+        """
+        vectors = None if embedding is None else np.asarray(embedding, dtype=np.float32)
+        return Detections(self.xyxy, self.confidence, self.class_id, self.class_name, self.tracker_id, vectors)
 
     @classmethod
     def merge(cls, parts: Sequence[Detections]) -> Detections:
@@ -117,10 +139,12 @@ class Detections:
         tracked = {p.tracker_id is not None for p in parts}
         if len(tracked) > 1:
             raise ValueError("Detections.merge: tracker_id is set on some parts and None on others")
+        vectors = [p.embedding for p in parts if p.embedding is not None]
         return cls(
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
             class_id=np.concatenate([p.class_id for p in parts]),
             class_name=np.concatenate([p.class_name for p in parts]),
             tracker_id=None if tracked == {False} else np.concatenate([p.tracker_id for p in parts]),
+            embedding=np.concatenate(vectors) if len(vectors) == len(parts) else None,
         )

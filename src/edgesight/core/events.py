@@ -184,6 +184,8 @@ PROPERTY_SPECS: Mapping[EventType, Mapping[str, tuple[_Check, str, bool]]] = {
         "status": (_one_of(LineStatus), "CrossRight or CrossLeft", True),
         "crossed_frame_index": (*_INT, True),
         "point": (_point01, "[x, y] normalised to the frame", True),
+        "inferred": (lambda v: isinstance(v, bool), "true or false", False),
+        "gap_frames": (*_INT, False),
     },
     EventType.DISTANCE_VIOLATION: {
         "event_name": (_one_of(DistanceEventName), "TooClose or TooFar", True),

@@ -87,15 +87,17 @@ def kalman_initiate(xyxy: Float64Array) -> tuple[Float64Array, Float64Array]:
 
 
 def kalman_predict(
-    mean: Float64Array, cov: Float64Array, freeze_size: BoolArray | None = None
+    mean: Float64Array, cov: Float64Array, freeze_size: BoolArray | None = None, steps: float = 1.0
 ) -> tuple[Float64Array, Float64Array]:
-    """Advance states by one frame with constant velocity.
+    """Advance states by ``steps`` frames with constant velocity.
 
     Args:
         mean: ``(n, 8)`` states.
         cov: ``(n, 3, 4)`` covariance blocks.
         freeze_size: ``(n,)`` tracks whose size velocity is zeroed first (lost tracks, so their
             predicted boxes do not grow or shrink through a long gap).
+        steps: frame periods elapsed (fractional when the frame rate varies, 3.0 when two frames
+            were dropped); process noise grows linearly with it, as for a random walk.
 
     Returns:
         New ``(mean, covariance)``.
@@ -110,12 +112,18 @@ def kalman_predict(
     if freeze_size is not None and np.any(freeze_size):
         m[freeze_size, 6:8] = 0.0
     scale = _size_scale(m)
-    m[:, :4] += m[:, 4:]
     pxx, pxv, pvv = cov[:, 0], cov[:, 1], cov[:, 2]
     new_cov = np.empty_like(cov)
-    new_cov[:, 0] = pxx + 2 * pxv + pvv + (STD_WEIGHT_POSITION * scale) ** 2
-    new_cov[:, 1] = pxv + pvv
-    new_cov[:, 2] = pvv + (STD_WEIGHT_VELOCITY * scale) ** 2
+    if steps == 1.0:  # the per-frame filter, kept operation for operation (replays stay bit-exact)
+        m[:, :4] += m[:, 4:]
+        new_cov[:, 0] = pxx + 2 * pxv + pvv + (STD_WEIGHT_POSITION * scale) ** 2
+        new_cov[:, 1] = pxv + pvv
+        new_cov[:, 2] = pvv + (STD_WEIGHT_VELOCITY * scale) ** 2
+        return m, new_cov
+    m[:, :4] += steps * m[:, 4:]
+    new_cov[:, 0] = pxx + 2 * steps * pxv + steps**2 * pvv + steps * (STD_WEIGHT_POSITION * scale) ** 2
+    new_cov[:, 1] = pxv + steps * pvv
+    new_cov[:, 2] = pvv + steps * (STD_WEIGHT_VELOCITY * scale) ** 2
     return m, new_cov
 
 

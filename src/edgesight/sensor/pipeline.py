@@ -19,6 +19,7 @@ from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, Outp
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
 from edgesight.core.region import Region
+from edgesight.sensor.appearance import torso_histograms
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
@@ -40,6 +41,8 @@ class SensorSettings:
         output_mode: metadata only (default) or an opt-in image mode.
         image_width: width in pixels of an attached image in the image modes.
         threads: ONNX Runtime threads (1 leaves the other core to decoding and the ISP).
+        appearance: attach a torso colour histogram to each detection for the tracker
+            (:attr:`Detections.embedding`, in-process only).
     """
 
     device_id: str = "edgesight-0"
@@ -50,6 +53,7 @@ class SensorSettings:
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = 320
     threads: int = 1
+    appearance: bool = False
 
     @classmethod
     def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
@@ -76,6 +80,7 @@ class SensorSettings:
             output_mode=s.output_mode,
             image_width=s.image_width,
             threads=s.threads,
+            appearance=_wants_appearance(config),
         )
 
 
@@ -133,6 +138,7 @@ class Sensor:
         self.model_ref = ModelRef(package.id, package.version)
         self.stats = SensorStats()
         self._seq = 0
+        self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
 
     def set_thresholds(self, thresholds: Thresholds | None) -> None:
         """Change the detection thresholds live, from the next frame on; None restores the model's.
@@ -185,7 +191,9 @@ class Sensor:
 
     def _infer(self, item: _Prepared) -> FrameMeta:
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
-        frame = item.frame
+        frame = self.last_frame = item.frame
+        if self.settings.appearance and len(detections):
+            detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
         meta = FrameMeta(
             device_id=self.settings.device_id,
             stream_id=self.settings.stream_id,
@@ -209,6 +217,12 @@ class Sensor:
         s.isp_ms += kpi.isp_ms
         s.dnn_ms += kpi.dnn_ms
         s.post_ms += kpi.post_ms
+
+
+def _wants_appearance(config: DeviceConfig) -> bool:
+    """The device's tracker uses appearance (the default tracker, with ``appearance`` on)."""
+    tracking = config.analytics.tracking
+    return tracking.enabled and tracking.method != "bytetrack" and tracking.appearance
 
 
 def _put(out: queue.Queue[_Prepared | _End], item: _Prepared | _End, stop: threading.Event) -> bool:

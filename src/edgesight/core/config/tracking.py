@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from edgesight.core.config.base import Fraction, PositiveFraction, StrictSection
@@ -31,7 +33,7 @@ def check_tracking_thresholds(cfg: TrackingConfig) -> None:
 
 
 class TrackingConfig(StrictSection):
-    """ByteTrack-style multi-object tracker."""
+    """The multi-object tracker: ByteTrack-style association, plus appearance and gap recovery by default."""
 
     enabled: bool = Field(True, description="track objects; zones, lines, distance and speed need it")
     track_thresh: Fraction = Field(
@@ -49,6 +51,22 @@ class TrackingConfig(StrictSection):
     min_hits: int = Field(3, ge=1, le=30, description="consecutive matched frames before a track is reported")
     max_lost_frames: int = Field(30, ge=0, le=1000, description="frames a track survives without a match")
     class_aware: bool = Field(True, description="a track only matches detections of its own class")
+    method: Literal["edgesight", "bytetrack"] = Field(
+        "edgesight",
+        description="edgesight: ByteTrack plus appearance, observation-centric recovery and timestamps; "
+        "bytetrack: IoU only, one Kalman step per frame (the earlier tracker, kept for replays)",
+    )
+    appearance: bool = Field(
+        True, description="the sensor computes a torso colour histogram per box for the tracker (stays on the device)"
+    )
+    appearance_weight: float = Field(
+        0.5, ge=0.0, le=2.0, description="weight of appearance distance against 1 - IoU in the association cost"
+    )
+    reid_similarity: Fraction = Field(
+        1.0,
+        description="appearance similarity to re-find a lost track away from its predicted box (1.0: off, "
+        "as colour histograms alone confuse people dressed alike)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrackingConfig:

@@ -1,0 +1,390 @@
+"""EdgeSight's default tracker: ByteTrack plus appearance, observation-centric recovery and time.
+
+It keeps ByteTrack's stages (high-score detections first, low-score ones for the leftovers) and
+adds what keeps identities through crossings and occlusions on a CPU budget:
+
+* **Appearance.** When the sensor attached torso colour histograms
+  (:mod:`edgesight.sensor.appearance`), the association cost is ``1 - IoU + w * (1 - similarity)``
+  and a pair whose colours clearly differ (similarity below ``_APPEARANCE_VETO``) is never matched,
+  so two people passing each other do not swap ids. Each track keeps a moving average of its
+  vectors, updated only from detections near no other track (an occluded box's colours are partly
+  the occluder's). Without vectors (a metadata replay) the cost is IoU alone.
+* **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed up to
+  ``_OCR_MAX_GAP`` frames is also tried against its *last observed* box, not only its drifting
+  prediction (longer gaps let a passer-by take the spot: measured on vtest.avi); when a track is
+  re-found after more than ``_REANCHOR_GAP`` frames, its velocity is re-estimated from the two
+  observations across the gap instead of the Kalman filter's extrapolated state.
+* **Re-identification after longer gaps** (off by default, ``reid_similarity: 1.0``). A lost
+  track can take a detection far from its predicted box when the appearance agrees (similarity
+  >= ``reid_similarity``), the box has a similar height and it lies within a radius that grows
+  with the time lost. Colour histograms alone confuse people dressed alike (on vtest.avi every
+  setting tried merged different people), so enable it with a stronger vector.
+* **Exits.** A track lost at the frame's edge has left: it expires after ``_EXIT_GRACE_FRAMES``
+  so that nobody entering there inherits its id.
+* **Time.** Prediction advances by the time elapsed since the last frame in units of the stream's
+  frame period (the shortest recent interval), so dropped frames and a variable frame rate
+  neither stall nor overshoot the motion model; ``max_lost_frames`` counts frame periods.
+
+Tracks live in parallel arrays; expired tracks are dropped, so memory is bounded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped,unused-ignore]
+
+from edgesight.apps.tracking import TrackState
+from edgesight.core.config import TrackingConfig
+from edgesight.core.detections import Detections
+from edgesight.geometry.boxes import box_iou
+from edgesight.geometry.motion import (
+    kalman_initiate,
+    kalman_predict,
+    kalman_update,
+    state_to_xyxy,
+    xyxy_to_cxcywh,
+)
+
+__all__ = ["AppearanceTracker"]
+
+IntArray = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED), int(TrackState.LOST)
+_APPEARANCE_VETO = 0.5  # similarity below which two boxes are different people whatever the IoU
+_EMBEDDING_MOMENTUM = 0.9  # share of the old appearance kept at each clean sighting
+_CLEAN_OVERLAP = 0.3  # a detection overlapped this much by two predicted tracks is not "clean"
+_REID_BASE_RADIUS, _REID_RADIUS_PER_S = 0.5, 0.5  # re-id radius in box heights: base + per second lost
+_REID_HEIGHT_RATIO = 1.35  # a re-found box may be at most this much taller or shorter
+_PERIOD_WINDOW = 32  # frame intervals remembered to estimate the stream's frame period
+_MAX_STEPS = 100.0  # a longer pause (source stalled) is predicted as this many frames
+_INFEASIBLE = 1e6
+_REANCHOR_GAP = 3.0  # frame periods unseen after which the velocity is re-estimated from observations
+_EDGE_MARGIN = 0.25  # of the box width: a box this close to the border is leaving
+_EXIT_GRACE_FRAMES = 5  # a track lost at the border has left unless re-found this quickly
+_LOST_MIN_SIMILARITY = 0.75  # appearance a lost track needs to take a detection (when known)
+_OCR_MAX_GAP = 2.0  # frame periods: older last observations are where someone else may now stand
+
+
+@dataclass(slots=True)
+class _Tracks:
+    """All tracks as parallel arrays (row ``i`` of each array is one track)."""
+
+    ids: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    mean: Float64Array = field(default_factory=lambda: np.zeros((0, 8)))
+    cov: Float64Array = field(default_factory=lambda: np.zeros((0, 3, 4)))
+    class_id: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    state: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    hits: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    lost: Float64Array = field(default_factory=lambda: np.zeros(0))  # frame periods since last seen
+    last_box: Float64Array = field(default_factory=lambda: np.zeros((0, 4)))  # last observed xyxy
+    embedding: Float64Array = field(default_factory=lambda: np.zeros((0, 0)))  # zero rows: unknown
+
+    def select(self, keep: BoolArray) -> _Tracks:
+        return _Tracks(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+
+
+def _at_edge(xyxy: Float64Array, frame_size: tuple[int, int]) -> BoolArray:
+    """Boxes touching the frame's border (within ``_EDGE_MARGIN`` of the box's width)."""
+    margin = _EDGE_MARGIN * (xyxy[:, 2] - xyxy[:, 0])
+    w, h = frame_size
+    return (xyxy[:, 0] <= margin) | (xyxy[:, 1] <= margin) | (xyxy[:, 2] >= w - margin) | (xyxy[:, 3] >= h - margin)
+
+
+def _assign(cost: Float64Array) -> tuple[IntArray, IntArray]:
+    """Hungarian matching on a cost matrix; pairs at ``_INFEASIBLE`` are dropped."""
+    rows, cols = linear_sum_assignment(cost)
+    ok = cost[rows, cols] < _INFEASIBLE
+    return rows[ok].astype(np.int64), cols[ok].astype(np.int64)
+
+
+class AppearanceTracker:
+    """Tracker with appearance, OC-SORT recovery and timestamps: ``update(detections, t)``.
+
+    Same contract as :class:`edgesight.apps.tracking.Tracker`: the result holds the detections
+    matched to confirmed tracks, in input order, with a ``tracker_id``; the input is not modified.
+
+    Args:
+        config: thresholds; ``method`` is ignored here (see :func:`make_tracker`).
+
+    Example:
+        >>> t = AppearanceTracker(TrackingConfig(min_hits=2))
+        >>> def frame(i):
+        ...     return Detections.from_arrays([[10 + 2 * i, 10, 50 + 2 * i, 90]], [0.9], [0], ["person"])
+        >>> out = [t.update(frame(i), timestamp=i / 30) for i in (0, 1, 4, 5)]  # frames 2, 3 dropped
+        >>> [o.tracker_id.tolist() for o in out]
+        [[], [1], [1], [1]]
+    """
+
+    def __init__(self, config: TrackingConfig | None = None) -> None:
+        self.config = config if config is not None else TrackingConfig()
+        self._tracks = _Tracks()
+        self._next_id = 1
+        self._last_time: float | None = None
+        self._intervals: deque[float] = deque(maxlen=_PERIOD_WINDOW)
+
+    @property
+    def num_tracks(self) -> int:
+        """Tracks held in memory (tentative, tracked and lost); bounded by expiry."""
+        return int(self._tracks.ids.shape[0])
+
+    def states(self) -> Mapping[int, TrackState]:
+        """State of every confirmed track by id (for inspection and tests)."""
+        t = self._tracks
+        return {int(i): TrackState(int(s)) for i, s in zip(t.ids, t.state, strict=True) if i > 0}
+
+    def track_counts(self) -> dict[str, int]:
+        """Confirmed tracks seen on the last frame (``tracked``) and in a gap (``lost``)."""
+        state = self._tracks.state
+        return {"tracked": int(np.count_nonzero(state == _TRACKED)), "lost": int(np.count_nonzero(state == _LOST))}
+
+    def _steps(self, timestamp: float) -> float:
+        """Frame periods since the previous frame (1.0 on the first frame or without a clock)."""
+        last, self._last_time = self._last_time, timestamp
+        if last is None or not timestamp > last:
+            return 1.0
+        interval = timestamp - last
+        self._intervals.append(interval)
+        return float(min(max(interval / min(self._intervals), 1.0), _MAX_STEPS))
+
+    def update(
+        self, detections: Detections, timestamp: float, frame_size: tuple[int, int] | None = None
+    ) -> Detections:
+        """Advance all tracks to ``timestamp`` and associate this frame's detections.
+
+        Args:
+            detections: boxes in source-frame pixels, with ``embedding`` when the sensor made them.
+            timestamp: capture time in seconds; the gap to the previous frame sets the prediction.
+            frame_size: ``(width, height)``; with it, a track lost at the frame's edge is taken to
+                have left and expires after ``_EXIT_GRACE_FRAMES`` instead of ``max_lost_frames``.
+
+        Returns:
+            A new :class:`Detections` of the detections matched to confirmed tracks.
+        """
+        cfg = self.config
+        steps = self._steps(timestamp)
+        period = min(self._intervals) if self._intervals else 0.0
+        boxes = detections.xyxy.astype(np.float64)
+        scores = detections.confidence
+        n = boxes.shape[0]
+        vectors = self._vectors(detections)
+        t = self._tracks
+        if t.embedding.shape[1] != vectors.shape[1] and t.ids.shape[0] == 0:
+            t.embedding = np.zeros((0, vectors.shape[1]))
+        det_to_track = np.full(n, -1, np.int64)
+        matched = np.zeros(t.ids.shape[0], np.bool_)
+        high = np.flatnonzero(scores >= cfg.track_thresh)
+        if t.ids.shape[0]:
+            t.mean, t.cov = kalman_predict(t.mean, t.cov, freeze_size=t.state == _LOST, steps=steps)
+            t.lost = t.lost + steps
+            similarity = self._similarity(t.embedding, vectors)
+            iou = box_iou(state_to_xyxy(t.mean), boxes)
+            if cfg.class_aware:
+                iou[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
+            # A lost track must look like the detection to take it (a bystander often fills the gap).
+            veto = (similarity < _APPEARANCE_VETO) | (
+                (t.state == _LOST)[:, None] & (similarity < _LOST_MIN_SIMILARITY)
+            )
+            looks_apart = cfg.appearance_weight * np.where(np.isnan(similarity), 0.0, 1.0 - similarity)
+
+            def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
+                if ti.shape[0] == 0 or di.shape[0] == 0:
+                    return
+                r, c = _assign(cost(ti, di))
+                det_to_track[di[c]] = ti[r]
+                matched[ti[r]] = True
+
+            def iou_cost(min_iou: float, last_observed: bool = False) -> Callable[[IntArray, IntArray], Float64Array]:
+                def cost(ti: IntArray, di: IntArray) -> Float64Array:
+                    pair = np.ix_(ti, di)
+                    sub = self._last_iou(t, ti, boxes, di, detections) if last_observed else iou[pair]
+                    return np.where((sub >= min_iou) & ~veto[pair], 1.0 - sub + looks_apart[pair], _INFEASIBLE)
+
+                return cost
+
+            def free(rows: IntArray) -> IntArray:
+                return rows[~matched[rows]]
+
+            def unmatched_high() -> IntArray:
+                return high[det_to_track[high] < 0]
+
+            confirmed = np.flatnonzero(t.state != _TENTATIVE)
+            match(confirmed, high, iou_cost(cfg.match_iou))
+            low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.track_thresh))
+            left = free(confirmed)
+            match(left[t.state[left] == _TRACKED], low, iou_cost(cfg.low_match_iou))
+            # OC-SORT's recovery: the last observation, where a stopped or turned person still is.
+            left = free(confirmed)
+            match(left[t.lost[left] <= _OCR_MAX_GAP], unmatched_high(), iou_cost(cfg.match_iou, last_observed=True))
+            if cfg.reid_similarity < 1.0:
+                left = free(confirmed)
+                lost_left = left[t.state[left] == _LOST]
+                match(lost_left, unmatched_high(), lambda ti, di: self._reid_cost(t, ti, boxes, di, similarity, period, detections))
+            match(np.flatnonzero(t.state == _TENTATIVE), unmatched_high(), iou_cost(cfg.new_match_iou))
+            clean = np.count_nonzero(iou > _CLEAN_OVERLAP, axis=0) <= 1  # no other track near this box
+        else:
+            clean = np.ones(n, np.bool_)
+
+        t = self._apply_matches(t, det_to_track, matched, boxes, vectors, clean, frame_size)
+        births = high[(det_to_track[high] < 0) & (scores[high] >= cfg.new_track_thresh)]
+        t, birth_rows = self._birth(t, boxes[births], detections.class_id[births], vectors[births])
+        det_to_track[births] = birth_rows
+        self._tracks = t
+
+        out_rows = np.flatnonzero(det_to_track >= 0)
+        track_rows = det_to_track[out_rows]
+        reported = t.state[track_rows] == _TRACKED
+        out_rows, track_rows = out_rows[reported], track_rows[reported]
+        return detections[out_rows].with_tracker_id(t.ids[track_rows])
+
+    def _vectors(self, detections: Detections) -> Float64Array:
+        """Appearance vectors of the detections, ``(n, 0)`` when appearance is off or absent."""
+        if not self.config.appearance or detections.embedding is None:
+            return np.zeros((len(detections), 0))
+        return detections.embedding.astype(np.float64)
+
+    @staticmethod
+    def _similarity(tracks: Float64Array, dets: Float64Array) -> Float64Array:
+        """Cosine similarity ``(tracks, dets)``; NaN where either side has no appearance."""
+        if tracks.shape[1] == 0 or dets.shape[1] != tracks.shape[1]:
+            return np.full((tracks.shape[0], dets.shape[0]), np.nan)
+        sim = tracks @ dets.T
+        known = (np.abs(tracks).sum(axis=1)[:, None] > 0) & (np.abs(dets).sum(axis=1)[None, :] > 0)
+        return np.where(known, sim, np.nan)
+
+    def _last_iou(
+        self, t: _Tracks, ti: IntArray, boxes: Float64Array, di: IntArray, detections: Detections
+    ) -> Float64Array:
+        """IoU of tracks' last observed boxes with detections (class-aware when configured)."""
+        overlap = box_iou(t.last_box[ti], boxes[di])
+        if self.config.class_aware:
+            overlap[t.class_id[ti][:, None] != detections.class_id[di][None, :]] = 0.0
+        return overlap
+
+    def _reid_cost(
+        self,
+        t: _Tracks,
+        ti: IntArray,
+        boxes: Float64Array,
+        di: IntArray,
+        similarity: Float64Array,
+        period: float,
+        detections: Detections,
+    ) -> Float64Array:
+        """Cost of re-finding lost tracks by appearance within a radius that grows with time lost."""
+        if ti.size == 0 or di.size == 0:
+            return np.zeros((ti.size, di.size))
+        sim = similarity[np.ix_(ti, di)]
+        last = xyxy_to_cxcywh(t.last_box[ti])
+        det = xyxy_to_cxcywh(boxes[di])
+        height = np.maximum(last[:, 3:4], 1.0)
+        seconds_lost = t.lost[ti][:, None] * period
+        radius = height * (_REID_BASE_RADIUS + _REID_RADIUS_PER_S * seconds_lost)
+        distance = np.hypot(last[:, None, 0] - det[None, :, 0], last[:, None, 1] - det[None, :, 1])
+        ratio = det[None, :, 3] / height
+        ok = (
+            (sim >= self.config.reid_similarity)
+            & (distance <= radius)
+            & (ratio <= _REID_HEIGHT_RATIO)
+            & (ratio >= 1 / _REID_HEIGHT_RATIO)
+        )
+        if self.config.class_aware:
+            ok &= t.class_id[ti][:, None] == detections.class_id[di][None, :]
+        cost = 1.0 + (1.0 - np.nan_to_num(sim)) + distance / np.maximum(radius, 1e-9)
+        return np.where(ok, cost, _INFEASIBLE)
+
+    def _apply_matches(
+        self,
+        t: _Tracks,
+        det_to_track: IntArray,
+        matched: BoolArray,
+        boxes: Float64Array,
+        vectors: Float64Array,
+        clean: BoolArray,
+        frame_size: tuple[int, int] | None,
+    ) -> _Tracks:
+        """Correct matched tracks (re-anchored after a gap), promote, age and drop the others."""
+        cfg = self.config
+        dets = np.flatnonzero(det_to_track >= 0)
+        rows = det_to_track[dets]
+        if rows.shape[0]:
+            gap = t.lost[rows]
+            t.mean[rows], t.cov[rows] = kalman_update(t.mean[rows], t.cov[rows], boxes[dets])
+            # OC-SORT's re-update: after a gap, the velocity is what the two observations say.
+            regained = gap > _REANCHOR_GAP
+            if np.any(regained):
+                r, d = rows[regained], dets[regained]
+                now, before = xyxy_to_cxcywh(boxes[d]), xyxy_to_cxcywh(t.last_box[r])
+                mean, cov = kalman_initiate(boxes[d])
+                mean[:, 4:6] = (now[:, :2] - before[:, :2]) / gap[regained][:, None]
+                t.mean[r], t.cov[r] = mean, cov
+            t.last_box[rows] = boxes[dets]
+            if vectors.shape[1] and t.embedding.shape[1] == vectors.shape[1]:
+                self._blend_appearance(t, rows, dets, vectors, clean)
+        hits = np.where(matched, t.hits + 1, t.hits).astype(np.int32)
+        lost = np.where(matched, 0.0, t.lost)
+        state = t.state.copy()
+        state[matched & (t.state == _LOST)] = _TRACKED
+        promote = matched & (t.state == _TENTATIVE) & (hits >= cfg.min_hits)
+        state[~matched & (t.state == _TRACKED)] = _LOST
+        if np.any(promote):
+            t.ids = t.ids.copy()
+            t.ids[promote] = self._take_ids(int(np.count_nonzero(promote)))
+            state[promote] = _TRACKED
+        keep = np.where(t.state == _TENTATIVE, matched, lost <= cfg.max_lost_frames)
+        if frame_size is not None:
+            keep &= ~(_at_edge(t.last_box, frame_size) & (lost > _EXIT_GRACE_FRAMES))
+        t.state, t.hits, t.lost = state, hits, lost
+        new_index = np.cumsum(keep) - 1
+        det_to_track[dets] = new_index[rows]
+        return t if keep.all() else t.select(keep)
+
+    @staticmethod
+    def _blend_appearance(t: _Tracks, rows: IntArray, dets: IntArray, vectors: Float64Array, clean: BoolArray) -> None:
+        """Fold the vectors of clean detections (near no other track) into their tracks' appearance."""
+        ok = clean[dets] & (np.abs(vectors[dets]).sum(axis=1) > 0)
+        r, d = rows[ok], dets[ok]
+        if r.size == 0:
+            return
+        old = t.embedding[r]
+        fresh = np.abs(old).sum(axis=1, keepdims=True) == 0
+        blended = np.where(fresh, vectors[d], _EMBEDDING_MOMENTUM * old + (1 - _EMBEDDING_MOMENTUM) * vectors[d])
+        t.embedding[r] = blended / np.maximum(np.linalg.norm(blended, axis=1, keepdims=True), 1e-12)
+
+    def _birth(
+        self, t: _Tracks, boxes: Float64Array, class_id: npt.NDArray[np.int32], vectors: Float64Array
+    ) -> tuple[_Tracks, IntArray]:
+        """Start tentative tracks (tracked at once when ``min_hits == 1``); returns their rows."""
+        k = boxes.shape[0]
+        first_row = t.ids.shape[0]
+        if k == 0:
+            return t, np.zeros(0, np.int64)
+        mean, cov = kalman_initiate(boxes)
+        confirmed_now = self.config.min_hits <= 1
+        width = t.embedding.shape[1]
+        born = _Tracks(
+            ids=self._take_ids(k) if confirmed_now else np.full(k, -1, np.int64),
+            mean=mean,
+            cov=cov,
+            class_id=class_id.astype(np.int32),
+            state=np.full(k, _TRACKED if confirmed_now else _TENTATIVE, np.int8),
+            hits=np.ones(k, np.int32),
+            lost=np.zeros(k),
+            last_box=boxes.copy(),
+            embedding=vectors.copy() if vectors.shape[1] == width else np.zeros((k, width)),
+        )
+        merged = _Tracks(
+            **{f.name: np.concatenate([getattr(t, f.name), getattr(born, f.name)]) for f in fields(t)}
+        )
+        return merged, np.arange(first_row, first_row + k, dtype=np.int64)
+
+    def _take_ids(self, k: int) -> IntArray:
+        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
+        self._next_id += k
+        return ids
