@@ -19,7 +19,7 @@ from edgesight.core.errors import ConfigError
 from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Tiling
 
-DEFAULT_MODEL = "nanodet-coco-int8"
+DEFAULT_MODEL = "nanodet-plus-m-416-int8"
 """The zoo model a device runs unless its config names another."""
 
 
@@ -38,7 +38,8 @@ class SensorSection(_Strict):
     score_threshold: float | None = Field(None, ge=0.0, le=1.0, description="default: the model's")
     iou_threshold: float | None = Field(None, gt=0.0, le=1.0, description="default: the model's")
     max_detections: int | None = Field(None, gt=0, le=1000)
-    tiling: Tiling | None = Field(None, description="default: the model's")
+    tiling: Tiling | None = Field(None, description="tiles to run (opt in); default: the model's, else auto")
+    auto_tiling: bool = Field(True, description="no tiling set: tile only an ROI much larger than the input (4K)")
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
