@@ -41,7 +41,9 @@ def reference_decode(outputs: list[np.ndarray], size: int, threshold: float) -> 
                     weights = np.exp(logits - logits.max())
                     sides.append(float((weights / weights.sum()) @ np.arange(BINS)) * s)
                 cx, cy = col * s, row * s
-                found.append((cx - sides[0], cy - sides[1], cx + sides[2], cy + sides[3], float(scores[best]), best))
+                found.append(
+                    (cx - sides[0], cy - sides[1], cx + sides[2], cy + sides[3], float(scores[best]), best)
+                )
     return sorted(found)
 
 
@@ -72,7 +74,12 @@ def test_decoder_matches_the_reference_maths(name: str, frame_400) -> None:  # t
 def test_plus_packages_carry_their_layout_and_licence() -> None:
     package: ModelPackage = load_model("nanodet-plus-m-416-int8")
     intr = package.intrinsics
-    assert intr.decoder.params == {"strides": [8, 16, 32, 64], "bins": 8, "centre_offset": 0.0, "layout": "chw"}
+    assert intr.decoder.params == {
+        "strides": [8, 16, 32, 64],
+        "bins": 8,
+        "centre_offset": 0.0,
+        "layout": "chw",
+    }
     assert intr.input.resize.value == "stretch" and intr.input.color.value == "BGR"
     assert intr.precision == "int8"
     assert b"Apache License" in package.extras["LICENSES/LICENSE.nanodet-Apache-2.0"]

@@ -67,7 +67,9 @@ class VideoAsCamera:
             self._capture.release()
 
 
-def test_two_sessions_give_the_records_of_one_in_the_same_order(vtest_path: Path, plus_int8: ModelPackage) -> None:
+def test_two_sessions_give_the_records_of_one_in_the_same_order(
+    vtest_path: Path, plus_int8: ModelPackage
+) -> None:
     runs = []
     for sessions in (1, 2):
         with open_source(str(vtest_path)) as source:

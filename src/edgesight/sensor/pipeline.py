@@ -86,7 +86,11 @@ class SensorSettings:
         s = config.sensor
         overrides = {
             key: value
-            for key, value in (("score", s.score_threshold), ("iou", s.iou_threshold), ("max_detections", s.max_detections))
+            for key, value in (
+                ("score", s.score_threshold),
+                ("iou", s.iou_threshold),
+                ("max_detections", s.max_detections),
+            )
             if value is not None
         }
         return cls(

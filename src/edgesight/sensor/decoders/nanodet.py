@@ -50,7 +50,9 @@ class NanoDetDecoder:
         offset = float(params.get("centre_offset", 0.5))
         self.layout = str(params.get("layout", "cells"))
         if self.layout not in _LAYOUTS:
-            raise ModelLoadError(f"nanodet decoder param layout must be one of {_LAYOUTS}, got {self.layout!r}")
+            raise ModelLoadError(
+                f"nanodet decoder param layout must be one of {_LAYOUTS}, got {self.layout!r}"
+            )
         self.num_classes = num_classes
         width, height = input_size
         self._grids: list[tuple[int, int]] = []
