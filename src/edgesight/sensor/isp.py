@@ -330,10 +330,13 @@ class Isp:
         )
         return _Plan(region, crop, (content_w, content_h), (pad_x, pad_y), transform)
 
-    def _new_buffer(self) -> Tensor:
+    def _new_buffer(self, filled: bool) -> Tensor:
+        """A tensor for one region; ``filled``: the content covers it all, so no padding is written."""
         spec = self.spec
         nchw = spec.layout is Layout.NCHW
         shape = (1, 3, spec.height, spec.width) if nchw else (1, spec.height, spec.width, 3)
+        if filled:
+            return np.empty(shape, np.uint8 if spec.dtype == "uint8" else np.float32)
         if spec.dtype == "uint8":
             return np.full(shape, spec.pad_value, np.uint8)
         buffer = np.empty(shape, np.float32)
@@ -342,7 +345,8 @@ class Isp:
 
     def _tensor(self, frame: Frame, plan: _Plan) -> Tensor:
         content = frame.crop_scale(plan.crop, plan.content_size, self.spec.color)
-        buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer()
+        filled = plan.content_size == (self.spec.width, self.spec.height)
+        buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer(filled)
         if self._reuse:
             plan.buffer = buffer
         (w, h), (x, y) = plan.content_size, plan.pad
