@@ -17,6 +17,10 @@ ceiling probe, ours, peer, ...):
   ISP + network (all passes the defaults run) done one after another in one thread. It uses
   process CPU time, so other jobs on the machine barely move it.
 
+The CPU ms per frame of each (process CPU time, all threads) are printed too: on a loaded machine
+wall-clock fps fall with the load, while ours/ceiling CPU time still shows what the pipeline adds
+to the bare work (threads, queues, decoding of boxes, NMS).
+
 Then: DNN ms of the default network in fp32 and int8, metadata bytes (tracked, binary) against
 the 4K H.264 stream, and peak memory.
 """
@@ -59,11 +63,18 @@ class Totals:
 
     frames: int = 0
     seconds: float = 0.0
+    cpu_s: float = 0.0
     passes: int = 0
 
-    def add(self, frames: int, seconds: float) -> None:
+    def add(self, frames: int, seconds: float, cpu_s: float = 0.0) -> None:
         self.frames += frames
         self.seconds += seconds
+        self.cpu_s += cpu_s
+
+    @property
+    def cpu_ms(self) -> float:
+        """Process CPU milliseconds per frame (all threads)."""
+        return 1e3 * self.cpu_s / self.frames if self.frames else 0.0
 
     @property
     def fps(self) -> float:
@@ -72,21 +83,23 @@ class Totals:
 
 def run_ours(
     video: Video, package: ModelPackage, frames: int, keep: list[FrameMeta] | None = None
-) -> tuple[int, float]:
-    """The sensor at its defaults over the first ``frames`` frames (session creation untimed)."""
+) -> tuple[int, float, float]:
+    """The sensor at its defaults over the first ``frames`` frames (session creation untimed):
+    frames, wall seconds, process CPU seconds."""
     with open_source(str(video.path)) as source:
         sensor = Sensor(source, package, SensorSettings())
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for meta in sensor.run(max_frames=frames):
             if keep is not None:
                 keep.append(meta)
-        return sensor.stats.frames, time.perf_counter() - started
+        return sensor.stats.frames, time.perf_counter() - started, time.process_time() - cpu
 
 
-def run_peer(peer: PeerPipeline, video: Video, frames: int) -> tuple[int, float]:
+def run_peer(peer: PeerPipeline, video: Video, frames: int) -> tuple[int, float, float]:
+    cpu = time.process_time()
     for _ in peer.run(str(video.path), 0, frames):
         pass
-    return peer.stats.frames, peer.stats.elapsed_s
+    return peer.stats.frames, peer.stats.elapsed_s, time.process_time() - cpu
 
 
 def ceiling_probe(
@@ -128,7 +141,7 @@ def end_to_end(
             ours.add(*run_ours(video, package, frames, keep))
             theirs.add(*run_peer(peer, video, frames))
             n, cpu_s, ceiling.passes = ceiling_probe(video, package, probe_detector, frames)
-            ceiling.add(n, cpu_s / cores)
+            ceiling.add(n, cpu_s / cores, cpu_s)
             print(f"  round {round_ + 1}: {video.path.name} ours {ours.fps:.1f} peer {theirs.fps:.1f} "
                   f"ceiling {ceiling.fps:.1f} fps", flush=True)  # fmt: skip
     for video in videos:
@@ -144,6 +157,7 @@ def end_to_end(
         rows.append([
             video.label, f"{ceiling.passes}", f"{ours.fps:.1f}", f"{theirs.fps:.1f}", f"{ratio:.2f}",
             f"{ceiling.fps:.1f}", f"{share:.0f}", f">= {need:g}" if need else "-", "yes" if met else "**no**",
+            f"{ours.cpu_ms:.1f}", f"{theirs.cpu_ms:.1f}", f"{ceiling.cpu_ms:.1f}",
         ])  # fmt: skip
     return rows, metas
 
@@ -239,7 +253,8 @@ def main() -> None:
     rows, metas = end_to_end([vtest, video_4k], args)
     print(f"\n## 1. End to end at the shipped defaults ({DEFAULT_MODEL}) vs peer and ceiling\n")
     headers = ["video", "passes/frame", "ours fps", "peer fps", "ours/peer", "ceiling fps", "% of ceiling",
-               "fps target (VNNI)", "targets met"]  # fmt: skip
+               "fps target (VNNI)", "targets met", "ours CPU ms/frame", "peer CPU ms/frame",
+               "ceiling CPU ms/frame"]  # fmt: skip
     print(table(headers, rows))
     print(
         f"\n## 2. DNN ms of {DEFAULT_MODEL.replace('-int8', '')}, fp32 vs int8 (1 thread, interleaved, median)\n"
