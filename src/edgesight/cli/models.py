@@ -28,17 +28,21 @@ def register(app: typer.Typer) -> None:
 
 def measure_latency_ms(package: ModelPackage, runs: int) -> float:
     """Median milliseconds of one inference on one thread (what each of the sensor's per-core
-    sessions spends per pass), after a warm-up, on a mid-grey input."""
+    sessions spends per pass), after a warm-up, on an all-zero input.
+
+    Timed in this thread's CPU time: a single-threaded session runs in the calling thread, so
+    this is the inference's own compute, the latency on an idle core, even while other processes
+    load the machine (wall-clock time would add their share)."""
     spec = package.intrinsics.input
     shape = (1, 3, spec.height, spec.width) if spec.layout is Layout.NCHW else (1, spec.height, spec.width, 3)
     tensor = np.zeros(shape, np.uint8 if spec.dtype == "uint8" else np.float32)
     network = OnnxNetwork(package, threads=1)
     times = []
     for k in range(_WARMUP + runs):
-        started = time.perf_counter()
+        started = time.thread_time()
         network.run(tensor)
         if k >= _WARMUP:
-            times.append((time.perf_counter() - started) * 1e3)
+            times.append((time.thread_time() - started) * 1e3)
     return statistics.median(times)
 
 
