@@ -335,8 +335,10 @@ class Isp:
         spec = self.spec
         nchw = spec.layout is Layout.NCHW
         shape = (1, 3, spec.height, spec.width) if nchw else (1, spec.height, spec.width, 3)
+        if filled and spec.dtype == "uint8":
+            return np.empty(shape, np.uint8)
         if filled:
-            return np.empty(shape, np.uint8 if spec.dtype == "uint8" else np.float32)
+            return np.empty(shape, np.float32)
         if spec.dtype == "uint8":
             return np.full(shape, spec.pad_value, np.uint8)
         buffer = np.empty(shape, np.float32)
