@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edgesight.core.config import DeviceConfig
 from edgesight.core.errors import SourceEndedError
 from edgesight.core.package import ModelPackage
 from edgesight.sensor.pipeline import Sensor, SensorSettings
@@ -142,3 +143,16 @@ def test_default_tiling_follows_the_frame_size(
         assert left.x == 0.0 and right.x2 == pytest.approx(1.0) and right.x < left.x2
     opted_out = Sensor(open_source(str(vtest_path)), plus_int8, SensorSettings(auto_tiling=False))
     assert len(opted_out.isp.process(Frame.from_bgr(0, 0.0, np.zeros((size[1], size[0], 3), np.uint8)))) == 1
+
+
+@pytest.mark.parametrize(
+    ("sensor_section", "passes"),
+    [({}, 2), ({"auto_tiling": False}, 1), ({"tiling": {"rows": 2, "cols": 2}}, 5)],
+)
+def test_device_config_opts_in_and_out_of_tiling_per_camera(
+    vtest_path: Path, plus_int8: ModelPackage, sensor_section: dict[str, Any], passes: int
+) -> None:
+    config = DeviceConfig.model_validate({"sensor": sensor_section})
+    settings = SensorSettings.from_config(config, plus_int8.intrinsics.thresholds)
+    sensor = Sensor(open_source(str(vtest_path)), plus_int8, settings)
+    assert len(sensor.isp.process(Frame.from_bgr(0, 0.0, np.zeros((2160, 3840, 3), np.uint8)))) == passes
