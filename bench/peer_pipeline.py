@@ -2,11 +2,11 @@
 
 OpenCV decodes each frame to a full-size BGR image, ``cv2.resize`` plus numpy letterbox (or
 stretch) and normalisation make the input tensor, ONNX Runtime runs the very ``model.onnx`` of the
-same ``.espkg`` with the same thread setting, EdgeSight's own decoder turns the outputs into boxes
+same ``.espkg`` with its default threads (one per core), EdgeSight's own decoder turns the outputs into boxes
 (so both pipelines do identical maths there), and supervision keeps the boxes after its NMS.
 Everything runs in one thread, one frame after another: the obvious loop.
 
-    python bench/peer_pipeline.py --video data/vtest.avi --model nanodet-coco-int8
+    python bench/peer_pipeline.py --video data/vtest.avi --model nanodet-plus-m-416-int8
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from edgesight.core.errors import SourceError
 from edgesight.core.intrinsics import Layout, ResizeMode
 from edgesight.core.package import ModelPackage
 from edgesight.sensor.decoders import build_decoder
-from edgesight.sensor.zoo import load_model
+from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
 
 
 @dataclass
@@ -49,10 +49,9 @@ class PeerStats:
 class PeerPipeline:
     """cv2 + numpy + onnxruntime + supervision, configured from a model package's intrinsics."""
 
-    def __init__(self, package: ModelPackage, threads: int = 1) -> None:
+    def __init__(self, package: ModelPackage, threads: int = 0) -> None:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = threads  # 0: ONNX Runtime's default, one thread per core
         self.session = ort.InferenceSession(
             package.network, sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -134,7 +133,7 @@ class PeerPipeline:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default="data/vtest.avi")
-    parser.add_argument("--model", default="nanodet-coco-int8")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--max-frames", type=int, default=None)
     args = parser.parse_args()
     peer = PeerPipeline(load_model(args.model))

@@ -1,10 +1,13 @@
 """Package the converted networks into the model zoo (src/edgesight/zoo/*.espkg).
 
-Input: build/onnx/ from tools/convert_nanodet.sh and tools/convert_ssdlite.sh. The int8 variants
-are made here with EdgeSight's own quantizer, calibrated on real frames of vtest.avi passed
-through the same ISP the sensor uses, so calibration sees exactly what inference will see.
+Input: build/onnx/ from tools/convert_nanodet.sh and tools/convert_ssdlite.sh, and the NanoDet-Plus
+ONNX files vendored in tools/vendor/nanodet-plus/ (provenance there). The int8 variants are made
+here with EdgeSight's own quantizer, calibrated on real frames passed through the same ISP the
+sensor uses, so calibration sees exactly what inference will see: frames of vtest.avi, and for
+NanoDet-Plus also the offline photos of scikit-image and matplotlib (people, objects, a cat), so
+the activation ranges are not those of one scene.
 
-    python tools/build_zoo.py [--calibration data/vtest.avi] [--frames 32]
+    python tools/build_zoo.py [--calibration data/vtest.avi] [--frames 32] [--only nanodet-plus]
     python tools/build_zoo.py --pins     # only re-pin the packages already in the zoo
 
 Every build ends by writing ``zoo/pins.json``: the SHA-256 of each package, which is how the
@@ -14,6 +17,7 @@ runtime trusts the zoo (docs/package-trust.md). Adding a package to the zoo mean
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +31,15 @@ from edgesight.core.package import PACKAGE_SUFFIX, write_package
 from edgesight.core.trust import sha256_file
 from edgesight.factory.quantize import INT8_OPS, pool_before_activation, quantize_int8
 from edgesight.sensor.isp import Isp
-from edgesight.sensor.sources import open_source
+from edgesight.sensor.sources import Frame, open_source
 
 ROOT = Path(__file__).resolve().parent.parent
 ONNX_DIR = ROOT / "build" / "onnx"
 ZOO = ROOT / "src" / "edgesight" / "zoo"
 LICENSES = ROOT / "tools" / "licenses"
 VERSION = "1.0.0"
+VENDOR = ROOT / "tools" / "vendor"
+PLUS_VERSION = "1.0.0"
 
 NANODET = {
     "task": "detection",
@@ -57,6 +63,36 @@ NANODET = {
     "tiling": {"rows": 1, "cols": 2, "overlap": 0.2, "include_full": False},
     "inference_rate": 30,
 }
+
+
+def nanodet_plus(size: int) -> dict[str, object]:
+    """Intrinsics of NanoDet-Plus-m at ``size`` (see tools/vendor/nanodet-plus/SOURCE.md)."""
+    return {
+        "task": "detection",
+        "input": {
+            "width": size,
+            "height": size,
+            "layout": "NCHW",
+            "dtype": "float32",
+            "color": "BGR",
+            # Trained on stretched images: letterboxing costs accuracy.
+            "resize": "stretch",
+            "mean": [103.53, 116.28, 123.675],
+            "std": [57.375, 57.12, 58.395],
+        },
+        # ncnn export: (1, C, H, W) outputs, 4 strides, reg_max 7 (8 bins), centres on the grid
+        # corners (with +0.5 the boxes shift by half a cell and accuracy drops sharply).
+        "decoder": {
+            "name": "nanodet",
+            "params": {"strides": [8, 16, 32, 64], "bins": 8, "centre_offset": 0.0, "layout": "chw"},
+        },
+        # 0.45 against tests/data/vtest_people.csv (bench/accuracy.py) keeps precision >= 0.95
+        # with the traffic cone below it; IoU 0.6 as NanoDet. No tiles by default: the sensor
+        # adds them only where the ROI is much larger than the input (sensor/tiling_policy.py).
+        "thresholds": {"score": 0.45, "iou": 0.6, "max_detections": 100},
+        "inference_rate": 30,
+    }
+
 
 SSDLITE = {
     "task": "detection",
@@ -103,6 +139,72 @@ def nanodet_keep_float(network: bytes) -> list[str]:
     return [first, *[h for h in heads if h]]
 
 
+def photo_tensors(intrinsics: Intrinsics) -> Iterator[npt.NDArray[np.float32]]:
+    """The offline photos of scikit-image and matplotlib through the sensor's ISP (whole image)."""
+    import matplotlib.cbook
+    import skimage.data
+
+    isp = Isp(intrinsics.input)
+    rgb = [getattr(skimage.data, name)() for name in ("astronaut", "coffee", "chelsea", "rocket")]
+    rgb.append(np.stack([skimage.data.camera()] * 3, axis=2))
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        import cv2
+
+        rgb.append(cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1])
+    for k, image in enumerate(rgb):
+        frame = Frame.from_bgr(k, 0.0, np.ascontiguousarray(image[:, :, ::-1]))
+        yield isp.process(frame)[0].tensor  # type: ignore[misc]
+
+
+def plus_keep_float(network: bytes) -> list[str]:
+    """NanoDet-Plus nodes kept in float: the first Conv (raw pixels), and the four output Convs with
+    the Splits after them (a quantized Split would quantize the Conv's output too), found by
+    walking back from the graph's outputs. The channel-shuffle Splits of the backbone stay int8."""
+    graph = onnx.load_from_string(network).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    first = next(n.name for n in graph.node if n.op_type == "Conv" and graph.input[0].name in n.input)
+    heads: set[str] = set()
+    for out in graph.output:
+        node = producers[out.name]
+        while node.op_type in ("Sigmoid", "Identity", "Split"):
+            if node.op_type == "Split":
+                heads.add(node.name)
+            node = producers[node.input[0]]
+        heads.add(node.name)
+    return [first, *sorted(heads)]
+
+
+PLUS_INT8_OPS = (*INT8_OPS, "Split", "Reshape", "Transpose")
+"""NanoDet-Plus' ShuffleNetV2 backbone moves channels with Split/Reshape/Transpose; quantizing them
+keeps the tensor in uint8 across each shuffle instead of a float round trip."""
+
+
+def nanodet_plus_int8(fp32: bytes, calibration: Iterator[npt.NDArray[np.float32]]) -> bytes:
+    """NanoDet-Plus in int8: like :func:`nanodet_int8`, plus the channel shuffles."""
+    network, swapped = pool_before_activation(fp32)
+    keep_float = plus_keep_float(network) + [name for pair in swapped for name in pair]
+    return quantize_int8(network, calibration, op_types=PLUS_INT8_OPS, exclude_nodes=keep_float)
+
+
+def build_nanodet_plus(labels: list[str], video: Path, frames: int) -> None:
+    """``nanodet-plus-m-{416,320}-{fp32,int8}`` from the vendored ONNX files."""
+    extras = licence_files("nanodet-plus")
+    for size in (416, 320):
+        fp32 = (VENDOR / "nanodet-plus" / f"nanodet_plus_m_{size}.onnx").read_bytes()
+        intr = Intrinsics.model_validate(nanodet_plus(size))
+        name = f"nanodet-plus-m-{size}"
+        write_package(
+            ZOO / f"{name}-fp32.espkg", model_id=f"{name}-fp32", version=PLUS_VERSION, network=fp32,
+            labels=labels, intrinsics=intr, extras=extras,
+        )  # fmt: skip
+        calibration = itertools.chain(calibration_tensors(intr, video, frames), photo_tensors(intr))
+        write_package(
+            ZOO / f"{name}-int8.espkg", model_id=f"{name}-int8", version=PLUS_VERSION,
+            network=nanodet_plus_int8(fp32, calibration), labels=labels,
+            intrinsics=intr.model_copy(update={"precision": "int8"}), extras=extras,
+        )  # fmt: skip
+
+
 def nanodet_int8(fp32: bytes, calibration: Iterator[npt.NDArray[np.float32]]) -> bytes:
     """NanoDet in int8 from the first MaxPool to the heads (see BENCHMARKS.md, "int8 study").
 
@@ -134,12 +236,23 @@ def main() -> None:
     parser.add_argument("--calibration", type=Path, default=ROOT / "data" / "vtest.avi")
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--pins", action="store_true", help="only re-pin the packages already in the zoo")
+    parser.add_argument("--only", choices=["nanodet-plus"], help="build only these packages")
     args = parser.parse_args()
     if args.pins:
         print(f"pinned {write_pins().relative_to(ROOT)}")
         return
 
     labels = (ROOT / "tools" / "labels" / "coco80.txt").read_text().splitlines()
+    build_nanodet_plus(labels, args.calibration, args.frames)
+    if args.only is None:
+        build_converted(labels, args.calibration, args.frames)
+    for p in sorted(ZOO.glob("*.espkg")):
+        print(f"{p.relative_to(ROOT)}  {p.stat().st_size / 1e6:.1f} MB")
+    print(f"pinned {write_pins().relative_to(ROOT)}")
+
+
+def build_converted(labels: list[str], video: Path, frames: int) -> None:
+    """NanoDet (g) and SSDlite from build/onnx/ (the conversion scripts' output)."""
     nanodet_fp32 = (ONNX_DIR / "nanodet-coco.fp32.onnx").read_bytes()
     intr = Intrinsics.model_validate(NANODET)
     write_package(
@@ -151,7 +264,7 @@ def main() -> None:
         intrinsics=intr,
         extras=licence_files("nanodet"),
     )
-    int8 = nanodet_int8(nanodet_fp32, calibration_tensors(intr, args.calibration, args.frames))
+    int8 = nanodet_int8(nanodet_fp32, calibration_tensors(intr, video, frames))
     write_package(
         ZOO / "nanodet-coco-int8.espkg",
         model_id="nanodet-coco-int8",
@@ -175,9 +288,6 @@ def main() -> None:
             **licence_files("ssdlite"),
         },
     )
-    for p in sorted(ZOO.glob("*.espkg")):
-        print(f"{p.relative_to(ROOT)}  {p.stat().st_size / 1e6:.1f} MB")
-    print(f"pinned {write_pins().relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

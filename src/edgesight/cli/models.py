@@ -1,11 +1,15 @@
-"""``edgesight models`` (the shipped zoo) and ``edgesight model keygen|sign|verify|report``."""
+"""``edgesight models`` (the shipped zoo, with each network's latency measured here and now) and
+``edgesight model keygen|sign|verify|report``."""
 
 from __future__ import annotations
 
 import json
+import statistics
+import time
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,7 +17,7 @@ from rich.table import Table
 from edgesight.core.config import DEFAULT_MODEL, load_config
 from edgesight.core.errors import ConfigError
 from edgesight.core.intrinsics import Layout
-from edgesight.core.package import read_package
+from edgesight.core.package import ModelPackage, read_package
 from edgesight.core.signing import (
     key_id,
     load_private_key,
@@ -25,19 +29,49 @@ from edgesight.core.signing import (
 from edgesight.core.trust import TrustSettings
 from edgesight.factory.latency import median_latency_ms
 from edgesight.factory.memory_report import analyse, load_graph, parse_size
+from edgesight.sensor.runtime import OnnxNetwork
 from edgesight.sensor.zoo import resolve_model, verify_model, zoo_dir, zoo_names
 
 console = Console()
 model_app = typer.Typer(no_args_is_help=True, help="Sign, verify and measure model packages.")
 
+_WARMUP = 2
+
 
 def register(app: typer.Typer) -> None:
-    app.command("models", help="List the models that ship with EdgeSight.")(list_models)
+    app.command(
+        "models", help="List the models that ship with EdgeSight, with latency measured on this machine."
+    )(list_models)
     app.add_typer(model_app, name="model")
 
 
-def list_models() -> None:
-    table = Table("name", "task", "input", "precision", "decoder", "labels", "MB", title="model zoo")
+def measure_latency_ms(package: ModelPackage, runs: int) -> float:
+    """Median milliseconds of one inference on one thread (what each of the sensor's per-core
+    sessions spends per pass), after a warm-up, on an all-zero input.
+
+    Timed in this thread's CPU time: a single-threaded session runs in the calling thread, so
+    this is the inference's own compute, the latency on an idle core, even while other processes
+    load the machine (wall-clock time would add their share)."""
+    spec = package.intrinsics.input
+    shape = (1, 3, spec.height, spec.width) if spec.layout is Layout.NCHW else (1, spec.height, spec.width, 3)
+    tensor = np.zeros(shape, np.uint8 if spec.dtype == "uint8" else np.float32)
+    network = OnnxNetwork(package, threads=1)
+    times = []
+    for k in range(_WARMUP + runs):
+        started = time.thread_time()
+        network.run(tensor)
+        if k >= _WARMUP:
+            times.append((time.thread_time() - started) * 1e3)
+    return statistics.median(times)
+
+
+def list_models(
+    runs: Annotated[
+        int, typer.Option("--runs", min=0, help="inferences timed per model (0: skip timing)")
+    ] = 10,
+) -> None:
+    columns = ("name", "task", "input", "precision", "decoder", "labels", "MB", "ms (1 thread)")
+    table = Table(*columns, title="model zoo")
     for name in zoo_names():
         path = zoo_dir() / f"{name}.espkg"
         pkg = read_package(path)
@@ -51,6 +85,7 @@ def list_models() -> None:
             i.decoder.name,
             str(len(pkg.labels)),
             f"{path.stat().st_size / 1e6:.1f}",
+            f"{measure_latency_ms(pkg, runs):.1f}" if runs else "-",
         )
     console.print(table)
 

@@ -216,7 +216,8 @@ def _run(sensor: Sensor, session: _Session, total: int | None, max_frames: int |
 def _rate(sensor: Sensor) -> str:
     s = sensor.stats
     n = max(s.frames, 1)
-    return f"{s.fps:5.1f} fps  dnn {s.dnn_ms / n:5.1f} ms"
+    dropped = f"  dropped {s.dropped}" if sensor.live else ""
+    return f"{s.fps:5.1f} fps  dnn {s.dnn_ms / n:5.1f} ms{dropped}"
 
 
 def _source_notes(source: SourceStats) -> str:
@@ -243,6 +244,12 @@ def _summary(sensor: Sensor, session: _Session, model_name: str, source: SourceS
             "people per frame", f"mean {statistics.fmean(session.people):.2f}, max {max(session.people)}"
         )
     table.add_row("throughput", f"{s.fps:.1f} fps end to end")
+    if sensor.live:
+        rate = sensor.package.intrinsics.inference_rate
+        table.add_row(
+            "live frames not analysed",
+            f"{s.dropped} dropped (sensor behind the camera), {s.skipped} skipped (above {rate:g}/s)",
+        )
     table.add_row(
         "per frame", f"ISP {s.isp_ms / n:.1f} ms, DNN {s.dnn_ms / n:.1f} ms, post {s.post_ms / n:.2f} ms"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from dataclasses import dataclass
 
@@ -32,46 +33,64 @@ class DetectorTimings:
 class Detector:
     """Runs a model package on the ISP's outputs for one frame.
 
+    :meth:`detect` may be called from ``sessions`` threads at once: each call borrows one of the
+    detector's ONNX Runtime sessions (a session runs one inference at a time); decoding and NMS
+    keep no state. Thresholds are shared, so changing them applies to every session.
+
     Args:
         package: a verified model package.
         thresholds: overrides of the package's default thresholds (None keeps them).
-        threads: ONNX Runtime intra-op threads.
+        threads: ONNX Runtime intra-op threads per session.
+        sessions: sessions, i.e. frames that can be in inference at the same time.
     """
 
-    def __init__(self, package: ModelPackage, thresholds: Thresholds | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, package: ModelPackage, thresholds: Thresholds | None = None, threads: int = 1, sessions: int = 1
+    ) -> None:
         self.package = package
         self.thresholds = thresholds or package.intrinsics.thresholds
         self.network = OnnxNetwork(package, threads)
         self.decoder = build_decoder(package)
         self.decoder.check_outputs(self.network.output_shapes)
         self._labels = np.asarray(package.labels, dtype=np.str_)
+        self._free: queue.SimpleQueue[OnnxNetwork] = queue.SimpleQueue()
+        self._free.put(self.network)
+        for _ in range(sessions - 1):
+            self._free.put(OnnxNetwork(package, threads))
 
     def detect(self, passes: list[IspOutput], roi: Region) -> tuple[Detections, DetectorTimings]:
         """Detections in source-frame pixels from all ISP passes of one frame (whole ROI and tiles)."""
         dnn_s = 0.0
         post_s = 0.0
         parts: list[Candidates] = []
-        for isp_out in passes:
-            t0 = time.perf_counter()
-            outputs = self.network.run(isp_out.tensor)
+        thresholds = self.thresholds  # one frame, one set of thresholds, even if changed meanwhile
+        network = self._free.get()
+        try:
+            outputs_per_pass = []
+            for isp_out in passes:
+                t0 = time.perf_counter()
+                outputs_per_pass.append(network.run(isp_out.tensor))
+                dnn_s += time.perf_counter() - t0
+        finally:
+            self._free.put(network)
+        for isp_out, outputs in zip(passes, outputs_per_pass, strict=True):
             t1 = time.perf_counter()
-            cands = self.decoder(outputs, self.thresholds.score)
+            cands = self.decoder(outputs, thresholds.score)
             cands = Candidates(isp_out.transform.to_source(cands.xyxy), cands.scores, cands.class_ids)
             if isp_out.region != roi and len(cands):
                 cands = _drop_cut_boxes(cands, isp_out.region, roi, isp_out.transform)
             parts.append(cands)
-            dnn_s += t1 - t0
             post_s += time.perf_counter() - t1
         t2 = time.perf_counter()
-        detections = self._finish(parts)
+        detections = self._finish(parts, thresholds)
         post_s += time.perf_counter() - t2
         return detections, DetectorTimings(dnn_ms=dnn_s * 1e3, post_ms=post_s * 1e3)
 
-    def _finish(self, parts: list[Candidates]) -> Detections:
+    def _finish(self, parts: list[Candidates], thresholds: Thresholds) -> Detections:
         xyxy = np.concatenate([p.xyxy for p in parts]).astype(np.float32)
         scores = np.concatenate([p.scores for p in parts])
         class_ids = np.concatenate([p.class_ids for p in parts])
-        keep = nms(xyxy, scores, class_ids, self.thresholds.iou, self.thresholds.max_detections)
+        keep = nms(xyxy, scores, class_ids, thresholds.iou, thresholds.max_detections)
         ids = class_ids[keep]
         return Detections(xyxy[keep], scores[keep], ids, self._labels[ids])
 

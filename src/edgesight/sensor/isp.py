@@ -25,6 +25,7 @@ from edgesight.core.errors import ConfigError
 from edgesight.core.intrinsics import InputSpec, Layout, ResizeMode, Tiling
 from edgesight.core.region import Region
 from edgesight.sensor.sources import CropBox, Frame
+from edgesight.sensor.tiling_policy import auto_tiling
 
 __all__ = ["BoxTransform", "Isp", "IspOutput", "crop_box", "input_geometry", "tile_regions"]
 
@@ -151,6 +152,7 @@ def tile_regions(roi: Region, tiling: Tiling) -> list[Region]:
 class _Plan:
     """Everything about one region that depends only on the frame size, computed once."""
 
+    region: Region
     crop: CropBox
     content_size: tuple[int, int]
     pad: tuple[int, int]
@@ -165,6 +167,9 @@ class Isp:
         spec: the network's input (size, layout, dtype, colour order, resize, normalisation).
         roi: normalised ``(x, y, w, h)`` region of interest on the full frame; None = full frame.
         tiling: optional tiles of the ROI, each giving its own tensor.
+        auto_tiling: without ``tiling``, choose tiles per frame size with
+            :func:`~edgesight.sensor.tiling_policy.auto_tiling` (tiles only for an ROI much
+            larger than the input, such as 4K); False runs the ROI whole.
         reuse_buffers: write each region's tensor into the same buffer on every call, so a
             tensor is only valid until the next ``process``. Only for loops that consume each
             tensor before the next frame; the default (False) gives every call new tensors,
@@ -189,6 +194,7 @@ class Isp:
         roi: Region | Sequence[float] | None = None,
         tiling: Tiling | None = None,
         reuse_buffers: bool = False,
+        auto_tiling: bool = False,
     ) -> None:
         identity = spec.mean == (0.0, 0.0, 0.0) and spec.std == (1.0, 1.0, 1.0)
         if spec.dtype == "uint8" and not identity:
@@ -199,6 +205,7 @@ class Isp:
         self.spec = spec
         self.roi = Region.from_xywh(roi)
         self.regions = tile_regions(self.roi, tiling) if tiling is not None else [self.roi]
+        self._auto = auto_tiling and tiling is None
         self._reuse = reuse_buffers
         self._identity = identity
         std = np.asarray(spec.std, np.float32)
@@ -220,16 +227,27 @@ class Isp:
         start = time.perf_counter()
         plans = self._plans.get((frame.width, frame.height))
         if plans is None:
-            plans = [self._plan(region, frame.width, frame.height) for region in self.regions]
+            regions = self.regions_for(frame.width, frame.height)
+            plans = [self._plan(region, frame.width, frame.height) for region in regions]
             if len(self._plans) >= _MAX_FRAME_SIZES:
                 del self._plans[next(iter(self._plans))]
             self._plans[(frame.width, frame.height)] = plans
-        outputs = [
-            IspOutput(self._tensor(frame, plan), plan.transform, region)
-            for plan, region in zip(plans, self.regions, strict=True)
-        ]
+        outputs = [IspOutput(self._tensor(frame, plan), plan.transform, plan.region) for plan in plans]
         self._last_ms = (time.perf_counter() - start) * 1e3
         return outputs
+
+    def regions_for(self, width: int, height: int) -> list[Region]:
+        """The regions a ``width`` x ``height`` frame is run on: the ROI, or the ROI's tiles.
+
+        Example:
+            >>> isp = Isp(InputSpec(width=416, height=416), auto_tiling=True)
+            >>> len(isp.regions_for(768, 576)), len(isp.regions_for(3840, 2160))
+            (1, 2)
+        """
+        if not self._auto:
+            return self.regions
+        crop = crop_box(self.roi, width, height)
+        return tile_regions(self.roi, auto_tiling(crop.width, crop.height, self.spec))
 
     def _plan(self, region: Region, width: int, height: int) -> _Plan:
         crop = crop_box(region, width, height)
@@ -238,12 +256,17 @@ class Isp:
         transform = BoxTransform(
             scale_x, scale_y, crop.x - pad_x * scale_x, crop.y - pad_y * scale_y, width, height
         )
-        return _Plan(crop, (content_w, content_h), (pad_x, pad_y), transform)
+        return _Plan(region, crop, (content_w, content_h), (pad_x, pad_y), transform)
 
-    def _new_buffer(self) -> Tensor:
+    def _new_buffer(self, filled: bool) -> Tensor:
+        """A tensor for one region; ``filled``: the content covers it all, so no padding is written."""
         spec = self.spec
         nchw = spec.layout is Layout.NCHW
         shape = (1, 3, spec.height, spec.width) if nchw else (1, spec.height, spec.width, 3)
+        if filled and spec.dtype == "uint8":
+            return np.empty(shape, np.uint8)
+        if filled:
+            return np.empty(shape, np.float32)
         if spec.dtype == "uint8":
             return np.full(shape, spec.pad_value, np.uint8)
         buffer = np.empty(shape, np.float32)
@@ -252,7 +275,8 @@ class Isp:
 
     def _tensor(self, frame: Frame, plan: _Plan) -> Tensor:
         content = frame.crop_scale(plan.crop, plan.content_size, self.spec.color)
-        buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer()
+        filled = plan.content_size == (self.spec.width, self.spec.height)
+        buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer(filled)
         if self._reuse:
             plan.buffer = buffer
         (w, h), (x, y) = plan.content_size, plan.pad

@@ -1,20 +1,29 @@
 """The sensor: frames in, metadata out, with decoding + ISP overlapped with inference.
 
-Decoding and the ISP run in a producer thread and inference in the caller's thread; PyAV,
-libswscale and ONNX Runtime all release the GIL, so the two stages use both cores. The queue
-between them is small and bounded: the sensor never buffers more than a few frames.
+Decoding and the ISP run in a producer thread; inference runs in one worker per ONNX Runtime
+session (by default one single-threaded session per core), each on its own frame, so every core
+does useful work. PyAV, libswscale and ONNX Runtime all release the GIL. Records come out in the
+source's frame order whatever order the workers finish in. The queue between the stages is small
+and bounded: the sensor never buffers more than a few frames.
+
+A file source waits for the sensor: every frame is analysed. A live source (camera, stream) does
+not: when inference falls behind, the frame waiting for a worker is replaced by the newest one and
+counted in ``SensorStats.dropped``, and frames beyond the model's ``inference_rate`` are skipped
+before any work (``SensorStats.skipped``), as a real sensor does.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edgesight.core.config import DeviceConfig
-from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
@@ -26,6 +35,19 @@ from edgesight.sensor.isp import Isp, IspOutput
 from edgesight.sensor.sources import Frame, FrameSource
 
 _QUEUE_DEPTH = 3
+_LIVE_QUEUE_DEPTH = 1
+"""A live source keeps only the newest prepared frame waiting for a worker."""
+_MAX_SESSIONS = 8
+
+
+def default_sessions() -> int:
+    """One inference session per core this process may run on (at most 8).
+
+    Example:
+        >>> 1 <= default_sessions() <= 8
+        True
+    """
+    return max(1, min(_MAX_SESSIONS, len(os.sched_getaffinity(0))))
 
 
 @dataclass(frozen=True)
@@ -37,12 +59,18 @@ class SensorSettings:
         stream_id: which of the device's sources this is.
         roi: region of interest normalised to the full frame, None for all of it.
         thresholds: overrides of the model's default thresholds.
-        tiling: override of the model's default tiling.
+        tiling: tiles to run, overriding the default (the model's own tiling if it has one,
+            else the automatic choice, see ``auto_tiling``).
+        auto_tiling: with no tiling set and none in the model, choose tiles from the frame size
+            (only for an ROI much larger than the network input, such as 4K; see
+            :mod:`edgesight.sensor.tiling_policy`); False runs the ROI whole.
         output_mode: metadata only (default) or an opt-in image mode.
         image_width: width in pixels of an attached image in the image modes.
         threads: ONNX Runtime threads (1 leaves the other core to decoding and the ISP).
         appearance: attach a torso colour histogram to each detection for the tracker
             (:attr:`Detections.embedding`, in-process only).
+        threads: ONNX Runtime intra-op threads per session.
+        sessions: inference sessions working on successive frames at once; None = one per core.
     """
 
     device_id: str = "edgesight-0"
@@ -54,6 +82,8 @@ class SensorSettings:
     image_width: int = 320
     threads: int = 1
     appearance: bool = False
+    sessions: int | None = None
+    auto_tiling: bool = True
 
     @classmethod
     def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
@@ -81,14 +111,22 @@ class SensorSettings:
             image_width=s.image_width,
             threads=s.threads,
             appearance=_wants_appearance(config),
+            auto_tiling=s.auto_tiling,
         )
 
 
 @dataclass
 class SensorStats:
-    """Running totals of one sensor run."""
+    """Running totals of one sensor run.
+
+    ``dropped``: live frames replaced by a newer one while waiting for inference (the sensor was
+    behind the camera). ``skipped``: live frames above the model's ``inference_rate``, never
+    processed. Both stay 0 for files.
+    """
 
     frames: int = 0
+    dropped: int = 0
+    skipped: int = 0
     detections: int = 0
     isp_ms: float = 0.0
     dnn_ms: float = 0.0
@@ -107,6 +145,36 @@ class _Prepared:
     passes: list[IspOutput]
     isp_ms: float
     image: ImageAttachment | None
+
+
+class RateGate:
+    """Admits at most ``rate`` frames per second of source time: a token bucket that starts with
+    one frame and holds at most 1.5, so a camera running exactly at ``rate`` with jittery
+    timestamps loses none, and no burst goes through.
+
+    Example:
+        >>> gate = RateGate(10.0)
+        >>> [gate.admit(t / 20) for t in range(6)]   # 20 fps in, 10 fps out
+        [True, False, True, False, True, False]
+    """
+
+    _CAPACITY = 1.5
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = 1.0
+        self._last: float | None = None
+
+    def admit(self, timestamp: float) -> bool:
+        """True if the frame stamped ``timestamp`` (seconds) is to be processed."""
+        if self._last is not None:
+            elapsed = max(0.0, timestamp - self._last)
+            self._tokens = min(self._CAPACITY, self._tokens + elapsed * self.rate)
+        self._last = timestamp
+        if self._tokens >= 1.0 - 1e-9:
+            self._tokens -= 1.0
+            return True
+        return False
 
 
 class _End:
@@ -133,10 +201,18 @@ class Sensor:
         self.package = package
         self.settings = settings or SensorSettings()
         intrinsics = package.intrinsics
-        self.detector = Detector(package, self.settings.thresholds, self.settings.threads)
-        self.isp = Isp(intrinsics.input, self.settings.roi, self.settings.tiling or intrinsics.tiling)
+        self.sessions = self.settings.sessions or default_sessions()
+        self.detector = Detector(package, self.settings.thresholds, self.settings.threads, self.sessions)
+        model_tiling = intrinsics.tiling if intrinsics.tiling.rows * intrinsics.tiling.cols > 1 else None
+        self.isp = Isp(
+            intrinsics.input,
+            self.settings.roi,
+            self.settings.tiling or model_tiling,
+            auto_tiling=self.settings.auto_tiling,
+        )
         self.model_ref = ModelRef(package.id, package.version)
         self.stats = SensorStats()
+        self.live = source.live
         self._seq = 0
         self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
 
@@ -149,47 +225,79 @@ class Sensor:
         self.detector.thresholds = thresholds or self.package.intrinsics.thresholds
 
     def run(self, max_frames: int | None = None) -> Iterator[FrameMeta]:
-        """Yield one record per decoded frame until the source ends or ``max_frames`` is reached."""
-        prepared: queue.Queue[_Prepared | _End] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        """Yield one record per analysed frame, in frame order, until the source ends or
+        ``max_frames`` frames have been read from it (for a live source, dropped and skipped
+        frames count as read)."""
+        depth = _LIVE_QUEUE_DEPTH if self.live else _QUEUE_DEPTH
+        prepared: queue.Queue[_Prepared | _End] = queue.Queue(maxsize=depth)
         stop = threading.Event()
         producer = threading.Thread(
             target=self._produce, args=(prepared, stop, max_frames), name="edgesight-isp", daemon=True
         )
         self.stats = SensorStats()
+        self._seq = 0
+        in_flight: deque[Future[FrameMeta]] = deque()
+        workers = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="edgesight-dnn")
         producer.start()
         try:
             while True:
                 item = prepared.get()
                 if isinstance(item, _End):
+                    while in_flight:
+                        yield self._account(in_flight.popleft().result())
                     if item.error is not None:
                         raise item.error
                     return
-                yield self._infer(item)
+                in_flight.append(workers.submit(self._infer, item, self._seq))
+                self._seq += 1
+                # The oldest frame is yielded first, keeping the order. A file keeps one frame
+                # queued beyond the sessions, so no worker idles while the caller handles a
+                # record; a live source does not, so no frame goes stale in that queue.
+                if len(in_flight) >= self.sessions + (0 if self.live else 1):
+                    yield self._account(in_flight.popleft().result())
         finally:
             stop.set()
             _drain(prepared)
+            for future in in_flight:
+                future.cancel()
+            workers.shutdown(wait=True)
             producer.join(timeout=5.0)
 
     def _produce(
         self, out: queue.Queue[_Prepared | _End], stop: threading.Event, max_frames: int | None
     ) -> None:
+        gate = RateGate(self.package.intrinsics.inference_rate) if self.live else None
         try:
             for count, frame in enumerate(self.source):
                 if stop.is_set() or (max_frames is not None and count >= max_frames):
                     break
+                if gate is not None and not gate.admit(frame.timestamp):
+                    self.stats.skipped += 1
+                    continue
                 t0 = time.perf_counter()
                 passes = self.isp.process(frame)
                 isp_ms = (time.perf_counter() - t0) * 1e3
                 image = encode_attachment(
                     frame, self.settings.output_mode, self.settings.roi, self.settings.image_width
                 )
+                if self.live:
+                    self._replace_waiting(out)
                 if not _put(out, _Prepared(frame, passes, isp_ms, image), stop):
                     return
             _put(out, _End(), stop)
         except BaseException as exc:  # forwarded to the consumer, which re-raises it in the caller
             _put(out, _End(exc), stop)
 
-    def _infer(self, item: _Prepared) -> FrameMeta:
+    def _replace_waiting(self, out: queue.Queue[_Prepared | _End]) -> None:
+        """Live sources: a frame still waiting for a worker is dropped for the newer one."""
+        try:
+            out.get_nowait()
+        except queue.Empty:
+            return
+        self.stats.dropped += 1
+
+    def _infer(self, item: _Prepared, seq: int) -> FrameMeta:
+        """One frame through the network (runs in a worker thread)."""
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
         frame = self.last_frame = item.frame
         if self.settings.appearance and len(detections):
@@ -197,7 +305,7 @@ class Sensor:
         meta = FrameMeta(
             device_id=self.settings.device_id,
             stream_id=self.settings.stream_id,
-            seq=self._seq,
+            seq=seq,
             frame_index=frame.index,
             timestamp=frame.timestamp,
             model=self.model_ref,
@@ -206,17 +314,16 @@ class Sensor:
             kpi=Kpi(isp_ms=item.isp_ms, dnn_ms=timings.dnn_ms, post_ms=timings.post_ms),
             image=item.image,
         )
-        self._seq += 1
-        self._account(meta.kpi, detections)
         return meta
 
-    def _account(self, kpi: Kpi, detections: Detections) -> None:
-        s = self.stats
+    def _account(self, meta: FrameMeta) -> FrameMeta:
+        s, kpi = self.stats, meta.kpi
         s.frames += 1
-        s.detections += len(detections)
+        s.detections += len(meta.detections)
         s.isp_ms += kpi.isp_ms
         s.dnn_ms += kpi.dnn_ms
         s.post_ms += kpi.post_ms
+        return meta
 
 
 def _wants_appearance(config: DeviceConfig) -> bool:

@@ -14,8 +14,12 @@ _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
 
 
 class OnnxNetwork:
-    """One inference session. ``threads`` bounds ONNX Runtime's intra-op pool (1 leaves a core free
-    for decoding and the ISP, which run beside inference).
+    """One inference session. ``threads`` bounds ONNX Runtime's intra-op pool; the sensor runs one
+    single-threaded session per core on alternating frames, which keeps every core on useful work
+    (a multi-threaded session waits at every layer for its slowest thread).
+
+    Pool threads do not spin while they wait for work: on a machine shared with decoding, the ISP
+    and other processes, a spinning thread burns a core that another stage needs.
 
     Raises:
         ModelLoadError: the network does not load, or its input does not match the intrinsics.
@@ -26,6 +30,9 @@ class OnnxNetwork:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 package.network, sess_options=options, providers=["CPUExecutionProvider"]
@@ -71,4 +78,4 @@ class OnnxNetwork:
     def run(self, tensor: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
         """Run one inference; outputs in the network's order."""
         outputs = self._session.run(self.output_names, {self.input_name: tensor})
-        return [np.asarray(o, dtype=np.float32) for o in outputs]
+        return [np.asarray(o, dtype=np.float32) for o in outputs]  # float32 already: no copy

@@ -14,7 +14,7 @@ from edgesight.core.region import Region
 
 __all__ = ["DEFAULT_MODEL", "MAX_SOURCE_CHARS", "RegionField", "SensorSection", "check_source"]
 
-DEFAULT_MODEL = "nanodet-coco-int8"
+DEFAULT_MODEL = "nanodet-plus-m-416-int8"
 """The zoo model a device runs unless its config names another."""
 
 MAX_SOURCE_CHARS = 1024
@@ -90,7 +90,8 @@ class SensorSection(StrictSection):
     score_threshold: Fraction | None = Field(None, description="default: the model's")
     iou_threshold: float | None = Field(None, gt=0.0, le=1.0, description="default: the model's")
     max_detections: int | None = Field(None, gt=0, le=1000)
-    tiling: Tiling | None = Field(None, description="default: the model's")
+    tiling: Tiling | None = Field(None, description="tiles to run (opt in); default: the model's, else auto")
+    auto_tiling: bool = Field(True, description="no tiling set: tile only an ROI much larger than the input (4K)")
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")

@@ -47,7 +47,9 @@ class SsdDecoder:
             anchors = np.load(io.BytesIO(extras[name]), allow_pickle=False).astype(np.float32)
         except ValueError as exc:
             raise ModelLoadError(f"ssd decoder: {name} is not a numpy array file ({exc})") from exc
-        require(anchors.ndim == 2 and anchors.shape[1] == 4, f"{name} must have shape (n, 4), got {anchors.shape}")
+        require(
+            anchors.ndim == 2 and anchors.shape[1] == 4, f"{name} must have shape (n, 4), got {anchors.shape}"
+        )
         self.anchors = anchors
         self.scale = np.asarray(params.get("scale_factors", [10.0, 10.0, 5.0, 5.0]), dtype=np.float32)
         self.background = bool(params.get("background", True))
@@ -57,7 +59,9 @@ class SsdDecoder:
     def check_outputs(self, shapes: list[tuple[int | str | None, ...]]) -> None:
         n = len(self.anchors)
         columns = self.num_classes + (1 if self.background else 0)
-        require(len(shapes) == 2, f"ssd decoder expects 2 outputs (boxes, scores), the network has {len(shapes)}")
+        require(
+            len(shapes) == 2, f"ssd decoder expects 2 outputs (boxes, scores), the network has {len(shapes)}"
+        )
         require(
             list(shapes[0]) == [1, n, 4] and list(shapes[1]) == [1, n, columns],
             f"ssd decoder expects outputs [1, {n}, 4] and [1, {n}, {columns}] ({n} anchors, "
@@ -80,4 +84,6 @@ class SsdDecoder:
         h = np.exp(t[:, 2]) * a[:, 2]
         w = np.exp(t[:, 3]) * a[:, 3]
         xyxy = np.stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2], axis=1) * self.size
-        return Candidates(xyxy.astype(np.float32), best_score[keep].astype(np.float32), best[keep].astype(np.int32))
+        return Candidates(
+            xyxy.astype(np.float32), best_score[keep].astype(np.float32), best[keep].astype(np.int32)
+        )

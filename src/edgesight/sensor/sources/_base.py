@@ -107,6 +107,12 @@ class FrameSource(Protocol):
         ...
 
     @property
+    def live(self) -> bool:
+        """True for cameras and streams: frames arrive on their own clock, and a reader that
+        falls behind must drop some. False for files and folders, which wait for the reader."""
+        ...
+
+    @property
     def codec(self) -> str | None:
         """Codec name of the video stream (``"h264"``), None for image or camera sources."""
         ...
@@ -148,6 +154,9 @@ class BaseFrameSource(ABC):
         self._reconnects = 0
         self._ended_early = False
         self._frames_declared: int | None = None
+
+    live = False
+    """Files and folders wait for the reader; cameras and streams set this True."""
 
     @property
     def name(self) -> str:

@@ -102,6 +102,8 @@ class CameraSource(BaseFrameSource):
         (0, 6, 1)
     """
 
+    live = True
+
     def __init__(
         self,
         device: int | str,

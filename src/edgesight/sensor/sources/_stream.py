@@ -88,6 +88,8 @@ class StreamSource(BaseFrameSource):
         'rtsp://user:***@cam.local/live'
     """
 
+    live = True
+
     def __init__(
         self,
         url: str,
