@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.private_files import write_private_text
 from edgesight.hub.settings import HubSettings
 
 hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, ingestion, API.")
@@ -105,6 +106,7 @@ def enrol(
     db: DbOpt = None,
     data_dir: DataOpt = None,
     broker: Annotated[str, typer.Option(help="Broker HOST:PORT the device connects to.")] = "127.0.0.1:1883",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the credentials to this file (mode 0600).")] = None,
 ) -> None:
     """Enrol a device and print its credentials file for the agent (secret and token: shown only once).
 
@@ -122,7 +124,12 @@ def enrol(
         database.close()
     creds = {"device_id": enrolment.device_id, "secret": base64.b64encode(enrolment.secret).decode(),
              "token": enrolment.token, "broker": broker}  # fmt: skip
-    typer.echo(json.dumps(creds, indent=2))
+    text = json.dumps(creds, indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    write_private_text(out, text + "\n")
+    typer.echo(f"credentials of {device_id} written to {out} (mode 0600)", err=True)
 
 
 @hub_app.command("revoke")

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.private_files import write_private_text
 
 __all__ = ["HubSettings"]
 
@@ -61,10 +62,8 @@ class HubSettings(BaseModel):
             if len(token) < 16:
                 raise ConfigError(f"{path}: admin token must be at least 16 characters, got {len(token)}")
             return token
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
-        path.write_text(token + "\n")
-        path.chmod(0o600)
+        write_private_text(path, token + "\n")
         return token
 
     @classmethod

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgesight.core.errors import StorageError
+from edgesight.core.private_files import ensure_private_file
 
 __all__ = ["Database", "alembic_config"]
 
@@ -54,7 +55,10 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                try:  # the file holds every device's HMAC key: owner-only before SQLite writes it
+                    ensure_private_file(Path(database))
+                except OSError as exc:
+                    raise StorageError(f"cannot create database file {database}: {exc.strerror}") from exc
             else:  # one shared in-memory database for all threads
                 from sqlalchemy.pool import StaticPool
 
