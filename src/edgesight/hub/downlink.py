@@ -11,15 +11,18 @@ import threading
 import time
 from typing import Any, Protocol
 
-from edgesight.core.envelope import Envelope, Kind
+from edgesight.core.envelope import MAX_PAYLOAD, Envelope, Kind
+from edgesight.core.errors import ConfigError
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.db import Database
 
 __all__ = [
+    "DesiredTooLargeError",
     "NullPublisher",
     "Publisher",
     "RecordingPublisher",
     "ack_envelope",
+    "check_desired_fits",
     "send_command",
     "send_desired",
     "topic",
@@ -75,10 +78,39 @@ def topic_device_id(name: str) -> str | None:
     return device_id if device_id and "/" not in device_id else None
 
 
+class DesiredTooLargeError(ConfigError):
+    """A desired twin that would not fit in one message (it is refused before it is stored)."""
+
+
+def _body_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def _seal(db: Database, device_id: str, kind: Kind, body: dict[str, Any]) -> bytes:
     seq, secret = devices.next_down_seq(db, device_id)
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    return Envelope(kind, device_id, seq, time.time(), payload).seal(secret)
+    return Envelope(kind, device_id, seq, time.time(), _body_bytes(body)).seal(secret)
+
+
+def _desired_body(version: int, config: dict[str, Any]) -> dict[str, Any]:
+    return {"version": version, "config": config}
+
+
+def check_desired_fits(version: int, config: dict[str, Any]) -> None:
+    """Raise :class:`DesiredTooLargeError` when the desired message would exceed ``MAX_PAYLOAD``.
+
+    Example:
+        >>> check_desired_fits(2, {"privacy": {"allow_images": False}})
+        >>> check_desired_fits(2, {"note": "x" * MAX_PAYLOAD})
+        Traceback (most recent call last):
+        ...
+        edgesight.hub.downlink.DesiredTooLargeError: desired twin version 2 would be 1048610 bytes ...
+    """
+    size = len(_body_bytes(_desired_body(version, config)))
+    if size > MAX_PAYLOAD:
+        raise DesiredTooLargeError(
+            f"desired twin version {version} would be {size} bytes in one message, over the limit of "
+            f"{MAX_PAYLOAD} bytes; the patch was not applied"
+        )
 
 
 def send_desired(db: Database, publisher: Publisher, device_id: str) -> dict[str, Any]:
@@ -86,7 +118,7 @@ def send_desired(db: Database, publisher: Publisher, device_id: str) -> dict[str
     twin = devices.get_twin(db, device_id)
     if twin is None:
         raise LookupError(f"device {device_id!r} has no twin")
-    body = {"version": twin.desired_version, "config": twin.desired}
+    body = _desired_body(twin.desired_version, twin.desired)
     publisher.publish(topic(device_id, "down/desired"), _seal(db, device_id, Kind.DESIRED, body), retain=True)
     return body
 
