@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from edgesight.core.errors import ConfigError, StorageError
 from edgesight.hub.api.deps import get_settings
+from edgesight.hub.api.errors import RefuseNulMiddleware, install_error_handlers
 from edgesight.hub.api.routes import devices, export, health, ingest, insights, queries, rules, twins
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
@@ -41,12 +40,6 @@ def create_app(settings: HubSettings, service: HubService | None = None) -> Fast
     for module in (health, devices, twins, ingest, queries, export, rules, insights):
         app.include_router(module.router)
 
-    @app.exception_handler(StorageError)
-    async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(ConfigError)
-    async def config_error(_request: Request, exc: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
+    install_error_handlers(app)
+    app.add_middleware(RefuseNulMiddleware)
     return app
