@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.mqtt_security import parse_broker_url
 from edgesight.core.private_files import write_private_text
 from edgesight.hub.settings import HubSettings
 
@@ -19,7 +20,9 @@ hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, inge
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: SQLite in the data dir).")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and admin token live.")]
-MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="Broker HOST:PORT; 'off' disables MQTT.")]
+MqttOpt = Annotated[
+    str | None, typer.Option("--mqtt", help="Broker [mqtt://|mqtts://]HOST:PORT; 'off' disables MQTT.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,20 +30,20 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_mqtt(text: str | None) -> dict[str, object]:
-    """``HOST:PORT`` -> settings overrides.
+    """``[mqtt://|mqtts://]HOST:PORT`` -> settings overrides.
 
     Example:
         >>> parse_mqtt("broker:1884"), parse_mqtt(None)
-        ({'mqtt_host': 'broker', 'mqtt_port': 1884}, {})
+        ({'mqtt_host': 'broker', 'mqtt_port': 1884, 'mqtt_tls': False}, {})
+        >>> parse_mqtt("mqtts://broker")
+        {'mqtt_host': 'broker', 'mqtt_port': 8883, 'mqtt_tls': True}
     """
     if text is None:
         return {}
     if text == "off":
         return {"mqtt_host": ""}
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(f"--mqtt: expected HOST:PORT (e.g. 127.0.0.1:1883) or 'off', got {text!r}")
-    return {"mqtt_host": host, "mqtt_port": int(port)}
+    address = parse_broker_url(text, "--mqtt")
+    return {"mqtt_host": address.host, "mqtt_port": address.port, "mqtt_tls": address.tls}
 
 
 def _settings(db: str | None, data_dir: Path | None, mqtt: str | None = None, **extra: object) -> HubSettings:

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.mqtt_security import BrokerAddress, TlsFiles
 from edgesight.core.private_files import write_private_text
 
 __all__ = ["HubSettings"]
@@ -36,6 +37,12 @@ class HubSettings(BaseModel):
     admin_token: str | None = Field(None, min_length=16, description="Admin bearer token; generated if None.")
     mqtt_host: str | None = Field("127.0.0.1", description="Broker host; None disables MQTT.")
     mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_tls: bool = Field(False, description="Connect with TLS (mqtts://).")
+    mqtt_ca_file: Path | None = Field(None, description="CA of the broker's certificate (default: system CAs).")
+    mqtt_cert_file: Path | None = Field(None, description="Client certificate, if the broker asks for one.")
+    mqtt_key_file: Path | None = Field(None, description="Private key of mqtt_cert_file.")
+    mqtt_username: str | None = Field(None, min_length=1, description="Broker login of the hub.")
+    mqtt_password: str | None = Field(None, min_length=1, repr=False, description="Broker password of the hub.")
     mqtt_client_id: str = Field("edgesight-hub-1", min_length=1, max_length=64)
     mqtt_share_group: str = Field("edgesight-hub", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
                                   description="Shared-subscription group the workers split the load in.")
@@ -45,6 +52,24 @@ class HubSettings(BaseModel):
     keep_every_nth_frame: int = Field(1, ge=1, description="Frame downsampling per device (1 keeps all).")
     max_future_s: float = Field(86_400.0, ge=0, description="Largest accepted clock skew into the future.")
     secret_cache_s: float = Field(2.0, ge=0, description="How long a device secret/revocation is cached.")
+    public_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json without a token.")
+    auth_failures_per_minute: int = Field(
+        10, ge=1, le=1_000_000, description="Failed logins a client IP may make per minute before 429."
+    )
+
+    def broker(self) -> BrokerAddress | None:
+        """The broker's address (None when MQTT is off).
+
+        Example:
+            >>> HubSettings(mqtt_host="mq", mqtt_port=8883, mqtt_tls=True).broker().url
+            'mqtts://mq:8883'
+        """
+        if self.mqtt_host is None:
+            return None
+        return BrokerAddress(self.mqtt_host, self.mqtt_port, self.mqtt_tls)
+
+    def mqtt_tls_files(self) -> TlsFiles:
+        return TlsFiles(self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
 
     def database_url(self) -> str:
         """The SQLAlchemy URL to open (SQLite file in ``data_dir`` unless ``db_url`` is set)."""

@@ -71,7 +71,7 @@ class DeviceCredentials(BaseModel):
     site: str | None
     secret: str = Field(description="32-byte HMAC key, base64.")
     token: str = Field(description="Bearer token for HTTP ingest: 'Authorization: Bearer <device_id>:<token>'.")
-    broker: str | None = Field(description="MQTT broker HOST:PORT of this hub (None: HTTP only).")
+    broker: str | None = Field(description="MQTT broker HOST:PORT (mqtts://HOST:PORT with TLS) of this hub (None: HTTP only).")
     topics: Topics
 
 
