@@ -61,14 +61,23 @@ def serve(
     mqtt: MqttOpt = None,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
 ) -> None:
-    """Run the API and the MQTT ingestion worker (docs at http://HOST:PORT/docs)."""
+    """Run the API and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
     from edgesight.hub.api import create_app
 
     settings = _settings(db, data_dir, mqtt)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together (the certificate and its private key)")
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{option}: {path} is not a readable file")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                ssl_certfile=None if tls_cert is None else str(tls_cert),
+                ssl_keyfile=None if tls_key is None else str(tls_key))  # fmt: skip
 
 
 @hub_app.command("worker")

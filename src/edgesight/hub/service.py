@@ -6,6 +6,7 @@ import logging
 
 from edgesight.hub.downlink import NullPublisher, Publisher
 from edgesight.hub.ingest import IngestOptions, Ingestor
+from edgesight.hub.login_throttle import LoginThrottle
 from edgesight.hub.metrics import HubMetrics
 from edgesight.hub.rules import RuleEngine
 from edgesight.hub.settings import HubSettings
@@ -36,6 +37,7 @@ class HubService:
         self.ingestor = Ingestor(self.db, self.metrics, options, self.rules)
         self.run_mqtt = run_mqtt and settings.mqtt_host is not None
         self.admin_token = ""
+        self.login_throttle = LoginThrottle(settings.auth_failures_per_minute, window_s=60.0)
         self._worker: object | None = None
 
     def start(self) -> None:
