@@ -125,6 +125,8 @@ def load_credentials(path: Path | str) -> Credentials:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read credentials {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); expected a JSON object") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
