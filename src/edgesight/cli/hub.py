@@ -128,7 +128,8 @@ def enrol(
     from edgesight.hub.storage import Database, devices
 
     parse_mqtt(broker)
-    database = Database(_settings(db, data_dir).database_url())
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
     database.migrate()
     try:
         enrolment = devices.enrol(database, device_id, site)
@@ -153,7 +154,8 @@ def revoke(
     """Revoke a device: its messages are rejected from now on."""
     from edgesight.hub.storage import Database, devices
 
-    database = Database(_settings(db, data_dir).database_url())
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
     database.migrate()
     try:
         devices.revoke(database, device_id)

@@ -29,7 +29,7 @@ class HubService:
 
     def __init__(self, settings: HubSettings, publisher: Publisher | None = None, run_mqtt: bool = True) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url())
+        self.db = Database(settings.database_url(), settings.master_key())
         self.metrics = HubMetrics()
         self.publisher: Publisher = publisher or NullPublisher()
         self.rules = RuleEngine(self.db, self.metrics, self.publisher)

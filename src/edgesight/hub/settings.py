@@ -6,6 +6,8 @@ Loading is pure: nothing is created on disk until :meth:`HubSettings.database_ur
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -35,6 +37,9 @@ class HubSettings(BaseModel):
     data_dir: Path = Field(Path("hub-data"), description="Where the SQLite file and the admin token live.")
     db_url: str | None = Field(None, description="SQLAlchemy URL; None means SQLite in data_dir.")
     admin_token: str | None = Field(None, min_length=16, description="Admin bearer token; generated if None.")
+    secret_key: str | None = Field(
+        None, repr=False, description="Base64 of 32 bytes: encrypts device keys in the database (None: clear)."
+    )
     mqtt_host: str | None = Field("127.0.0.1", description="Broker host; None disables MQTT.")
     mqtt_port: int = Field(1883, ge=1, le=65535)
     mqtt_tls: bool = Field(False, description="Connect with TLS (mqtts://).")
@@ -76,6 +81,23 @@ class HubSettings(BaseModel):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.data_dir / 'hub.sqlite3').as_posix()}"
+
+    def master_key(self) -> bytes | None:
+        """The decoded ``secret_key`` (32 bytes), None when unset.
+
+        Example:
+            >>> HubSettings(secret_key="A" * 43 + "=").master_key() == bytes(32)
+            True
+        """
+        if self.secret_key is None:
+            return None
+        try:
+            key = base64.b64decode(self.secret_key, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{_ENV_PREFIX}SECRET_KEY is not valid base64") from None
+        if len(key) != 32:
+            raise ConfigError(f"{_ENV_PREFIX}SECRET_KEY must decode to 32 bytes, got {len(key)}")
+        return key
 
     def resolve_admin_token(self) -> str:
         """The admin token: from settings, else read from (or generated into) ``data_dir/admin_token``."""
