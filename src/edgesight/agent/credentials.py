@@ -3,11 +3,14 @@
 Format::
 
     {"device_id": "cam-1", "secret": "<base64, >= 16 bytes>", "token": "<bearer token>",
-     "broker": "mqtt.example.org:1883"}
+     "broker": "mqtts://mqtt.example.org:8883", "ca_file": "ca.pem"}
 
 ``secret`` signs every envelope (HMAC-SHA256, docs/protocol.md); ``token`` authenticates HTTP
-ingest and is sent as the MQTT password; ``broker`` is ``host:port`` (``mqtt://`` prefix allowed,
-port 1883 by default).
+ingest and is sent as the MQTT password (the MQTT user name is the device id); ``broker`` is
+``host:port`` with an optional ``mqtt://`` or ``mqtts://`` (TLS) prefix, port 1883 (8883 for
+mqtts) by default. Optional for mqtts: ``ca_file`` (the CA of the broker's certificate; default
+the system's), ``cert_file`` and ``key_file`` (a client certificate); relative paths are relative
+to the credentials file.
 
 Example:
     >>> creds = parse_credentials(
@@ -22,17 +25,19 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.mqtt_security import BrokerAddress, TlsFiles, parse_broker_url
 
 __all__ = ["MIN_SECRET_BYTES", "Credentials", "load_credentials", "parse_broker", "parse_credentials"]
 
 MIN_SECRET_BYTES = 16
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _FIELDS = ("device_id", "secret", "token", "broker")
+_TLS_FIELDS = ("ca_file", "cert_file", "key_file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,29 +49,43 @@ class Credentials:
     token: str
     broker_host: str
     broker_port: int
+    broker_tls: bool = False
+    tls: TlsFiles = field(default_factory=TlsFiles)
+
+    @property
+    def broker(self) -> BrokerAddress:
+        return BrokerAddress(self.broker_host, self.broker_port, self.broker_tls)
 
     def __repr__(self) -> str:
-        return f"Credentials(device_id={self.device_id!r}, broker={self.broker_host}:{self.broker_port})"
+        return f"Credentials(device_id={self.device_id!r}, broker={self.broker.url})"
 
 
 def parse_broker(text: str, source: str = "broker") -> tuple[str, int]:
-    """``host[:port]`` (optionally ``mqtt://``) -> ``(host, port)``.
+    """``host[:port]`` (optionally ``mqtt://`` or ``mqtts://``) -> ``(host, port)``.
 
     Example:
-        >>> parse_broker("mqtt://127.0.0.1:1883"), parse_broker("hub")
-        (('127.0.0.1', 1883), ('hub', 1883))
+        >>> parse_broker("mqtt://127.0.0.1:1883"), parse_broker("hub"), parse_broker("mqtts://hub")
+        (('127.0.0.1', 1883), ('hub', 1883), ('hub', 8883))
     """
-    rest = text.strip().removeprefix("mqtt://")
-    host, sep, port_text = rest.rpartition(":")
-    if not sep:
-        host, port_text = rest, "1883"
-    if not host or "/" in host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"{source}: expected host:port like 127.0.0.1:1883, got {text!r}")
-    return host, int(port_text)
+    address = parse_broker_url(text, source)
+    return address.host, address.port
 
 
-def parse_credentials(data: Any, source: str = "<credentials>") -> Credentials:
-    """Validate an already-parsed credentials mapping."""
+def _tls_files(data: dict[str, Any], source: str, base: Path | None) -> TlsFiles:
+    paths: dict[str, Path] = {}
+    for name in _TLS_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: {name} must be a non-empty path string, got {value!r}")
+        path = Path(value)
+        paths[name] = path if base is None or path.is_absolute() else base / path
+    return TlsFiles(**paths)
+
+
+def parse_credentials(data: Any, source: str = "<credentials>", base: Path | None = None) -> Credentials:
+    """Validate an already-parsed credentials mapping (``base``: folder of relative TLS paths)."""
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}: expected a JSON object with {', '.join(_FIELDS)}, got {type(data).__name__}"
@@ -74,9 +93,12 @@ def parse_credentials(data: Any, source: str = "<credentials>") -> Credentials:
     missing = [f for f in _FIELDS if f not in data]
     if missing:
         raise ConfigError(f"{source}: missing {', '.join(missing)}")
-    unknown = sorted(set(data) - set(_FIELDS))
+    unknown = sorted(set(data) - set(_FIELDS) - set(_TLS_FIELDS))
     if unknown:
-        raise ConfigError(f"{source}: unknown keys {', '.join(unknown)} (expected {', '.join(_FIELDS)})")
+        raise ConfigError(
+            f"{source}: unknown keys {', '.join(unknown)} (expected {', '.join(_FIELDS)}; "
+            f"optional {', '.join(_TLS_FIELDS)})"
+        )
     for name in _FIELDS:
         if not isinstance(data[name], str) or not data[name]:
             raise ConfigError(f"{source}: {name} must be a non-empty string, got {data[name]!r}")
@@ -89,8 +111,11 @@ def parse_credentials(data: Any, source: str = "<credentials>") -> Credentials:
         raise ConfigError(f"{source}: secret is not valid base64") from None
     if len(secret) < MIN_SECRET_BYTES:
         raise ConfigError(f"{source}: secret must be at least {MIN_SECRET_BYTES} bytes, got {len(secret)}")
-    host, port = parse_broker(data["broker"], f"{source}: broker")
-    return Credentials(device_id, secret, data["token"], host, port)
+    broker = parse_broker_url(data["broker"], f"{source}: broker")
+    tls = _tls_files(data, source, base)
+    if tls != TlsFiles() and not broker.tls:
+        raise ConfigError(f"{source}: {', '.join(_TLS_FIELDS)} need an mqtts:// broker, got {data['broker']!r}")
+    return Credentials(device_id, secret, data["token"], broker.host, broker.port, broker.tls, tls)
 
 
 def load_credentials(path: Path | str) -> Credentials:
@@ -100,8 +125,10 @@ def load_credentials(path: Path | str) -> Credentials:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read credentials {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); expected a JSON object") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
-    return parse_credentials(data, str(path))
+    return parse_credentials(data, str(path), path.parent)

@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any
 
 from edgesight.core.errors import ConfigError, StorageError
+from edgesight.core.private_files import ensure_private_file
 from edgesight.core.wire import MAX_PAYLOAD, Envelope, Kind
 
 __all__ = ["DEFAULT_MAX_BYTES", "Outbox", "OutboxFullError", "OutboxItem", "OutboxStats"]
@@ -132,7 +133,7 @@ class Outbox:
     def open(self) -> None:
         """Open (or create) the database; prefer ``with Outbox(...)``."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_file(self.path)  # queued messages and their device: owner-only
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":

@@ -43,6 +43,7 @@ from edgesight.core.config import (
     config_error_message,
 )
 from edgesight.core.errors import ConfigError, SchemaError, StorageError
+from edgesight.core.private_files import write_private_text
 from edgesight.core.twin import merge_patch
 
 __all__ = [
@@ -190,10 +191,8 @@ def resolve_twin(
 
 def save_applied(path: Path, twin: DesiredTwin) -> None:
     """Keep the last applied twin so a restart runs with it even before the broker is reachable."""
-    tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(twin.model_dump_json(), encoding="utf-8")
-        tmp.replace(path)
+        write_private_text(path, twin.model_dump_json())
     except OSError as exc:
         raise StorageError(f"cannot save the applied twin to {path}: {exc.strerror}") from exc
 

@@ -38,6 +38,7 @@ from edgesight.agent._ratelimit import worth_logging
 from edgesight.agent.credentials import Credentials
 from edgesight.agent.outbox import Outbox, OutboxItem
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError
+from edgesight.core.mqtt_security import secure_client
 from edgesight.core.wire import (
     DOWNLINK_KINDS,
     Ack,
@@ -175,7 +176,7 @@ class Uplink:
             client_id=f"edgesight-agent-{self._device}",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        client.username_pw_set(self._device, self.credentials.token)
+        secure_client(client, self.credentials.broker, self.credentials.tls, self._device, self.credentials.token)
         client.will_set(topic(self._device, Leaf.STATUS), b"offline", qos=1, retain=True)
         client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)
         client.max_inflight_messages_set(self.settings.window)

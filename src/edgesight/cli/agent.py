@@ -12,11 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from edgesight.agent.credentials import load_credentials, parse_broker
+from edgesight.agent.credentials import load_credentials
 from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.runner import Agent, AgentSettings, AgentStats
 from edgesight.core.config import load_config
 from edgesight.core.exit_codes import ExitCode
+from edgesight.core.mqtt_security import parse_broker_url
 from edgesight.sensor.zoo import load_model
 
 console = Console(stderr=True)
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 def agent(
     config: Annotated[Path, typer.Option("--config", "-c", help="device config YAML")],
     credentials: Annotated[Path, typer.Option(help="credentials JSON printed by `edgesight hub enrol`")],
-    broker: Annotated[str | None, typer.Option(help="HOST:PORT, overrides the credentials' broker")] = None,
+    broker: Annotated[str | None, typer.Option(help="[mqtt://|mqtts://]HOST:PORT, overrides the credentials' broker")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="outbox and twin folder; default ./edgesight-data/DEVICE_ID")
     ] = None,
@@ -48,8 +49,9 @@ def agent(
     device = load_config(config)
     creds = load_credentials(credentials)
     if broker is not None:
-        host, port = parse_broker(broker, "--broker")
-        creds = dataclasses.replace(creds, broker_host=host, broker_port=port)
+        address = parse_broker_url(broker, "--broker")
+        creds = dataclasses.replace(creds, broker_host=address.host, broker_port=address.port,
+                                    broker_tls=address.tls)  # fmt: skip
     settings = AgentSettings(
         data_dir=data_dir or Path("edgesight-data") / device.device_id,
         batch_frames=batch_frames,

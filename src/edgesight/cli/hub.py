@@ -12,13 +12,17 @@ from typing import Annotated
 import typer
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.mqtt_security import parse_broker_url
+from edgesight.core.private_files import write_private_text
 from edgesight.hub.settings import HubSettings
 
 hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, ingestion, API.")
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: SQLite in the data dir).")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and admin token live.")]
-MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="Broker HOST:PORT; 'off' disables MQTT.")]
+MqttOpt = Annotated[
+    str | None, typer.Option("--mqtt", help="Broker [mqtt://|mqtts://]HOST:PORT; 'off' disables MQTT.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,20 +30,20 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_mqtt(text: str | None) -> dict[str, object]:
-    """``HOST:PORT`` -> settings overrides.
+    """``[mqtt://|mqtts://]HOST:PORT`` -> settings overrides.
 
     Example:
         >>> parse_mqtt("broker:1884"), parse_mqtt(None)
-        ({'mqtt_host': 'broker', 'mqtt_port': 1884}, {})
+        ({'mqtt_host': 'broker', 'mqtt_port': 1884, 'mqtt_tls': False}, {})
+        >>> parse_mqtt("mqtts://broker")
+        {'mqtt_host': 'broker', 'mqtt_port': 8883, 'mqtt_tls': True}
     """
     if text is None:
         return {}
     if text == "off":
         return {"mqtt_host": ""}
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ConfigError(f"--mqtt: expected HOST:PORT (e.g. 127.0.0.1:1883) or 'off', got {text!r}")
-    return {"mqtt_host": host, "mqtt_port": int(port)}
+    address = parse_broker_url(text, "--mqtt")
+    return {"mqtt_host": address.host, "mqtt_port": address.port, "mqtt_tls": address.tls}
 
 
 def _settings(db: str | None, data_dir: Path | None, mqtt: str | None = None, **extra: object) -> HubSettings:
@@ -57,14 +61,23 @@ def serve(
     mqtt: MqttOpt = None,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
 ) -> None:
-    """Run the API and the MQTT ingestion worker (docs at http://HOST:PORT/docs)."""
+    """Run the API and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
     from edgesight.hub.api import create_app
 
     settings = _settings(db, data_dir, mqtt)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together (the certificate and its private key)")
+    for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{option}: {path} is not a readable file")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                ssl_certfile=None if tls_cert is None else str(tls_cert),
+                ssl_keyfile=None if tls_key is None else str(tls_key))  # fmt: skip
 
 
 @hub_app.command("worker")
@@ -105,6 +118,7 @@ def enrol(
     db: DbOpt = None,
     data_dir: DataOpt = None,
     broker: Annotated[str, typer.Option(help="Broker HOST:PORT the device connects to.")] = "127.0.0.1:1883",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the credentials to this file (mode 0600).")] = None,
 ) -> None:
     """Enrol a device and print its credentials file for the agent (secret and token: shown only once).
 
@@ -114,7 +128,8 @@ def enrol(
     from edgesight.hub.storage import Database, devices
 
     parse_mqtt(broker)
-    database = Database(_settings(db, data_dir).database_url())
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
     database.migrate()
     try:
         enrolment = devices.enrol(database, device_id, site)
@@ -122,7 +137,12 @@ def enrol(
         database.close()
     creds = {"device_id": enrolment.device_id, "secret": base64.b64encode(enrolment.secret).decode(),
              "token": enrolment.token, "broker": broker}  # fmt: skip
-    typer.echo(json.dumps(creds, indent=2))
+    text = json.dumps(creds, indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    write_private_text(out, text + "\n")
+    typer.echo(f"credentials of {device_id} written to {out} (mode 0600)", err=True)
 
 
 @hub_app.command("revoke")
@@ -134,7 +154,8 @@ def revoke(
     """Revoke a device: its messages are rejected from now on."""
     from edgesight.hub.storage import Database, devices
 
-    database = Database(_settings(db, data_dir).database_url())
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
     database.migrate()
     try:
         devices.revoke(database, device_id)

@@ -10,15 +10,18 @@ import threading
 import time
 from typing import Any, Protocol
 
-from edgesight.core.wire import Ack, Command, DesiredTwin, Envelope, Leaf, Message, topic
+from edgesight.core.errors import ConfigError
+from edgesight.core.wire import MAX_PAYLOAD, Ack, Command, DesiredTwin, Envelope, Leaf, Message, topic
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.db import Database
 
 __all__ = [
+    "DesiredTooLargeError",
     "NullPublisher",
     "Publisher",
     "RecordingPublisher",
     "ack_envelope",
+    "check_desired_fits",
     "send_command",
     "send_desired",
 ]
@@ -49,6 +52,28 @@ class RecordingPublisher:
 def _seal(db: Database, device_id: str, message: Message) -> bytes:
     seq, secret = devices.next_down_seq(db, device_id)
     return Envelope(message.KIND, device_id, seq, time.time(), message.to_bytes()).seal(secret)
+
+
+class DesiredTooLargeError(ConfigError):
+    """A desired twin that would not fit in one message (it is refused before it is stored)."""
+
+
+def check_desired_fits(version: int, config: dict[str, Any]) -> None:
+    """Raise :class:`DesiredTooLargeError` when the desired message would exceed ``MAX_PAYLOAD``.
+
+    Example:
+        >>> check_desired_fits(2, {"privacy": {"allow_images": False}})
+        >>> check_desired_fits(2, {"note": "x" * MAX_PAYLOAD})
+        Traceback (most recent call last):
+        ...
+        edgesight.hub.downlink.DesiredTooLargeError: desired twin version 2 would be 1048610 bytes ...
+    """
+    size = len(DesiredTwin(version, config).to_bytes())
+    if size > MAX_PAYLOAD:
+        raise DesiredTooLargeError(
+            f"desired twin version {version} would be {size} bytes in one message, over the limit of "
+            f"{MAX_PAYLOAD} bytes; the patch was not applied"
+        )
 
 
 def send_desired(db: Database, publisher: Publisher, device_id: str) -> DesiredTwin:

@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edgesight.core.errors import EdgeSightError
+from edgesight.core.mqtt_security import BrokerAddress, secure_client
 from edgesight.core.wire import Leaf, shared_up_subscription, topic, up_topic_device_id
 from edgesight.hub.downlink import ack_envelope
 from edgesight.hub.ingest import BatchResult, Ingestor
@@ -71,6 +72,8 @@ class MqttWorker:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=settings.mqtt_client_id, protocol=mqtt.MQTTv5
         )
+        secure_client(client, BrokerAddress(settings.mqtt_host, settings.mqtt_port, settings.mqtt_tls),
+                      settings.mqtt_tls_files(), settings.mqtt_username, settings.mqtt_password)  # fmt: skip
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_queued_messages_set(0)

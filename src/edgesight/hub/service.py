@@ -6,6 +6,7 @@ import logging
 
 from edgesight.hub.downlink import NullPublisher, Publisher
 from edgesight.hub.ingest import IngestOptions, Ingestor
+from edgesight.hub.login_throttle import LoginThrottle
 from edgesight.hub.metrics import HubMetrics
 from edgesight.hub.rules import RuleEngine
 from edgesight.hub.settings import HubSettings
@@ -28,7 +29,7 @@ class HubService:
 
     def __init__(self, settings: HubSettings, publisher: Publisher | None = None, run_mqtt: bool = True) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url())
+        self.db = Database(settings.database_url(), settings.master_key())
         self.metrics = HubMetrics()
         self.publisher: Publisher = publisher or NullPublisher()
         self.rules = RuleEngine(self.db, self.metrics, self.publisher)
@@ -36,6 +37,7 @@ class HubService:
         self.ingestor = Ingestor(self.db, self.metrics, options, self.rules)
         self.run_mqtt = run_mqtt and settings.mqtt_host is not None
         self.admin_token = ""
+        self.login_throttle = LoginThrottle(settings.auth_failures_per_minute, window_s=60.0)
         self._worker: object | None = None
 
     def start(self) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from edgesight.core.errors import ConfigError, StorageError
-from edgesight.hub.api.deps import get_settings
+from edgesight.hub.api.deps import AdminDep, get_settings
+from edgesight.hub.api.errors import RefuseNulMiddleware, install_error_handlers
 from edgesight.hub.api.routes import devices, export, health, ingest, insights, queries, rules, twins
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
@@ -36,17 +36,21 @@ def create_app(settings: HubSettings, service: HubService | None = None) -> Fast
         finally:
             hub.stop()
 
-    app = FastAPI(title="EdgeSight hub", version="1", lifespan=lifespan)
+    public = settings.public_docs
+    app = FastAPI(
+        title="EdgeSight hub", version="1", lifespan=lifespan, openapi_url="/openapi.json" if public else None,
+        docs_url="/docs" if public else None, redoc_url="/redoc" if public else None,
+    )  # fmt: skip
     app.dependency_overrides[get_settings] = lambda: settings
     for module in (health, devices, twins, ingest, queries, export, rules, insights):
         app.include_router(module.router)
+    if not public:
 
-    @app.exception_handler(StorageError)
-    async def storage_error(_request: Request, exc: StorageError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[AdminDep])
+        def openapi() -> JSONResponse:
+            """The API description, for the admin only (``public_docs`` serves it and /docs to all)."""
+            return JSONResponse(app.openapi())
 
-    @app.exception_handler(ConfigError)
-    async def config_error(_request: Request, exc: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
+    install_error_handlers(app)
+    app.add_middleware(RefuseNulMiddleware)
     return app

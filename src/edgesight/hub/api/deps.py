@@ -38,21 +38,45 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin(hub: HubDep, creds: Credentials) -> None:
+def _client(request: Request) -> str:
+    # behind a reverse proxy uvicorn puts the X-Forwarded-For address here (--forwarded-allow-ips)
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _throttled(hub: HubService, client: str) -> None:
+    wait = hub.login_throttle.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins from {client}; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _failed(hub: HubService, client: str, detail: str) -> HTTPException:
+    hub.login_throttle.record_failure(client)
+    return _unauthorized(detail)
+
+
+def require_admin(request: Request, hub: HubDep, creds: Credentials) -> None:
     """The admin bearer token (data_dir/admin_token or EDGESIGHT_HUB_ADMIN_TOKEN)."""
+    client = _client(request)
+    _throttled(hub, client)
     if creds is None:
         raise _unauthorized("missing 'Authorization: Bearer <admin token>' header")
     if not hmac.compare_digest(creds.credentials.encode(), hub.admin_token.encode()):
-        raise _unauthorized("the bearer token is not the hub's admin token")
+        raise _failed(hub, client, "the bearer token is not the hub's admin token")
 
 
-def require_device(hub: HubDep, creds: Credentials) -> str:
+def require_device(request: Request, hub: HubDep, creds: Credentials) -> str:
     """A device token ``<device_id>:<token>``; returns the device id."""
+    client = _client(request)
+    _throttled(hub, client)
     if creds is None:
         raise _unauthorized("missing 'Authorization: Bearer <device_id>:<token>' header")
     device_id, sep, token = creds.credentials.partition(":")
     if not sep or not devices.verify_token(hub.db, device_id, token):
-        raise _unauthorized("the bearer token is not a valid token of an enrolled, unrevoked device")
+        raise _failed(hub, client, "the bearer token is not a valid token of an enrolled, unrevoked device")
     return device_id
 
 

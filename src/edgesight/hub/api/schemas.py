@@ -2,17 +2,53 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from edgesight.core.events import EventType
 
 DEVICE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
+def unstorable(value: Any, where: str = "body") -> str | None:
+    r"""Where ``value`` holds something no database column or JSON document can keep, else None.
+
+    A NUL character (PostgreSQL text and JSON refuse it) or a NaN/infinity (not JSON).
+
+    Example:
+        >>> unstorable({"a": [1, "ok"]}), unstorable({"a": [1, "b\x00"]}), unstorable({"x": float("nan")})
+        (None, 'body.a[1] holds a NUL character', 'body.x is nan, not a finite number')
+    """
+    if isinstance(value, str):
+        return f"{where} holds a NUL character" if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} is {value}, not a finite number"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable(key, f"{where} key {key!r}") or unstorable(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = unstorable(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
 class _In(BaseModel):
+    """A request body: unknown keys, NUL characters and non-finite numbers are refused (422)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _storable(self) -> _In:
+        found = unstorable(self.model_dump(mode="python"))
+        if found:
+            raise ValueError(found)
+        return self
 
 
 class DeviceCreate(_In):
@@ -35,7 +71,7 @@ class DeviceCredentials(BaseModel):
     site: str | None
     secret: str = Field(description="32-byte HMAC key, base64.")
     token: str = Field(description="Bearer token for HTTP ingest: 'Authorization: Bearer <device_id>:<token>'.")
-    broker: str | None = Field(description="MQTT broker HOST:PORT of this hub (None: HTTP only).")
+    broker: str | None = Field(description="MQTT broker HOST:PORT (mqtts://HOST:PORT with TLS) of this hub (None: HTTP only).")
     topics: Topics
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from edgesight.core.errors import StorageError
+from edgesight.core.private_files import ensure_private_file
+from edgesight.hub.storage.secret_box import SecretBox
 
 __all__ = ["Database", "alembic_config"]
 
@@ -41,20 +43,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """One engine per process; every repository function takes it (or a connection from it).
 
+    Args:
+        url: SQLAlchemy URL.
+        secret_key: the hub's 32-byte master key that encrypts device keys at rest (None: clear).
+
     Example:
         >>> db = Database("sqlite://")
         >>> db.migrate(); db.dialect
         'sqlite'
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: bytes | None = None) -> None:
         self.url = url
         parsed = make_url(url)
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                try:  # the file holds every device's HMAC key: owner-only before SQLite writes it
+                    ensure_private_file(Path(database))
+                except OSError as exc:
+                    raise StorageError(f"cannot create database file {database}: {exc.strerror}") from exc
             else:  # one shared in-memory database for all threads
                 from sqlalchemy.pool import StaticPool
 
@@ -66,6 +75,8 @@ class Database:
             raise StorageError(f"cannot open database {parsed.render_as_string()}: {exc}") from exc
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        # device keys are sealed with secret_key by the column type (storage/secret_box.py)
+        self.engine.dialect.edgesight_secret_box = SecretBox(secret_key)  # type: ignore[attr-defined]
         self.dialect = self.engine.dialect.name
 
     def migrate(self) -> None:

@@ -7,6 +7,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,8 +173,17 @@ def get_twin(db: Database, device_id: str) -> TwinState | None:
     )
 
 
-def patch_desired(db: Database, device_id: str, patch: dict[str, Any]) -> TwinState:
-    """Merge ``patch`` into the desired state and bump its version by one (atomically)."""
+def patch_desired(
+    db: Database,
+    device_id: str,
+    patch: dict[str, Any],
+    check: Callable[[int, dict[str, Any]], None] | None = None,
+) -> TwinState:
+    """Merge ``patch`` into the desired state and bump its version by one (atomically).
+
+    ``check(new_version, new_desired)`` runs before the write; whatever it raises rolls the
+    change back (the hub uses it to refuse a twin too large to publish).
+    """
     with db.begin() as conn:
         row = conn.execute(
             select(Twin.desired, Twin.desired_version).where(Twin.device_id == device_id).with_for_update()
@@ -181,6 +191,8 @@ def patch_desired(db: Database, device_id: str, patch: dict[str, Any]) -> TwinSt
         if row is None:
             raise StorageError(f"device {device_id!r} is not enrolled (no twin)")
         desired = merge_patch(dict(row[0]), patch)
+        if check is not None:
+            check(row[1] + 1, desired)
         conn.execute(
             update(Twin)
             .where(Twin.device_id == device_id)

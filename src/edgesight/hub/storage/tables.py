@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from edgesight.hub.storage.secret_box import SealedSecret
+
 __all__ = [
     "Aggregate",
     "Alert",
@@ -34,7 +36,7 @@ class Device(Base):
     __tablename__ = "devices"
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     site: Mapped[str | None] = mapped_column(String(128), index=True)
-    secret: Mapped[bytes] = mapped_column(LargeBinary(32))
+    secret: Mapped[bytes] = mapped_column(SealedSecret())  # LargeBinary, encrypted with the hub's key
     token_hash: Mapped[str] = mapped_column(String(64))
     enrolled_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)

@@ -43,8 +43,8 @@ def device_or_404(hub: HubDep, device_id: str) -> DevicePublic:
 def enrol(body: DeviceCreate, hub: HubDep) -> DeviceCredentials:
     """Enrol a device: returns its secret and token (shown only once)."""
     try:
-        s = hub.settings
-        broker = None if s.mqtt_host is None else f"{s.mqtt_host}:{s.mqtt_port}"
+        address = hub.settings.broker()
+        broker = None if address is None else address.url if address.tls else f"{address.host}:{address.port}"
         return credentials(devices.enrol(hub.db, body.device_id, body.site), broker)
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from edgesight.hub import insights
 from edgesight.hub.api.deps import AdminDep, HubDep
+from edgesight.hub.api.params import FromQuery, ToQuery
 
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"], dependencies=[AdminDep])
 
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/api/v1/insights", tags=["insights"], dependencies=[A
 def staffing(
     hub: HubDep,
     site: str | None = None,
-    start: Annotated[float | None, Query(alias="from")] = None,
-    end: Annotated[float | None, Query(alias="to")] = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
 ) -> list[dict[str, Any]]:
     """Counters advised over time, from ``queue_advice`` events."""
     return insights.staffing(hub.db, site, start, end)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from edgesight.hub.api.deps import AdminDep, HubDep
+from edgesight.hub.api.params import FromQuery, LimitQuery, ToQuery
 from edgesight.hub.api.schemas import EventPublic, FramePublic
 from edgesight.hub.storage import queries
 from edgesight.hub.storage.queries import Filter
@@ -19,9 +20,9 @@ def event_filter(
     site: str | None = None,
     type: str | None = None,
     rule: str | None = None,
-    start: Annotated[float | None, Query(alias="from", description="Unix seconds, inclusive.")] = None,
-    end: Annotated[float | None, Query(alias="to", description="Unix seconds, exclusive.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    limit: LimitQuery = 1000,
 ) -> Filter:
     return Filter(device, site, type, rule, start, end, limit)
 

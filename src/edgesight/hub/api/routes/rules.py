@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from edgesight.core.errors import ConfigError
 from edgesight.hub.api.deps import AdminDep, HubDep
+from edgesight.hub.api.params import LimitQuery, RowIdQuery
 from edgesight.hub.api.schemas import AlertPublic, RuleCreate, RulePublic
 from edgesight.hub.storage import rules as rule_store
 
@@ -34,6 +35,6 @@ def list_rules(hub: HubDep) -> list[RulePublic]:
 
 
 @router.get("/alerts")
-def list_alerts(hub: HubDep, rule_id: int | None = None, limit: int = 1000) -> list[AlertPublic]:
+def list_alerts(hub: HubDep, rule_id: RowIdQuery = None, limit: LimitQuery = 1000) -> list[AlertPublic]:
     """Alerts, oldest first, with their delivery status (``pending``, ``delivered``, ``failed``)."""
     return [AlertPublic.model_validate(a) for a in rule_store.list_alerts(hub.db, rule_id, limit)]

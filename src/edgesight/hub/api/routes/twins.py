@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.api.routes.devices import device_or_404
 from edgesight.hub.api.schemas import CommandCreate, CommandPublic, DesiredPatch, TwinPublic
-from edgesight.hub.downlink import send_command, send_desired
+from edgesight.hub.downlink import DesiredTooLargeError, check_desired_fits, send_command, send_desired
 from edgesight.hub.storage import devices
 
 router = APIRouter(prefix="/api/v1", tags=["twins"], dependencies=[AdminDep])
@@ -29,9 +29,15 @@ def get_twin(device_id: str, hub: HubDep) -> TwinPublic:
 
 @router.patch("/devices/{device_id}/twin/desired")
 def patch_desired(device_id: str, body: DesiredPatch, hub: HubDep) -> TwinPublic:
-    """Merge-patch the desired config; its version goes up by one and it is published (retained)."""
+    """Merge-patch the desired config; its version goes up by one and it is published (retained).
+
+    A patch whose result would not fit in one message is refused (413) and nothing changes.
+    """
     device_or_404(hub, device_id)
-    devices.patch_desired(hub.db, device_id, body.patch)
+    try:
+        devices.patch_desired(hub.db, device_id, body.patch, check=check_desired_fits)
+    except DesiredTooLargeError as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     send_desired(hub.db, hub.publisher, device_id)
     return _twin(hub, device_id)
 
