@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import queue
+import socket
+import threading
+import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from pymodbus.client import ModbusTcpClient
+from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+from pymodbus.server import ModbusTcpServer
 
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.metrics import auroc
 from edgesight.apps.inspection.product import read_product, write_product
 from edgesight.core.twin import merge_patch
 from edgesight.sensor.inspection.inspector import Inspector, train_product
+from edgesight.sensor.inspection.line import inspect_parts
 from edgesight.sensor.inspection.parts import read_parts
+from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal
 from inspection_set import make_parts
+from support import need
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +109,86 @@ def test_mixed_sizes_unreadable_and_empty_folders_are_refused(tmp_path: Path) ->
     empty.mkdir()
     with pytest.raises(InspectionInputError, match=r"empty: holds no part images"):
         read_parts(empty)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def test_reject_reaches_a_real_mqtt_subscriber(
+    brick: tuple[Inspector, list[np.ndarray], list[np.ndarray]],
+) -> None:
+    need(_port_open("127.0.0.1", 1883), "Mosquitto is not running on 127.0.0.1:1883")
+    inspector, good, defective = brick
+    signal = MqttRejectSignal("127.0.0.1", 1883, prefix=f"test/{uuid.uuid4().hex}")
+    received: queue.Queue[dict[str, object]] = queue.Queue()
+    subscriber = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    subscriber.on_message = lambda _c, _u, msg: received.put(json.loads(msg.payload))
+    subscribed = threading.Event()
+    subscriber.on_subscribe = lambda *_args: subscribed.set()
+    subscriber.connect("127.0.0.1", 1883)
+    subscriber.subscribe(signal.topic("brick"), qos=1)
+    subscriber.loop_start()
+    try:
+        assert subscribed.wait(10)
+        results = list(inspect_parts(inspector, [("good-0", good[0]), ("hole-1", defective[1])], [signal]))
+        message = received.get(timeout=10)
+    finally:
+        signal.close()
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    assert [r.verdict.passed for r in results] == [True, False]
+    assert message["part_id"] == "hole-1" and message["passed"] is False
+    assert received.empty()  # the good part was not signalled
+
+
+class _Plc:
+    """A pymodbus TCP server on a free localhost port, standing in for the line's PLC."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        # blocks start at 1: the device context adds 1 to every protocol address (Modbus numbering)
+        device = ModbusDeviceContext(
+            co=ModbusSequentialDataBlock(1, [False] * 16), hr=ModbusSequentialDataBlock(1, [0] * 16)
+        )
+        self._context = ModbusServerContext(devices=device)
+        self._loop = asyncio.new_event_loop()
+        self._server: ModbusTcpServer | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._serve(),), daemon=True)
+        self._thread.start()
+        for _ in range(200):
+            if _port_open("127.0.0.1", self.port):
+                return
+            threading.Event().wait(0.05)
+
+    async def _serve(self) -> None:
+        self._server = ModbusTcpServer(self._context, address=("127.0.0.1", self.port))
+        await self._server.serve_forever()
+
+    def stop(self) -> None:
+        assert self._server is not None
+        asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop).result(10)
+        self._thread.join(10)
+
+
+def test_reject_reaches_a_modbus_client(brick: tuple[Inspector, list[np.ndarray], list[np.ndarray]]) -> None:
+    inspector, good, defective = brick
+    plc = _Plc()
+    reader = ModbusTcpClient("127.0.0.1", port=plc.port)
+    signal = ModbusRejectSignal("127.0.0.1", plc.port, coil=3, register=5)
+    try:
+        assert reader.connect()
+        list(inspect_parts(inspector, [("hole-1", defective[1])], [signal]))
+        after_reject = reader.read_coils(3, count=1).bits[0], reader.read_holding_registers(5, count=1).registers[0]
+        list(inspect_parts(inspector, [("good-0", good[0])], [signal]))
+        after_pass = reader.read_coils(3, count=1).bits[0], reader.read_holding_registers(5, count=1).registers[0]
+    finally:
+        signal.close()
+        reader.close()
+        plc.stop()
+    assert after_reject == (True, 1)
+    assert after_pass == (False, 2)
