@@ -58,6 +58,8 @@ class MemoryBank:
         out = np.empty(len(queries), dtype=np.float32)
         for start in range(0, len(queries), _CHUNK):
             block = queries[start : start + _CHUNK].astype(np.float32, copy=False)
-            squared = np.sum(block**2, axis=1)[:, None] + self._norms[None, :] - 2.0 * (block @ self.vectors.T)
-            out[start : start + len(block)] = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+            # |q - v|^2 = |q|^2 + |v|^2 - 2 q.v; |q|^2 is the same along a row, so add it after the min
+            partial = self._norms[None, :] - 2.0 * (block @ self.vectors.T)
+            squared = partial.min(axis=1) + np.sum(block**2, axis=1)
+            out[start : start + len(block)] = np.sqrt(np.maximum(squared, 0.0))
         return out
