@@ -35,7 +35,7 @@ def _latency(inspector: Inspector, parts: list[np.ndarray]) -> tuple[float, floa
     features, totals = [], []
     for part in parts:
         started = time.perf_counter()
-        maps = inspector._features(part)
+        maps = inspector.features(part)
         features.append((time.perf_counter() - started) * 1000)
         inspector.model.judge(*patch_features(maps))
         totals.append((time.perf_counter() - started) * 1000)

@@ -136,12 +136,16 @@ class Inspector:
     Args:
         product: a loaded product.
         threads: ONNX Runtime threads of the feature network.
+
+    Attributes:
+        features: the feature network (stage maps of a part).
+        model: the decision (memory bank and threshold).
     """
 
     def __init__(self, product: InspectionProduct, threads: int = 2) -> None:
         self.product = product
         s = product.settings
-        self._features = FeatureNetwork(product.network, BackboneSpec(s.backbone, s.mean, s.std), threads)
+        self.features = FeatureNetwork(product.network, BackboneSpec(s.backbone, s.mean, s.std), threads)
         self.model = InspectionModel(
             MemoryBank(product.bank), s.threshold, s.stride, product.projection, s.border_cells
         )
@@ -174,7 +178,7 @@ class Inspector:
 
     def inspect(self, part: np.ndarray) -> Verdict:
         """Judge one BGR part (resized to the product's part size if it differs)."""
-        return _judge(self._features, self.model, fit_part(part, self.product.settings.part_size))
+        return _judge(self.features, self.model, fit_part(part, self.product.settings.part_size))
 
     def heatmap(self, verdict: Verdict) -> np.ndarray:
         """The verdict's anomaly map at the part's pixel size."""
