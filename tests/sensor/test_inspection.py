@@ -25,7 +25,7 @@ from edgesight.apps.inspection.product import read_product, write_product
 from edgesight.core.twin import merge_patch
 from edgesight.sensor.inspection.inspector import Inspector, train_product
 from edgesight.sensor.inspection.line import inspect_parts
-from edgesight.sensor.inspection.parts import read_parts
+from edgesight.sensor.inspection.parts import read_parts, video_parts
 from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal
 from inspection_set import make_parts
 from support import need
@@ -192,3 +192,15 @@ def test_reject_reaches_a_modbus_client(brick: tuple[Inspector, list[np.ndarray]
         plc.stop()
     assert after_reject == (True, 1)
     assert after_pass == (False, 2)
+
+
+def test_video_frames_become_parts_of_the_product_size(
+    brick: tuple[Inspector, list[np.ndarray], list[np.ndarray]], vtest_path: Path
+) -> None:
+    inspector, _, _ = brick
+    parts = list(video_parts(vtest_path, every=300))
+    assert [part_id for part_id, _ in parts] == ["vtest-000000", "vtest-000300", "vtest-000600"]
+    results = list(inspect_parts(inspector, parts))
+    assert [r.event.properties["part_id"] for r in results] == ["vtest-000000", "vtest-000300", "vtest-000600"]
+    assert all(r.verdict.grid_map.shape == (32, 32) for r in results)
+    assert not any(r.verdict.passed for r in results)  # a street scene is no brick part
