@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from _common import median, table
 from edgesight.apps.inspection.features import patch_features
+from edgesight.sensor.inspection.backbone import GRID_STAGE
 from edgesight.sensor.inspection.evaluation import evaluate
 from edgesight.sensor.inspection.inspector import Inspector, train_product
 from edgesight.sensor.inspection.line import inspect_parts
@@ -37,7 +38,7 @@ def _latency(inspector: Inspector, parts: list[np.ndarray]) -> tuple[float, floa
         started = time.perf_counter()
         maps = inspector.features(part)
         features.append((time.perf_counter() - started) * 1000)
-        inspector.model.judge(*patch_features(maps))
+        inspector.model.judge(*patch_features(maps, reference=GRID_STAGE))
         totals.append((time.perf_counter() - started) * 1000)
     return median(features), median(totals), float(np.percentile(totals, 95))
 

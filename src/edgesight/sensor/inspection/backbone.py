@@ -1,4 +1,4 @@
-"""The feature network of inspection: the stride-8 and stride-16 stages of a shipped detector.
+"""The feature network of inspection: the stride-4 and stride-8 stages of a shipped detector.
 
 PatchCore compares mid-level features of a pretrained network, not its detections. EdgeSight ships
 NanoDet (COCO-trained CSP backbone, Apache-2.0, provenance in the package's ``LICENSES/SOURCE.md``),
@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from edgesight.apps.inspection.features import patch_features
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import ModelPackage, read_package
 from edgesight.sensor.zoo import resolve_model
@@ -23,11 +24,15 @@ BACKBONE_MODEL = "nanodet-coco-fp32"
 """Zoo package the feature network is cut from (fp32: int8 rounding blurs small feature differences)."""
 
 STAGE_OUTPUTS = (
+    "PartitionedCall/onnx_tf_prefix_Concat_12:0",  # end of stage 1: 64 channels, stride 4
     "PartitionedCall/onnx_tf_prefix_Concat_27:0",  # end of stage 2: 128 channels, stride 8
-    "PartitionedCall/onnx_tf_prefix_Concat_42:0",  # end of stage 3: 256 channels, stride 16
 )
+# Stages 1 + 2 beat PatchCore's usual 2 + 3 here (image AUROC on the texture set: brick 0.98 vs
+# 0.94, grass 0.79 vs 0.68, gravel 0.83 vs 0.79): this COCO detector's stage 3 is already coarse.
+GRID_STAGE = 1
+"""Index in ``STAGE_OUTPUTS`` of the stage whose grid the patch features are on."""
 FEATURE_STRIDE = 8
-"""Stride of the finest stage: one patch feature per 8x8 pixels of the part."""
+"""Stride of that stage: one patch feature per 8x8 pixels of the part."""
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,7 @@ class FeatureNetwork:
         tensor = (tensor - self._mean) * self._scale
         outputs = self._session.run(None, {self._input: tensor})
         return [np.asarray(o[0], np.float32) for o in outputs]
+
+    def patches(self, part_bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """Patch features ``(cells, dim)`` of one part and their grid (see :func:`patch_features`)."""
+        return patch_features(self(part_bgr), reference=GRID_STAGE)

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgesight.apps.inspection.calibration import MIN_HELD_OUT, calibrate_threshold
 from edgesight.apps.inspection.errors import InspectionInputError
-from edgesight.apps.inspection.features import patch_features, random_projection
+from edgesight.apps.inspection.features import random_projection
 from edgesight.apps.inspection.memory_bank import MemoryBank, greedy_coreset
 from edgesight.apps.inspection.model import InspectionModel, Verdict
 from edgesight.apps.inspection.product import InspectionProduct, ProductSettings, check_product_name
@@ -96,7 +96,7 @@ def train_product(
     order = np.random.default_rng(options.seed).permutation(len(good_parts))
     n_held = max(MIN_HELD_OUT, round(len(good_parts) * options.held_out))
     held, train = order[:n_held], order[n_held:]
-    stacked = np.concatenate([patch_features(features(fit_part(good_parts[i], size)))[0] for i in train])
+    stacked = np.concatenate([features.patches(fit_part(good_parts[i], size))[0] for i in train])
     projection = random_projection(stacked.shape[1], options.projection_dim, options.seed)
     projected = stacked @ projection
     started = time.perf_counter()
@@ -126,7 +126,7 @@ def train_product(
 
 
 def _judge(features: FeatureNetwork, model: InspectionModel, part: np.ndarray) -> Verdict:
-    patches, grid = patch_features(features(part))
+    patches, grid = features.patches(part)
     return model.judge(patches, grid)
 
 
