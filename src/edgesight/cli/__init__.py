@@ -22,13 +22,14 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import agent, events, hub, models, sense
+    from edgesight.cli import agent, events, hub, inspection, models, sense
 
     sense.register(app)
     events.register(app)
     models.register(app)
     agent.register(app)
     hub.register(app)
+    inspection.register(app)
 
 
 def main() -> None:

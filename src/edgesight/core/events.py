@@ -52,6 +52,7 @@ class EventType(StrEnum):
     RESTOCK = "restock"
     HAZARD = "hazard"
     DEFECT = "defect"
+    INSPECTION = "inspection"
 
 
 class Trigger(StrEnum):
@@ -153,6 +154,10 @@ def _distances(v: Any) -> bool:
     return isinstance(v, list) and all(_nonneg_num(d) for d in v)
 
 
+def _region(v: Any) -> bool:
+    return v is None or (isinstance(v, list) and len(v) == 4 and all(_nonneg_int(x) for x in v))
+
+
 def _one_of(values: type[StrEnum]) -> _Check:
     allowed = {m.value for m in values}
     return lambda v: isinstance(v, str) and v in allowed
@@ -197,6 +202,15 @@ PROPERTY_SPECS: Mapping[EventType, Mapping[str, tuple[_Check, str, bool]]] = {
         "distances_m": (_distances, "a list of numbers >= 0", True),
     },
     EventType.SPEED: {"speed_mps": (*_NUM, True), "window_s": (*_NUM, True)},
+    EventType.INSPECTION: {
+        "product": (_nonempty_str, "a product name of 1..64 characters", True),
+        "part_id": (lambda v: isinstance(v, str) and 0 < len(v) <= 128, "a part id of 1..128 characters", True),
+        "score": (*_NUM, True),
+        "threshold": (*_NUM, True),
+        "passed": (lambda v: isinstance(v, bool), "true or false", True),
+        "region": (_region, "null or [x, y, w, h] in part pixels", True),
+        "latency_ms": (*_NUM, False),
+    },
 }
 """Properties of each event type; types without an entry (the reserved app types) take any JSON object."""
 

@@ -66,10 +66,9 @@ class SensorSettings:
             :mod:`edgesight.sensor.tiling_policy`); False runs the ROI whole.
         output_mode: metadata only (default) or an opt-in image mode.
         image_width: width in pixels of an attached image in the image modes.
-        threads: ONNX Runtime threads (1 leaves the other core to decoding and the ISP).
+        threads: ONNX Runtime intra-op threads per session.
         appearance: attach a torso colour histogram to each detection for the tracker
             (:attr:`Detections.embedding`, in-process only).
-        threads: ONNX Runtime intra-op threads per session.
         sessions: inference sessions working on successive frames at once; None = one per core.
     """
 
@@ -217,7 +216,10 @@ class Sensor:
         self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
 
     def set_thresholds(self, thresholds: Thresholds | None) -> None:
-        """Change the detection thresholds live, from the next frame on; None restores the model's.
+        """Change the detection thresholds live; None restores the model's.
+
+        They apply from the next frame to start inference: the frames already in flight (at most
+        ``sessions + 1``, a fraction of a second) finish with the thresholds they started with.
 
         The score, IoU and max-detections thresholds are the sensor keys a device changes without
         a restart (the desired twin); the model, source, ROI and tiling need a new sensor.
@@ -236,7 +238,7 @@ class Sensor:
         )
         self.stats = SensorStats()
         self._seq = 0
-        in_flight: deque[Future[FrameMeta]] = deque()
+        in_flight: deque[Future[tuple[FrameMeta, Frame]]] = deque()
         workers = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="edgesight-dnn")
         producer.start()
         try:
@@ -296,10 +298,10 @@ class Sensor:
             return
         self.stats.dropped += 1
 
-    def _infer(self, item: _Prepared, seq: int) -> FrameMeta:
+    def _infer(self, item: _Prepared, seq: int) -> tuple[FrameMeta, Frame]:
         """One frame through the network (runs in a worker thread)."""
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
-        frame = self.last_frame = item.frame
+        frame = item.frame
         if self.settings.appearance and len(detections):
             detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
         meta = FrameMeta(
@@ -314,9 +316,11 @@ class Sensor:
             kpi=Kpi(isp_ms=item.isp_ms, dnn_ms=timings.dnn_ms, post_ms=timings.post_ms),
             image=item.image,
         )
-        return meta
+        return meta, frame
 
-    def _account(self, meta: FrameMeta) -> FrameMeta:
+    def _account(self, result: tuple[FrameMeta, Frame]) -> FrameMeta:
+        """Counts the record about to be yielded, and keeps its frame as :attr:`last_frame`."""
+        meta, self.last_frame = result
         s, kpi = self.stats, meta.kpi
         s.frames += 1
         s.detections += len(meta.detections)

@@ -1,0 +1,117 @@
+"""A trained product's decision: memory bank + threshold -> score, pass/fail, heatmap, defect region.
+
+The threshold is data held by the model and may be changed while parts flow
+(:meth:`InspectionModel.set_threshold`); the next part is judged with the new value.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesight.apps.inspection.errors import InspectionInputError
+from edgesight.apps.inspection.memory_bank import MemoryBank
+from edgesight.apps.inspection.scoring import SMOOTHING_CELLS, anomaly_grid, defect_region
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one part.
+
+    Attributes:
+        score: the anomaly map's maximum (distance to good features; higher is worse).
+        threshold: the threshold the part was judged with.
+        passed: ``score <= threshold``.
+        region: pixel box ``(x, y, w, h)`` of the defect, None for a passed part.
+        grid_map: the anomaly map at feature resolution (upsample for a pixel heatmap).
+    """
+
+    score: float
+    threshold: float
+    passed: bool
+    region: tuple[int, int, int, int] | None
+    grid_map: np.ndarray
+
+
+class InspectionModel:
+    """Judges parts from their patch features.
+
+    Args:
+        bank: good patch features (already projected, if ``projection`` is given).
+        threshold: score above which a part is rejected.
+        stride: pixels per grid cell, to place defect regions.
+        projection: optional ``(features, bank dim)`` matrix applied to patch features first.
+        border_cells: grid cells along each edge that are not judged. Features there see the
+            network's zero padding and are rarer in the bank, so good parts score highest at their
+            edges; a defect closer to the edge than ``border_cells * stride`` pixels is not seen.
+
+    Example:
+        >>> model = InspectionModel(MemoryBank(np.zeros((1, 2), np.float32)), threshold=1.0, stride=8)
+        >>> feats = np.zeros((4, 2), np.float32); feats[3] = [3.0, 4.0]
+        >>> v = model.judge(feats, (2, 2), sigma=0)
+        >>> v.score, v.passed, v.region
+        (5.0, False, (8, 8, 8, 8))
+        >>> model.set_threshold(6.0); model.judge(feats, (2, 2), sigma=0).passed
+        True
+    """
+
+    def __init__(
+        self,
+        bank: MemoryBank,
+        threshold: float,
+        stride: int,
+        projection: np.ndarray | None = None,
+        border_cells: int = 0,
+    ) -> None:
+        self.bank = bank
+        self.border_cells = border_cells
+        self.stride = stride
+        self.projection = projection
+        self._lock = threading.Lock()
+        self._threshold = self._checked(threshold)
+
+    @staticmethod
+    def _checked(threshold: float) -> float:
+        if not isinstance(threshold, int | float) or not math.isfinite(threshold) or threshold < 0:
+            raise InspectionInputError(f"threshold must be a finite number >= 0, got {threshold!r}")
+        return float(threshold)
+
+    @property
+    def threshold(self) -> float:
+        """The threshold the next part is judged with."""
+        with self._lock:
+            return self._threshold
+
+    def set_threshold(self, threshold: float) -> None:
+        """Change the threshold at run time; parts judged afterwards use it."""
+        value = self._checked(threshold)
+        with self._lock:
+            self._threshold = value
+
+    def project(self, features: np.ndarray) -> np.ndarray:
+        """Patch features in the bank's space."""
+        return features if self.projection is None else features @ self.projection
+
+    def grid_map(self, features: np.ndarray, grid: tuple[int, int], sigma: float = SMOOTHING_CELLS) -> np.ndarray:
+        """The smoothed anomaly map of one part's ``(cells, dim)`` patch features."""
+        grid_map = anomaly_grid(self.bank.nearest_distances(self.project(features)), grid, sigma)
+        b = self.border_cells
+        if b:
+            if min(grid) <= 2 * b:
+                raise InspectionInputError(f"a part of {grid} feature cells is too small for a border of {b} cells")
+            interior = grid_map[b:-b, b:-b].copy()
+            grid_map[:] = 0.0
+            grid_map[b:-b, b:-b] = interior
+        return grid_map
+
+    def judge(self, features: np.ndarray, grid: tuple[int, int], sigma: float = SMOOTHING_CELLS) -> Verdict:
+        """Score one part and decide pass/fail with the current threshold."""
+        grid_map = self.grid_map(features, grid, sigma)
+        threshold = self.threshold
+        score = float(grid_map.max())
+        passed = score <= threshold
+        region = None if passed else defect_region(grid_map, threshold, self.stride)
+        return Verdict(score=score, threshold=threshold, passed=passed, region=region, grid_map=grid_map)

@@ -1,0 +1,229 @@
+"""Inspection products (``.esinsp``): a trained product in one verified file.
+
+A product is a zip archive, a sibling of the model package (:mod:`edgesight.core.package`) with
+the same checks on load::
+
+    manifest.json          format, product id, version, sha256 of every other member
+    feature_network.onnx   the feature network, cut from a shipped model
+    memory_bank.npy        the coreset of good patch features (float32, projected)
+    projection.npy         the random projection applied to patch features first
+    product.json           part size, preprocessing, threshold and its calibration, provenance
+    LICENSES/*             licence and provenance of the network it was cut from
+
+The threshold is data in ``product.json``, never part of a graph, so a line can read and change
+it. Signing can be added as for model packages: the manifest lists the digest of every member, so
+a signature over ``manifest.json`` (e.g. a ``manifest.sig`` member checked before anything else)
+covers the whole product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgesight.apps.inspection.errors import InspectionInputError
+from edgesight.core.errors import ModelLoadError
+
+PRODUCT_FORMAT = "edgesight.inspection-product/1"
+PRODUCT_SUFFIX = ".esinsp"
+PRODUCT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_REQUIRED = ("feature_network.onnx", "memory_bank.npy", "projection.npy", "product.json")
+
+
+@dataclass(frozen=True)
+class ProductSettings:
+    """What ``product.json`` holds.
+
+    Attributes:
+        part_size: ``(width, height)`` of the parts the product was trained on.
+        mean, std: BGR normalisation of the feature network's input.
+        backbone: ``id@version`` of the shipped model the feature network was cut from.
+        stride: pixels per feature cell.
+        border_cells: edge cells not judged (see :class:`~edgesight.apps.inspection.model.InspectionModel`).
+        threshold: calibrated score above which a part is rejected.
+        false_reject_rate: the target the threshold was calibrated for.
+        calibration_scores: scores of the held-out good parts used for calibration.
+        train_parts: good parts whose features fill the bank.
+    """
+
+    part_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    backbone: str
+    stride: int
+    border_cells: int
+    threshold: float
+    false_reject_rate: float
+    calibration_scores: tuple[float, ...]
+    train_parts: int
+
+    def to_json(self) -> bytes:
+        """The ``product.json`` bytes."""
+        return json.dumps(self.__dict__, indent=2, default=list).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes, source: str) -> ProductSettings:
+        """Parse ``product.json``; raises :class:`ModelLoadError` naming the key."""
+        try:
+            data: dict[str, Any] = json.loads(raw)
+            return cls(
+                part_size=(int(data["part_size"][0]), int(data["part_size"][1])),
+                mean=(float(data["mean"][0]), float(data["mean"][1]), float(data["mean"][2])),
+                std=(float(data["std"][0]), float(data["std"][1]), float(data["std"][2])),
+                backbone=str(data["backbone"]),
+                stride=int(data["stride"]),
+                border_cells=int(data["border_cells"]),
+                threshold=float(data["threshold"]),
+                false_reject_rate=float(data["false_reject_rate"]),
+                calibration_scores=tuple(float(s) for s in data["calibration_scores"]),
+                train_parts=int(data["train_parts"]),
+            )
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ModelLoadError(f"{source}: product.json: bad or missing {exc}") from exc
+
+
+@dataclass(frozen=True)
+class InspectionProduct:
+    """A loaded, verified product."""
+
+    id: str
+    version: str
+    settings: ProductSettings
+    network: bytes
+    bank: np.ndarray
+    projection: np.ndarray
+    licences: Mapping[str, bytes] = field(default_factory=dict)
+    source: str = "<memory>"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def check_product_name(name: str) -> str:
+    """Return ``name`` if it can name a product file, else raise.
+
+    Example:
+        >>> check_product_name("Bracket A")
+        Traceback (most recent call last):
+        ...
+        edgesight.apps.inspection.errors.InspectionInputError: product name 'Bracket A' must match ^[a-z0-9][a-z0-9._-]{0,63}$
+    """
+    if not PRODUCT_NAME.match(name):
+        raise InspectionInputError(f"product name {name!r} must match {PRODUCT_NAME.pattern}")
+    return name
+
+
+def write_product(path: Path, product: InspectionProduct) -> Path:
+    """Write ``product`` to ``path`` and return the path."""
+    members = {
+        "feature_network.onnx": product.network,
+        "memory_bank.npy": _npy(product.bank.astype(np.float32)),
+        "projection.npy": _npy(product.projection.astype(np.float32)),
+        "product.json": product.settings.to_json(),
+        **product.licences,
+    }
+    manifest = {
+        "format": PRODUCT_FORMAT,
+        "id": check_product_name(product.id),
+        "version": product.version,
+        "files": {name: _sha256(data) for name, data in sorted(members.items())},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def read_product(path: Path) -> InspectionProduct:
+    """Load and verify a product file; every problem raises :class:`ModelLoadError` naming it."""
+    source = str(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelLoadError(f"{source}: not a readable inspection product ({exc})") from exc
+    manifest = _verified_manifest(members, source)
+    settings = ProductSettings.from_json(members["product.json"], source)
+    try:
+        bank = np.load(io.BytesIO(members["memory_bank.npy"]), allow_pickle=False)
+        projection = np.load(io.BytesIO(members["projection.npy"]), allow_pickle=False)
+    except ValueError as exc:
+        raise ModelLoadError(f"{source}: memory bank or projection is not a numpy array ({exc})") from exc
+    if bank.ndim != 2 or projection.ndim != 2 or projection.shape[1] != bank.shape[1]:
+        raise ModelLoadError(
+            f"{source}: memory bank {bank.shape} does not match projection {projection.shape}"
+        )
+    return InspectionProduct(
+        id=manifest["id"],
+        version=manifest["version"],
+        settings=settings,
+        network=members["feature_network.onnx"],
+        bank=bank,
+        projection=projection,
+        licences={n: d for n, d in members.items() if n.startswith("LICENSES/")},
+        source=source,
+    )
+
+
+def _verified_manifest(members: dict[str, bytes], source: str) -> dict[str, Any]:
+    try:
+        manifest = json.loads(members["manifest.json"])
+    except KeyError as exc:
+        raise ModelLoadError(f"{source}: product has no manifest.json") from exc
+    except ValueError as exc:
+        raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != PRODUCT_FORMAT:
+        raise ModelLoadError(f"{source}: manifest.json format must be {PRODUCT_FORMAT!r}")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(manifest.get(k), str) for k in ("id", "version")):
+        raise ModelLoadError(f"{source}: manifest.json needs string 'id', 'version' and a 'files' mapping")
+    for name in _REQUIRED:
+        if name not in members:
+            raise ModelLoadError(f"{source}: product is missing {name}")
+    for name, data in members.items():
+        if name == "manifest.json":
+            continue
+        if name not in files:
+            raise ModelLoadError(f"{source}: {name} is not listed in manifest.json (product was altered)")
+        if _sha256(data) != files[name]:
+            raise ModelLoadError(f"{source}: checksum mismatch for {name} (product is corrupt or was tampered with)")
+    for name in files:
+        if name not in members:
+            raise ModelLoadError(f"{source}: manifest lists {name} but the product does not contain it")
+    return manifest
+
+
+def product_path(products_dir: Path, name: str) -> Path:
+    """The file of product ``name`` in ``products_dir``; a clear error if there is none.
+
+    Example:
+        >>> product_path(Path("/nonexistent"), "bracket")
+        Traceback (most recent call last):
+        ...
+        edgesight.apps.inspection.errors.InspectionInputError: unknown product 'bracket': no /nonexistent/bracket.esinsp (products in /nonexistent: none)
+    """
+    path = products_dir / f"{check_product_name(name)}{PRODUCT_SUFFIX}"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(PRODUCT_SUFFIX) for p in products_dir.glob(f"*{PRODUCT_SUFFIX}"))
+        raise InspectionInputError(
+            f"unknown product {name!r}: no {path} (products in {products_dir}: {', '.join(known) or 'none'})"
+        )
+    return path

@@ -1,0 +1,227 @@
+"""``edgesight inspect``: train a product on good parts, run it on a line, evaluate it on labelled parts."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgesight.apps.inspection.errors import InspectionInputError
+from edgesight.apps.inspection.product import PRODUCT_SUFFIX, product_path, read_product, write_product
+from edgesight.apps.inspection.tally import ProductTally
+from edgesight.core.errors import ConfigError
+from edgesight.core.wire import EventWriter
+from edgesight.sensor.inspection.evaluation import evaluate
+from edgesight.sensor.inspection.inspector import Inspector, TrainOptions, train_product
+from edgesight.sensor.inspection.line import InspectedPart, apply_feedback, inspect_parts, save_heatmap
+from edgesight.sensor.inspection.parts import IMAGE_SUFFIXES, image_files, read_part, read_parts, video_parts
+from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal, RejectSignal
+
+inspect_app = typer.Typer(no_args_is_help=True, help="Production-line inspection trained on good parts only.")
+console = Console()
+
+ProductsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--products", help="folder of trained products [default: $EDGESIGHT_PRODUCTS or ~/.edgesight/products]"
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(inspect_app, name="inspect")
+
+
+def products_dir(option: Path | None) -> Path:
+    """The products folder: the option, else ``$EDGESIGHT_PRODUCTS``, else ``~/.edgesight/products``."""
+    if option is not None:
+        return option
+    env = os.environ.get("EDGESIGHT_PRODUCTS")
+    return Path(env) if env else Path.home() / ".edgesight" / "products"
+
+
+def _default_name(good: Path) -> str:
+    folder = good.resolve()
+    while folder.name.lower() in ("good", "train", "test") and folder.parent != folder:
+        folder = folder.parent  # <product>/train/good names the product, as in MVTec AD's layout
+    base = folder.name
+    return re.sub(r"[^a-z0-9._-]+", "-", base.lower()).strip("-.") or "product"
+
+
+def _host_port(value: str, option: str, default_port: int) -> tuple[str, int]:
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", str(default_port))
+    if not host or not port.isdigit():
+        raise ConfigError(f"{option}: expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+@inspect_app.command("train")
+def train(
+    good: Annotated[Path, typer.Option("--good", help="folder of good part images, all of one size")],
+    product: Annotated[str | None, typer.Option(help="product name [default: from the folder name]")] = None,
+    products: ProductsOption = None,
+    false_reject_rate: Annotated[float, typer.Option(help="target share of good parts rejected")] = 0.01,
+    coreset_ratio: Annotated[float, typer.Option(min=0.001, max=1.0, help="share of patch features kept")] = 0.1,
+) -> None:
+    """Train a product: memory bank of good patch features, threshold calibrated on held-out parts."""
+    name = product or _default_name(good)
+    images = [image for _, image in read_parts(good)]
+    trained = train_product(
+        name, images, TrainOptions(false_reject_rate=false_reject_rate, coreset_ratio=coreset_ratio)
+    )
+    path = write_product(products_dir(products) / f"{name}{PRODUCT_SUFFIX}", trained)
+    s = trained.settings
+    table = Table("product", "parts (bank + held out)", "part size", "memory bank", "threshold", "file",
+                  title="trained product")  # fmt: skip
+    table.add_row(
+        name,
+        f"{s.train_parts} + {len(s.calibration_scores)}",
+        f"{s.part_size[0]}x{s.part_size[1]}",
+        f"{trained.bank.shape[0]} x {trained.bank.shape[1]} ({trained.bank.nbytes / 1e6:.1f} MB)",
+        f"{s.threshold:.4f} (false-reject target {s.false_reject_rate:.1%})",
+        f"{path} ({path.stat().st_size / 1e6:.1f} MB)",
+    )
+    console.print(table)
+
+
+def _read_feedback(path: Path) -> dict[str, str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fp:
+            rows = list(csv.reader(fp))
+    except OSError as exc:
+        raise ConfigError(f"--feedback: cannot read {path}: {exc.strerror}") from exc
+    found = {}
+    for number, row in enumerate(rows, start=1):
+        if len(row) != 2 or row[1] not in ("good", "defect"):
+            raise ConfigError(f"{path}:{number}: expected 'part_id,good|defect', got {','.join(row)!r}")
+        found[row[0]] = row[1]
+    return found
+
+
+def _signals(mqtt: str | None, modbus: str | None, coil: int, register: int) -> list[RejectSignal]:
+    signals: list[RejectSignal] = []
+    if mqtt:
+        signals.append(MqttRejectSignal(*_host_port(mqtt, "--mqtt", 1883)))
+    if modbus:
+        host, port = _host_port(modbus, "--modbus", 502)
+        signals.append(ModbusRejectSignal(host, port, coil=coil, register=register))
+    return signals
+
+
+@inspect_app.command("run")
+def run(
+    source: Annotated[Path, typer.Option("--source", help="folder of part images, or a video")],
+    product: Annotated[str, typer.Option(help="trained product name")],
+    products: ProductsOption = None,
+    events: Annotated[Path, typer.Option(help="inspection events (.jsonl)")] = Path("inspection-events.jsonl"),
+    every: Annotated[int, typer.Option(min=1, help="video: take every N-th frame as a part")] = 25,
+    threshold: Annotated[float | None, typer.Option(help="override the product's threshold")] = None,
+    mqtt: Annotated[str | None, typer.Option(help="publish rejects to this broker HOST:PORT")] = None,
+    modbus: Annotated[str | None, typer.Option(help="write verdicts to this Modbus TCP HOST:PORT")] = None,
+    coil: Annotated[int, typer.Option(help="Modbus coil set for a reject")] = 0,
+    register: Annotated[int, typer.Option(help="Modbus holding register counting parts")] = 0,
+    heatmaps: Annotated[Path | None, typer.Option(help="save reject heatmaps here (needs --allow-images)")] = None,
+    allow_images: Annotated[bool, typer.Option(help="privacy policy: images may be stored")] = False,
+    feedback: Annotated[Path | None, typer.Option(help="CSV part_id,good|defect found by the line")] = None,
+    device_id: Annotated[str, typer.Option(help="device id in the events")] = "edgesight-0",
+) -> None:
+    """Judge parts: score, pass/fail, defect region; events to a file, rejects to the PLC."""
+    if heatmaps is not None and not allow_images:
+        raise ConfigError("--heatmaps: the privacy policy forbids images; add --allow-images to store them")
+    inspector = Inspector(read_product(product_path(products_dir(products), product)))
+    if threshold is not None:
+        inspector.set_threshold(threshold)
+    parts: Iterator[tuple[str, np.ndarray]]
+    if source.is_dir():
+        parts = ((path.name, read_part(path)) for path in image_files(source))
+    elif source.suffix.lower() in IMAGE_SUFFIXES:
+        parts = iter([(source.name, read_part(source))])
+    elif source.is_file():
+        parts = video_parts(source, every)
+    else:
+        raise InspectionInputError(f"--source: {source} is neither a folder, an image nor a video")
+    signals = _signals(mqtt, modbus, coil, register)
+    tally = ProductTally(product)
+    results: list[InspectedPart] = []
+    table = Table("part", "score", "verdict", "defect region (x, y, w, h)", "ms", title=f"inspection of {product}")
+    images_kept: dict[str, np.ndarray] = {}
+    try:
+        with EventWriter(events) as writer:
+            for part in inspect_parts(inspector, _keep(parts, images_kept), signals, device_id, tally):
+                writer.write(part.event)
+                results.append(part)
+                verdict = part.verdict
+                if heatmaps is not None and not verdict.passed:
+                    save_heatmap(heatmaps, part.part_id, images_kept[part.part_id], inspector, verdict)
+                images_kept.pop(part.part_id, None)
+                table.add_row(
+                    part.part_id, f"{verdict.score:.4f}",
+                    "[green]pass[/]" if verdict.passed else "[bold red]REJECT[/]",
+                    "" if verdict.region is None else str(verdict.region), f"{part.latency_ms:.1f}",
+                )  # fmt: skip
+    finally:
+        for signal in signals:
+            signal.close()
+    if not results:
+        raise InspectionInputError(f"--source: {source} gave no parts")
+    if feedback is not None:
+        apply_feedback(tally, results, _read_feedback(feedback))
+    console.print(table)
+    _print_summary(tally, inspector.threshold, [r.latency_ms for r in results], events)
+
+
+def _keep(
+    parts: Iterator[tuple[str, np.ndarray]], store: dict[str, np.ndarray]
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Pass parts through, keeping each image until its verdict is handled (for heatmaps)."""
+    for part_id, image in parts:
+        store[part_id] = image
+        yield part_id, image
+
+
+def _print_summary(tally: ProductTally, threshold: float, latencies: list[float], events: Path) -> None:
+    table = Table("product", "inspected", "passed", "rejected", "yield", "false rejects", "escapes",
+                  "threshold", "latency p50 / max ms", title="summary")  # fmt: skip
+    table.add_row(
+        tally.product, str(tally.inspected), str(tally.passed), str(tally.rejected), f"{tally.yield_rate:.1%}",
+        str(tally.false_rejects), str(tally.escapes), f"{threshold:.4f}",
+        f"{statistics.median(latencies):.1f} / {max(latencies):.1f}",
+    )  # fmt: skip
+    console.print(table)
+    console.print(f"events: {events}")
+
+
+@inspect_app.command("eval")
+def evaluate_command(
+    good: Annotated[Path, typer.Option("--good", help="folder of good parts not used in training")],
+    defect: Annotated[Path, typer.Option("--defect", help="folder of defective parts")],
+    product: Annotated[str, typer.Option(help="trained product name")],
+    masks: Annotated[Path | None, typer.Option(help="defect masks, same file stem as the defective parts")] = None,
+    products: ProductsOption = None,
+) -> None:
+    """Image AUROC, pixel AUROC and PRO (with masks), and the confusion at the product's threshold."""
+    inspector = Inspector(read_product(product_path(products_dir(products), product)))
+    result = evaluate(inspector, good, defect, masks)
+    figures = Table("parts (good + defective)", "image AUROC", "pixel AUROC", "PRO (FPR <= 0.3)",
+                    title=f"evaluation of {product}")  # fmt: skip
+    figures.add_row(
+        f"{result.good} + {result.defective}", f"{result.image_auroc:.3f}",
+        "-" if result.pixel_auroc is None else f"{result.pixel_auroc:.3f}",
+        "-" if result.pro is None else f"{result.pro:.3f}",
+    )  # fmt: skip
+    console.print(figures)
+    c = result.confusion
+    confusion = Table("", "judged defective (reject)", "judged good (pass)",
+                      title=f"confusion at threshold {result.threshold:.4f}")  # fmt: skip
+    confusion.add_row("defective", str(c.true_rejects), f"{c.escapes} escapes")
+    confusion.add_row("good", f"{c.false_rejects} false rejects", str(c.true_passes))
+    console.print(confusion)

@@ -1,0 +1,1 @@
+"""Production-line inspection on the sensor: feature network (ONNX Runtime), part images, reject signals."""
