@@ -21,11 +21,14 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import agent, events, hub, models, sense
+    from edgesight.cli import agent, events, hub, model_train, models, sense
 
     sense.register(app)
     events.register(app)
     models.register(app)
+    model_app = typer.Typer(no_args_is_help=True, help="Build custom models: train, quantize.")
+    model_train.register(model_app)
+    app.add_typer(model_app, name="model")
     agent.register(app)
     hub.register(app)
 

@@ -76,7 +76,7 @@ def to_tensor(bgr: npt.NDArray[np.uint8], spec: InputSpec) -> tuple[npt.NDArray[
         resized = resized[:, :, ::-1]
     canvas = np.full((spec.height, spec.width, 3), spec.pad_value, np.float32)
     canvas[pad_y : pad_y + content_h, pad_x : pad_x + content_w] = resized
-    canvas = (canvas - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    tensor = canvas.transpose(2, 0, 1)[None] if spec.layout is Layout.NCHW else canvas[None]
+    normalised = (canvas - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    tensor = normalised.transpose(2, 0, 1)[None] if spec.layout is Layout.NCHW else normalised[None]
     letterbox = Letterbox(content_w / width, content_h / height, pad_x, pad_y)
     return np.ascontiguousarray(tensor, dtype=np.float32), letterbox
