@@ -25,11 +25,8 @@ from edgesight.sensor.sources import Frame
 from edgesight.sensor.zoo import load_model, zoo_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-VIDEO = ROOT / "data" / "vtest.avi"
 REFERENCE = ROOT / "tests" / "data" / "vtest_people.csv"
 TRAIN_FRAMES, VAL_FRAMES = (0, 40, 80, 120, 160, 200), (500, 600, 700)
-
-pytestmark = pytest.mark.skipif(not VIDEO.exists(), reason="data/vtest.avi not fetched (make data)")
 
 
 def _reference() -> dict[int, list[tuple[float, float, float, float]]]:
@@ -43,8 +40,8 @@ def _reference() -> dict[int, list[tuple[float, float, float, float]]]:
     return boxes
 
 
-def _frames(indices: tuple[int, ...]) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(VIDEO))
+def _frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    capture = cv2.VideoCapture(str(video))
     wanted, out, index = set(indices), {}, 0
     while len(out) < len(wanted):
         ok, frame = capture.read()
@@ -69,9 +66,9 @@ def _yolo(root: Path, frames: dict[int, np.ndarray]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def datasets(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("vtest")
-    frames = _frames(TRAIN_FRAMES + VAL_FRAMES)
+    frames = _frames(vtest_path, TRAIN_FRAMES + VAL_FRAMES)
     train = _yolo(root / "train", {i: frames[i] for i in TRAIN_FRAMES})
     val = _yolo(root / "val", {i: frames[i] for i in VAL_FRAMES})
     return train, val
@@ -98,7 +95,9 @@ def trained(datasets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
     return result, out, root / "work"
 
 
-def test_tiny_training_run_gives_a_package_the_sensor_runs(trained: tuple[TrainResult, Path, Path]) -> None:
+def test_tiny_training_run_gives_a_package_the_sensor_runs(
+    trained: tuple[TrainResult, Path, Path], vtest_path: Path
+) -> None:
     result, out, work = trained
     assert [r.epoch for r in result.history] == [1, 2, 3]
     assert all(0.0 <= r.accuracy.map50_95 <= r.accuracy.map50 <= 1.0 for r in result.history)
@@ -116,7 +115,7 @@ def test_tiny_training_run_gives_a_package_the_sensor_runs(trained: tuple[TrainR
     detector = Detector(package)
     isp = Isp(i.input, tiling=i.tiling)
     frame_index = VAL_FRAMES[-1]
-    bgr = _frames((frame_index,))[frame_index]
+    bgr = _frames(vtest_path, (frame_index,))[frame_index]
     detections, _ = detector.detect(isp.process(Frame.from_bgr(frame_index, 0.0, bgr)), isp.roi)
     truth = np.array([[x, y, x + w, y + h] for x, y, w, h in _reference()[frame_index]])
     assert len(detections) > 0 and set(detections.class_name.tolist()) == {"person"}
@@ -148,8 +147,8 @@ def test_heads_put_back_unchanged_reproduce_the_base_network() -> None:
         np.testing.assert_allclose(left, right, atol=1e-5)
 
 
-def test_preprocessing_matches_the_sensor_isp() -> None:
-    bgr = _frames((10,))[10]
+def test_preprocessing_matches_the_sensor_isp(vtest_path: Path) -> None:
+    bgr = _frames(vtest_path, (10,))[10]
     spec = load_model("nanodet-coco-fp32").intrinsics.input.model_copy(update={"width": 320, "height": 256})
     ours, _ = to_tensor(bgr, spec)
     (isp_out,) = Isp(spec).process(Frame.from_bgr(10, 0.0, bgr))

@@ -67,7 +67,7 @@ def train(
     input_size: Annotated[str | None, typer.Option(help="network input WIDTHxHEIGHT (default: the base's)")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 200,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    lr: Annotated[float, typer.Option(min=0.0)] = 3e-4,
     patience: Annotated[int, typer.Option(min=1, help="stop after this many epochs without a better mAP50-95")] = 20,
     workdir: Annotated[Path | None, typer.Option(help="checkpoints (default: OUT's folder/OUT-name.train)")] = None,
     resume: Annotated[bool, typer.Option(help="continue from WORKDIR/last.pt")] = False,
@@ -75,6 +75,7 @@ def train(
 ) -> None:
     if fmt is DatasetFormat.FOLDERS:
         raise ConfigError("--format folders (classification) is not supported by `model train` yet")
+    size = parse_size(input_size)
     train_data = load_detection(data, fmt)
     if val is not None:
         val_data = load_detection(val, fmt)
@@ -86,7 +87,7 @@ def train(
     settings = TrainSettings(
         model_id=model_id or out.name.removesuffix(".espkg"),
         version=version,
-        input_size=parse_size(input_size),
+        input_size=size,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=lr,

@@ -5,8 +5,9 @@ The shipped network's feature extractor runs once per image in ONNX Runtime (the
 only runs the 1x1 heads, so hundreds of epochs cost seconds each. Heads start from the base
 network's weights (a class whose name the base knows keeps its row, e.g. ``person`` from COCO).
 After every epoch: validation mAP50 / mAP50-95, a checkpoint (``last.pt``, and ``best.pt`` when
-mAP50-95 improved), early stopping after ``patience`` epochs without improvement. ``resume``
-continues from ``last.pt``.
+mAP50-95 improved), early stopping after ``patience`` epochs without improvement. The base heads
+are validated first (epoch 0) and are the first candidate, so training never ships heads worse
+on validation than those it started from. ``resume`` continues from ``last.pt``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class TrainSettings:
     """(width, height) of the trained network; None keeps the base network's."""
     epochs: int = 200
     batch_size: int = 16
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-4
     patience: int = 20
     seed: int = 0
     threads: int = 2
@@ -80,6 +81,9 @@ class TrainResult:
 
     @property
     def best(self) -> EpochResult:
+        """The epoch whose heads were shipped (epoch 0: the base heads, no epoch beat them)."""
+        if self.best_epoch == 0 and self.initial is not None:
+            return EpochResult(0, float("nan"), self.initial, 0.0)
         return next(r for r in self.history if r.epoch == self.best_epoch)
 
 
@@ -216,6 +220,10 @@ def train_detector(
 
     t0 = time.perf_counter()
     result.initial = mean_average_precision(_validate(head, val_cache, grid, intrinsics), val_cache.labels)
+    if start_epoch == 1:
+        # The base heads are the first candidate: a run that never beats them ships them unchanged.
+        best_map = result.initial.map50_95
+        _atomic_save({"head": head.state_dict(), "epoch": 0}, best_path)
     if on_epoch is not None:
         on_epoch(EpochResult(0, float("nan"), result.initial, time.perf_counter() - t0), False)
     n = len(train)
