@@ -29,7 +29,7 @@ REFERENCE = ROOT / "tests" / "data" / "vtest_people.csv"
 TRAIN_FRAMES, VAL_FRAMES = (0, 40, 80, 120, 160, 200), (500, 600, 700)
 
 
-def _reference() -> dict[int, list[tuple[float, float, float, float]]]:
+def reference_boxes() -> dict[int, list[tuple[float, float, float, float]]]:
     boxes: dict[int, list[tuple[float, float, float, float]]] = {}
     with REFERENCE.open() as f:
         for row in csv.DictReader(f):
@@ -40,7 +40,7 @@ def _reference() -> dict[int, list[tuple[float, float, float, float]]]:
     return boxes
 
 
-def _frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+def read_frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
     capture = cv2.VideoCapture(str(video))
     wanted, out, index = set(indices), {}, 0
     while len(out) < len(wanted):
@@ -53,7 +53,7 @@ def _frames(video: Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
 
 
 def _yolo(root: Path, frames: dict[int, np.ndarray]) -> Path:
-    reference = _reference()
+    reference = reference_boxes()
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
     (root / "data.yaml").write_text("names: [person]\n")
@@ -68,7 +68,7 @@ def _yolo(root: Path, frames: dict[int, np.ndarray]) -> Path:
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory, vtest_path: Path) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("vtest")
-    frames = _frames(vtest_path, TRAIN_FRAMES + VAL_FRAMES)
+    frames = read_frames(vtest_path, TRAIN_FRAMES + VAL_FRAMES)
     train = _yolo(root / "train", {i: frames[i] for i in TRAIN_FRAMES})
     val = _yolo(root / "val", {i: frames[i] for i in VAL_FRAMES})
     return train, val
@@ -115,9 +115,9 @@ def test_tiny_training_run_gives_a_package_the_sensor_runs(
     detector = Detector(package)
     isp = Isp(i.input, tiling=i.tiling)
     frame_index = VAL_FRAMES[-1]
-    bgr = _frames(vtest_path, (frame_index,))[frame_index]
+    bgr = read_frames(vtest_path, (frame_index,))[frame_index]
     detections, _ = detector.detect(isp.process(Frame.from_bgr(frame_index, 0.0, bgr)), isp.roi)
-    truth = np.array([[x, y, x + w, y + h] for x, y, w, h in _reference()[frame_index]])
+    truth = np.array([[x, y, x + w, y + h] for x, y, w, h in reference_boxes()[frame_index]])
     assert len(detections) > 0 and set(detections.class_name.tolist()) == {"person"}
     matched = (_iou(detections.xyxy, truth).max(1) >= 0.5).mean()
     assert matched >= 0.5, f"only {matched:.0%} of the sensor's detections match a reference person"
@@ -148,7 +148,7 @@ def test_heads_put_back_unchanged_reproduce_the_base_network() -> None:
 
 
 def test_preprocessing_matches_the_sensor_isp(vtest_path: Path) -> None:
-    bgr = _frames(vtest_path, (10,))[10]
+    bgr = read_frames(vtest_path, (10,))[10]
     spec = load_model("nanodet-coco-fp32").intrinsics.input.model_copy(update={"width": 320, "height": 256})
     ours, _ = to_tensor(bgr, spec)
     (isp_out,) = Isp(spec).process(Frame.from_bgr(10, 0.0, bgr))

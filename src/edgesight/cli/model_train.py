@@ -1,10 +1,14 @@
-"""``edgesight model train | quantize``: custom models from labelled images, then int8."""
+"""``edgesight model train | quantize``: custom models from labelled images, then int8.
+
+The factory's modules need the ``train`` extra (torch, supervision) and are imported inside the
+commands, so every other command starts fast and works without that extra.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,12 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from edgesight.core.errors import ConfigError
-from edgesight.core.package import read_package
-from edgesight.factory.datasets import DatasetFormat, load_detection, split
-from edgesight.factory.evaluate import evaluate_network
-from edgesight.factory.quantize_package import quantize_package
-from edgesight.factory.train_detector import EpochResult, TrainSettings, train_detector
+from edgesight.core.package import ModelPackage, read_package
+from edgesight.factory.datasets import DatasetFormat, load_detection, load_folders, split
 from edgesight.sensor.zoo import load_model
+
+if TYPE_CHECKING:
+    from edgesight.factory.train_detector import EpochResult, TrainSettings
 
 console = Console(stderr=True)
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
@@ -73,17 +77,8 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue from WORKDIR/last.pt")] = False,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    if fmt is DatasetFormat.FOLDERS:
-        raise ConfigError("--format folders (classification) is not supported by `model train` yet")
     size = parse_size(input_size)
-    train_data = load_detection(data, fmt)
-    if val is not None:
-        val_data = load_detection(val, fmt)
-        if val_data.classes != train_data.classes:
-            raise ConfigError(f"--val {val}: classes {list(val_data.classes)} differ from {list(train_data.classes)}")
-        train_samples, val_samples = list(train_data.samples), list(val_data.samples)
-    else:
-        train_samples, val_samples = split(train_data.samples, val_fraction, seed, str(data))
+    from edgesight.factory.train_detector import TrainSettings, train_detector
     settings = TrainSettings(
         model_id=model_id or out.name.removesuffix(".espkg"),
         version=version,
@@ -94,6 +89,17 @@ def train(
         patience=patience,
         seed=seed,
     )
+    if fmt is DatasetFormat.FOLDERS:
+        _train_classifier(data, val, val_fraction, load_model(base), settings, out)
+        return
+    train_data = load_detection(data, fmt)
+    if val is not None:
+        val_data = load_detection(val, fmt)
+        if val_data.classes != train_data.classes:
+            raise ConfigError(f"--val {val}: classes {list(val_data.classes)} differ from {list(train_data.classes)}")
+        train_samples, val_samples = list(train_data.samples), list(val_data.samples)
+    else:
+        train_samples, val_samples = split(train_data.samples, val_fraction, seed, str(data))
     base_pkg = load_model(base)
     console.print(
         f"{len(train_samples)} training / {len(val_samples)} validation images, classes {list(train_data.classes)}, "
@@ -136,6 +142,36 @@ def train(
     console.print(f"wrote {out}")
 
 
+def _train_classifier(
+    data: Path, val: Path | None, val_fraction: float, base: ModelPackage, settings: TrainSettings, out: Path
+) -> None:
+    from edgesight.factory.train_classifier import train_classifier
+
+    train_data = load_folders(data)
+    if val is not None:
+        val_data = load_folders(val)
+        if val_data.classes != train_data.classes:
+            raise ConfigError(f"--val {val}: classes {list(val_data.classes)} differ from {list(train_data.classes)}")
+        train_samples, val_samples = list(train_data.samples), list(val_data.samples)
+    else:
+        train_samples, val_samples = split(train_data.samples, val_fraction, settings.seed, str(data))
+    console.print(f"{len(train_samples)} training / {len(val_samples)} validation images, classes {list(train_data.classes)}")
+    with _progress() as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int, message: str) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total, message="")
+            bar.update(tasks[phase], completed=done, total=total, message=message)
+
+        result = train_classifier(base, train_data.classes, train_samples, val_samples, settings, out, progress=report)
+    console.print(
+        f"features {result.feature_seconds:.1f} s; best epoch {result.best_epoch}: "
+        f"val top-1 {result.accuracy[result.best_epoch - 1]:.3f}"
+    )
+    console.print(f"wrote {out}")
+
+
 def quantize(
     package: Annotated[Path, typer.Argument(help="the fp32 .espkg to quantize")],
     calibration: Annotated[Path, typer.Option(help="dataset whose images calibrate the int8 ranges")],
@@ -145,6 +181,9 @@ def quantize(
     frames: Annotated[int, typer.Option(min=1, help="calibration images used (spread over the dataset)")] = 32,
     model_id: Annotated[str | None, typer.Option("--id", help="model id (default: the output file's name)")] = None,
 ) -> None:
+    from edgesight.factory.evaluate import evaluate_network
+    from edgesight.factory.quantize_package import quantize_package
+
     fp32 = read_package(package)
     calibration_data = load_detection(calibration, fmt)
     val_data = load_detection(val, fmt)
