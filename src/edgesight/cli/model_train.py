@@ -7,6 +7,7 @@ commands, so every other command starts fast and works without that extra.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,7 +30,7 @@ _SIZE = re.compile(r"^(\d+)x(\d+)$")
 
 def register(model_app: typer.Typer) -> None:
     """Add ``train`` and ``quantize`` to the ``edgesight model`` command group."""
-    model_app.command("train", help="Train a detector on labelled images (transfer learning on the CPU).")(train)
+    model_app.command("train", help="Train a detector (yolo, coco, voc) or a classifier (folders) from labelled images, on the CPU.")(train)
     model_app.command("quantize", help="Static int8 from calibration images; fp32 vs int8 accuracy.")(quantize)
 
 
@@ -57,6 +58,18 @@ def _progress() -> Progress:
         TextColumn("{task.fields[message]}"),
         console=console,
     )
+
+
+def _reporter(bar: Progress) -> Callable[[str, int, int, str], None]:
+    """A progress callback for the factory: one bar per phase (features, epochs)."""
+    tasks: dict[str, TaskID] = {}
+
+    def report(phase: str, done: int, total: int, message: str) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total, message="")
+        bar.update(tasks[phase], completed=done, total=total, message=message)
+
+    return report
 
 
 def train(
@@ -106,12 +119,7 @@ def train(
         f"base {base_pkg.name}"
     )
     with _progress() as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int, total: int, message: str) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total, message="")
-            bar.update(tasks[phase], completed=done, total=total, message=message)
+        report = _reporter(bar)
 
         def on_epoch(r: EpochResult, improved: bool) -> None:
             mark = "  [green]best[/]" if improved else ""
@@ -157,12 +165,7 @@ def _train_classifier(
         train_samples, val_samples = split(train_data.samples, val_fraction, settings.seed, str(data))
     console.print(f"{len(train_samples)} training / {len(val_samples)} validation images, classes {list(train_data.classes)}")
     with _progress() as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int, total: int, message: str) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total, message="")
-            bar.update(tasks[phase], completed=done, total=total, message=message)
+        report = _reporter(bar)
 
         result = train_classifier(base, train_data.classes, train_samples, val_samples, settings, out, progress=report)
     console.print(

@@ -25,7 +25,7 @@ from edgesight.core.package import ModelPackage
 from edgesight.factory.datasets import DatasetError, require_nonempty
 from edgesight.factory.nanodet_graph import feature_network
 from edgesight.factory.preprocess import read_bgr, to_tensor
-from edgesight.factory.train_detector import ProgressCallback, TrainSettings, write_package_atomic
+from edgesight.factory.train_detector import ProgressCallback, TrainSettings, licences, write_package_atomic
 
 
 @dataclass
@@ -133,6 +133,6 @@ def train_classifier(
     network = classifier_network(features_net, weight, bias)
     write_package_atomic(
         out, model_id=settings.model_id, version=settings.version, network=network, labels=list(classes),
-        intrinsics=intrinsics, extras={n: d for n, d in base.extras.items() if n.startswith("LICENSES/")},
+        intrinsics=intrinsics, extras=licences(base),
     )
     return result

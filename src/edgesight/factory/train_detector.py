@@ -280,7 +280,7 @@ def train_detector(
     network = with_heads(base.network, head.export(), len(classes), width, height, strides)
     write_package_atomic(
         out, model_id=settings.model_id, version=settings.version, network=network, labels=list(classes),
-        intrinsics=intrinsics, extras=_licences(base),
+        intrinsics=intrinsics, extras=licences(base),
     )
     return result
 
@@ -295,7 +295,7 @@ def _epoch_from(values: list[float]) -> EpochResult:
     return EpochResult(int(epoch), loss_value, Accuracy(map50, map50_95), seconds)
 
 
-def _licences(base: ModelPackage) -> dict[str, bytes]:
+def licences(base: ModelPackage) -> dict[str, bytes]:
     """The base network's licence texts travel with every model derived from it."""
     return {name: data for name, data in base.extras.items() if name.startswith("LICENSES/")}
 
