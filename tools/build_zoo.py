@@ -29,7 +29,7 @@ import onnx
 from edgesight.core.intrinsics import Intrinsics
 from edgesight.core.package import PACKAGE_SUFFIX, write_package
 from edgesight.core.trust import sha256_file
-from edgesight.factory.quantize import INT8_OPS, pool_before_activation, quantize_int8
+from edgesight.factory.quantize import INT8_OPS, nanodet_int8, pool_before_activation, quantize_int8
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.sources import Frame, open_source
 
@@ -127,18 +127,6 @@ def calibration_tensors(intrinsics: Intrinsics, video: Path, count: int) -> Iter
                 yield isp.process(frame)[0].tensor  # type: ignore[misc]
 
 
-def nanodet_keep_float(network: bytes) -> list[str]:
-    """Nodes kept in float: the first Conv (it sees raw pixels, whose range 8 bits cannot hold
-    without losing small, low-contrast people) and the three head Convs feeding the Split nodes."""
-    graph = onnx.load_from_string(network).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    first = next(n.name for n in graph.node if n.op_type == "Conv" and graph.input[0].name in n.input)
-    heads = [
-        producers[n.input[0]].name for n in graph.node if n.op_type == "Split" and n.input[0] in producers
-    ]
-    return [first, *[h for h in heads if h]]
-
-
 def photo_tensors(intrinsics: Intrinsics) -> Iterator[npt.NDArray[np.float32]]:
     """The offline photos of scikit-image and matplotlib through the sensor's ISP (whole image)."""
     import matplotlib.cbook
@@ -203,24 +191,6 @@ def build_nanodet_plus(labels: list[str], video: Path, frames: int) -> None:
             network=nanodet_plus_int8(fp32, calibration), labels=labels,
             intrinsics=intr.model_copy(update={"precision": "int8"}), extras=extras,
         )  # fmt: skip
-
-
-def nanodet_int8(fp32: bytes, calibration: Iterator[npt.NDArray[np.float32]]) -> bytes:
-    """NanoDet in int8 from the first MaxPool to the heads (see BENCHMARKS.md, "int8 study").
-
-    * Every Conv, LeakyRelu, Concat, Add, Resize and MaxPool between them is quantized
-      (:data:`INT8_OPS`), so ONNX Runtime keeps one uint8 NHWC tensor from layer to layer instead
-      of a float round trip around each activation: 1.3x -> ~1.7x fp32's speed on AVX2.
-    * The first Conv and the head Convs stay float (accuracy, see :func:`nanodet_keep_float`).
-      The stem's ``LeakyRelu -> MaxPool`` is swapped to ``MaxPool -> LeakyRelu`` (same values) and
-      both stay float: otherwise the MaxPool runs as a slow uint8 NCHW kernel (~10 ms).
-    * MinMax calibration, per-channel S8 weights, U8 activations: Percentile/Entropy calibration,
-      per-tensor weights, 7-bit weights (reduce_range), U8U8 and the QOperator format were no
-      better in count agreement with fp32 and no faster (or slower: U8U8).
-    """
-    network, swapped = pool_before_activation(fp32)
-    keep_float = nanodet_keep_float(network) + [name for pair in swapped for name in pair]
-    return quantize_int8(network, calibration, op_types=INT8_OPS, exclude_nodes=keep_float)
 
 
 def write_pins(zoo: Path = ZOO) -> Path:

@@ -22,11 +22,12 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import agent, events, hub, inspection, models, sense
+    from edgesight.cli import agent, events, hub, inspection, model_train, models, sense
 
     sense.register(app)
     events.register(app)
     models.register(app)
+    model_train.register(models.model_app)
     agent.register(app)
     hub.register(app)
     inspection.register(app)

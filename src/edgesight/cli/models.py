@@ -33,7 +33,7 @@ from edgesight.sensor.runtime import OnnxNetwork
 from edgesight.sensor.zoo import resolve_model, verify_model, zoo_dir, zoo_names
 
 console = Console()
-model_app = typer.Typer(no_args_is_help=True, help="Sign, verify and measure model packages.")
+model_app = typer.Typer(no_args_is_help=True, help="Build, sign, verify and measure model packages.")
 
 _WARMUP = 2
 

@@ -148,3 +148,37 @@ def pool_before_activation(network: bytes) -> tuple[bytes, list[tuple[str, str]]
         graph.value_info.extend(kept)
         swapped.append((pool.name, act.name))
     return model.SerializeToString(), swapped
+
+
+def nanodet_keep_float(network: bytes) -> list[str]:
+    """Nodes of a NanoDet network kept in float.
+
+    The first Conv sees raw pixels, whose range 8 bits cannot hold without losing small,
+    low-contrast people; the head Convs feeding the Split nodes output scores and box
+    distributions that need more than 8 bits.
+    """
+    graph = onnx.load_from_string(network).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    first = next(n.name for n in graph.node if n.op_type == "Conv" and graph.input[0].name in n.input)
+    heads = [
+        producers[n.input[0]].name for n in graph.node if n.op_type == "Split" and n.input[0] in producers
+    ]
+    return [first, *[h for h in heads if h]]
+
+
+def nanodet_int8(fp32: bytes, calibration: Iterable[npt.NDArray[np.float32]]) -> bytes:
+    """NanoDet in int8 from the first MaxPool to the heads (see BENCHMARKS.md, "int8 study").
+
+    * Every Conv, LeakyRelu, Concat, Add, Resize and MaxPool between them is quantized
+      (:data:`INT8_OPS`), so ONNX Runtime keeps one uint8 NHWC tensor from layer to layer instead
+      of a float round trip around each activation: 1.3x -> ~1.7x fp32's speed on AVX2.
+    * The first Conv and the head Convs stay float (accuracy, see :func:`nanodet_keep_float`).
+      The stem's ``LeakyRelu -> MaxPool`` is swapped to ``MaxPool -> LeakyRelu`` (same values) and
+      both stay float: otherwise the MaxPool runs as a slow uint8 NCHW kernel (~10 ms).
+    * MinMax calibration, per-channel S8 weights, U8 activations: Percentile/Entropy calibration,
+      per-tensor weights, 7-bit weights (reduce_range), U8U8 and the QOperator format were no
+      better in count agreement with fp32 and no faster (or slower: U8U8).
+    """
+    network, swapped = pool_before_activation(fp32)
+    keep_float = nanodet_keep_float(network) + [name for pair in swapped for name in pair]
+    return quantize_int8(network, calibration, op_types=INT8_OPS, exclude_nodes=keep_float)
