@@ -19,6 +19,8 @@ from edgesight.core.config import load_config
 from edgesight.core.exit_codes import ExitCode
 from edgesight.sensor.zoo import load_model
 
+__all__ = ["main", "register"]
+
 console = Console(stderr=True)
 
 

@@ -14,6 +14,8 @@ import typer
 from edgesight.core.errors import ConfigError
 from edgesight.hub.settings import HubSettings
 
+__all__ = ["hub_app", "register"]
+
 hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, ingestion, API.")
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: SQLite in the data dir).")]

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from edgesight.hub import insights
 from edgesight.hub.api.deps import AdminDep, HubDep
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"], dependencies=[AdminDep])
 
 

@@ -9,6 +9,8 @@ from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.api.schemas import AlertPublic, RuleCreate, RulePublic
 from edgesight.hub.storage import rules as rule_store
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1", tags=["rules"], dependencies=[AdminDep])
 
 
