@@ -9,7 +9,6 @@ import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
-from edgesight.apps import safety as safety_module
 from edgesight.apps.engine import Analytics
 from edgesight.apps.safety import SafetyApp
 from edgesight.core.config import (
@@ -33,10 +32,6 @@ CONTEXT = {KNOWN_CLASSES_CONTEXT: LABELS}
 LANE = [(0.6, 0.0), (1.0, 0.0), (1.0, 1.0), (0.6, 1.0)]  # the right 40 % of the image
 HOMOGRAPHY = np.diag([20.0, 16.0, 1.0])  # the image is 20 m x 16 m of floor: 1 px = 2 cm
 SIZES = {"person": (40, 120), "forklift": (120, 100), "truck": (200, 150)}
-
-
-def test_public_api_is_pinned() -> None:
-    assert safety_module.__all__ == ["SafetyApp"]
 
 
 def box(cls: str, x: float, y: float) -> list[float]:

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesight.core import wire
 from edgesight.core.detections import Detections
 from edgesight.core.errors import SchemaError
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef
@@ -129,18 +128,6 @@ def assert_same(a: FrameMeta, b: FrameMeta, *, box_tol: float, score_tol: float,
         assert db.tracker_id is None or len(db) == 0
     else:
         assert db.tracker_id is not None and db.tracker_id.tolist() == da.tracker_id.tolist()
-
-
-def test_public_api_is_pinned() -> None:
-    assert sorted(wire.__all__) == sorted(
-        ["BATCH_VERSIONS", "BINARY_SUFFIX", "DOWNLINK_KINDS", "MAX_BODY_BYTES", "MAX_PAYLOAD", "MESSAGE_TYPES",
-         "SUPPORTED_SCHEMAS", "Ack", "Command", "CommandResult", "DesiredTwin", "Envelope", "EnvelopeError",
-         "EventBatch", "EventWriter", "FrameBatch", "FrameEntry", "Heartbeat", "Kind", "Leaf", "Message", "MetadataWriter",
-         "ReportedTwin", "SecretLookup", "decode_batch", "decode_message", "encode_batch", "frame_from_dict",
-         "frame_from_json", "frame_to_dict", "frame_to_json", "index_batch", "iter_jsonl", "join_envelopes", "open_envelope",
-         "parse_topic", "peek_device_id", "read_events", "read_metadata", "shared_up_subscription", "split_envelopes", "topic",
-         "up_topic_device_id", "write_jsonl"]
-    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ JSON

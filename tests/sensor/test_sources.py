@@ -46,16 +46,6 @@ def damaged_copy(src: Path, dst: Path, keep: float | None = None, garbage_at: fl
     return dst
 
 
-def test_public_api_is_pinned() -> None:
-    assert sorted(sources.__all__) == sorted(
-        [
-            "IMAGE_SUFFIXES", "STREAM_SCHEMES", "BaseFrameSource", "CameraSource", "Capture", "CropBox",
-            "Frame", "FrameSource", "ImageFolderSource", "ReconnectPolicy", "ScalerCache", "SourceStats",
-            "StreamSource", "VideoFileSource", "open_source",
-        ]
-    )  # fmt: skip
-
-
 # --- video files ---------------------------------------------------------------------------------
 
 

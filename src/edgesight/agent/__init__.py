@@ -4,3 +4,5 @@ Modules: :mod:`~edgesight.agent.outbox` (durable queue), :mod:`~edgesight.agent.
 :mod:`~edgesight.agent.credentials`, :mod:`~edgesight.agent.twin` (desired/reported config) and
 :mod:`~edgesight.agent.runner` (the loop that composes them). See docs/agent.md.
 """
+
+__all__: list[str] = []

@@ -54,7 +54,6 @@ __all__ = [
     "TwinState",
     "UploadPolicy",
     "load_applied",
-    "merge_patch",
     "parse_desired",
     "resolve_twin",
     "save_applied",

@@ -15,6 +15,8 @@ from rich.console import Console
 
 from edgesight.core.errors import EdgeSightError
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="EdgeSight: sensors that send metadata, not frames."
 )

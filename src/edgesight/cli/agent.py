@@ -20,6 +20,8 @@ from edgesight.core.exit_codes import ExitCode
 from edgesight.core.mqtt_security import parse_broker_url
 from edgesight.sensor.zoo import load_model
 
+__all__ = ["main", "register"]
+
 console = Console(stderr=True)
 
 

@@ -14,6 +14,8 @@ from edgesight.cli.sense import add_analytics_rows
 from edgesight.core.config import load_config
 from edgesight.core.wire import EventWriter, MetadataWriter, read_metadata
 
+__all__ = ["register"]
+
 
 def register(app: typer.Typer) -> None:
     app.command("events", help="Replay stored frame metadata (.jsonl or .esb) through the apps of a config.")(

@@ -16,6 +16,8 @@ from edgesight.core.mqtt_security import parse_broker_url
 from edgesight.core.private_files import write_private_text
 from edgesight.hub.settings import HubSettings
 
+__all__ = ["hub_app", "register"]
+
 hub_app = typer.Typer(no_args_is_help=True, help="The hub: device registry, ingestion, API.")
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: SQLite in the data dir).")]

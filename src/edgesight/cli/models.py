@@ -32,6 +32,8 @@ from edgesight.factory.memory_report import analyse, load_graph, parse_size
 from edgesight.sensor.runtime import OnnxNetwork
 from edgesight.sensor.zoo import resolve_model, verify_model, zoo_dir, zoo_names
 
+__all__ = ["register"]
+
 console = Console()
 model_app = typer.Typer(no_args_is_help=True, help="Build, sign, verify and measure model packages.")
 

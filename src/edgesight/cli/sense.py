@@ -27,6 +27,8 @@ from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import SourceStats, open_source
 from edgesight.sensor.zoo import load_model
 
+__all__ = ["add_analytics_rows", "parse_roi", "parse_tiling", "register"]
+
 console = Console(stderr=True)
 
 

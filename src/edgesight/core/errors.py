@@ -21,6 +21,19 @@ from __future__ import annotations
 
 from edgesight.core.exit_codes import ExitCode
 
+__all__ = [
+    "ConfigError",
+    "EdgeSightError",
+    "InputError",
+    "ModelLoadError",
+    "PackageTrustError",
+    "SchemaError",
+    "SourceEndedError",
+    "SourceError",
+    "StorageError",
+    "UnsupportedVersionError",
+]
+
 
 class EdgeSightError(Exception):
     """Base class of every error EdgeSight raises on purpose."""

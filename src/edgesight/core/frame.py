@@ -11,6 +11,8 @@ from enum import StrEnum
 
 from edgesight.core.detections import Detections
 
+__all__ = ["FRAME_SCHEMA", "FrameMeta", "ImageAttachment", "Kpi", "ModelRef", "OutputMode"]
+
 FRAME_SCHEMA = "edgesight.frame/1"
 
 

@@ -12,6 +12,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = [
+    "INTRINSICS_SCHEMA_VERSION",
+    "ColorOrder",
+    "DecoderSpec",
+    "InputSpec",
+    "Intrinsics",
+    "Layout",
+    "ResizeMode",
+    "Task",
+    "Thresholds",
+    "Tiling",
+]
+
 INTRINSICS_SCHEMA_VERSION = 1
 
 

@@ -37,6 +37,21 @@ from pydantic import ValidationError
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.intrinsics import Intrinsics
 
+__all__ = [
+    "LIMITS",
+    "PACKAGE_FORMAT",
+    "PACKAGE_SUFFIX",
+    "SIGNATURE_MEMBER",
+    "ModelPackage",
+    "UnpackLimits",
+    "parse_package",
+    "read_package",
+    "read_package_bytes",
+    "unpack_bytes",
+    "unpack_members",
+    "write_package",
+]
+
 PACKAGE_FORMAT = "edgesight.model-package/1"
 PACKAGE_SUFFIX = ".espkg"
 _REQUIRED = ("model.onnx", "labels.txt", "intrinsics.json")

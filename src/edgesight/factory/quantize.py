@@ -34,6 +34,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from edgesight.core.errors import EdgeSightError
 
+__all__ = ["INT8_OPS", "pool_before_activation", "quantize_int8"]
+
 INT8_OPS: tuple[str, ...] = ("Conv", "LeakyRelu", "MaxPool", "Concat", "Add", "Resize")
 """Operator types quantized by default: convolutions and what sits between them in a CNN."""
 

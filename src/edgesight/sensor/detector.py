@@ -16,6 +16,8 @@ from edgesight.sensor.decoders import Candidates, build_decoder, nms
 from edgesight.sensor.isp import BoxTransform, IspOutput
 from edgesight.sensor.runtime import OnnxNetwork
 
+__all__ = ["Detector", "DetectorTimings"]
+
 # A tile's box that reaches within this many source pixels of an inner tile edge is cut by the
 # tile: the overlap or the whole-ROI pass sees that object whole, so the cut box is dropped.
 _EDGE_MARGIN_PX = 2.0

@@ -11,6 +11,8 @@ from edgesight.core.region import Region
 from edgesight.sensor.isp import crop_box
 from edgesight.sensor.sources import Frame
 
+__all__ = ["encode_attachment"]
+
 _JPEG_QUALITY = 80
 
 

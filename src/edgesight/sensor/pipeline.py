@@ -34,6 +34,8 @@ from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
 from edgesight.sensor.sources import Frame, FrameSource
 
+__all__ = ["Sensor", "SensorSettings", "SensorStats", "default_sessions"]
+
 _QUEUE_DEPTH = 3
 _LIVE_QUEUE_DEPTH = 1
 """A live source keeps only the newest prepared frame waiting for a worker."""

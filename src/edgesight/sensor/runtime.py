@@ -10,6 +10,8 @@ from edgesight.core.errors import ModelLoadError
 from edgesight.core.intrinsics import Layout
 from edgesight.core.package import ModelPackage
 
+__all__ = ["OnnxNetwork"]
+
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
 
 

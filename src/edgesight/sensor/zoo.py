@@ -16,6 +16,17 @@ from edgesight.core.errors import ModelLoadError, PackageTrustError
 from edgesight.core.package import PACKAGE_SUFFIX, ModelPackage
 from edgesight.core.trust import TrustSettings, Verdict, verify_package
 
+__all__ = [
+    "DEFAULT_MODEL",
+    "PINS_FILE",
+    "load_model",
+    "resolve_model",
+    "verify_model",
+    "zoo_dir",
+    "zoo_names",
+    "zoo_pins",
+]
+
 PINS_FILE = "pins.json"
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edgesight.apps.retail import restock_trend
 from edgesight.apps.retail.restock_trend import (
     DepletionEstimator,
     DepletionState,
@@ -38,18 +37,6 @@ def run(est: DepletionEstimator, t: npt.NDArray[np.float64], occ: npt.NDArray[np
         state = est.update(ts, o)
     assert state is not None
     return state
-
-
-def test_public_api_is_pinned() -> None:
-    assert sorted(restock_trend.__all__) == [
-        "AlarmState",
-        "DepletionEstimator",
-        "DepletionState",
-        "RestockAlarm",
-        "TimeToThreshold",
-        "theil_sen",
-        "time_to_threshold",
-    ]
 
 
 # --- Theil–Sen --------------------------------------------------------------------------------

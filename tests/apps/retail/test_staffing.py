@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from queue_sim import simulate_mmc, t975  # tests/apps/retail has no __init__.py: pytest puts it on sys.path
 
-from edgesight.apps.retail import staffing
 from edgesight.apps.retail.staffing import (
     ArrivalRateEstimator,
     EwmaRateEstimator,
@@ -29,20 +28,6 @@ from edgesight.core.errors import ConfigError, InputError
 # Field guide section 5: 100 arrivals per 30 min, AHT 3 min -> A = 10 Erlang.
 LAM = 100 / 1800
 AHT = 180.0
-
-
-def test_public_api_is_pinned() -> None:
-    assert sorted(staffing.__all__) == [
-        "ArrivalRateEstimator",
-        "EwmaRateEstimator",
-        "StaffingAdvice",
-        "erlang_b",
-        "erlang_c",
-        "littles_law_wait_s",
-        "mean_wait_s",
-        "recommend_counters",
-        "service_level",
-    ]
 
 
 # --- worked example ---------------------------------------------------------------------------

@@ -9,6 +9,26 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from edgesight.core.events import EventType
 
+__all__ = [
+    "DEVICE_ID",
+    "AlertPublic",
+    "CommandCreate",
+    "CommandPublic",
+    "Condition",
+    "DesiredPatch",
+    "DeviceCreate",
+    "DeviceCredentials",
+    "DevicePublic",
+    "EventPublic",
+    "FramePublic",
+    "IngestResponse",
+    "OutcomePublic",
+    "RuleCreate",
+    "RulePublic",
+    "Topics",
+    "TwinPublic",
+]
+
 DEVICE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 
 

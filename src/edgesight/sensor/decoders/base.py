@@ -10,6 +10,8 @@ import numpy.typing as npt
 
 from edgesight.core.errors import ModelLoadError
 
+__all__ = ["Candidates", "Decoder", "require", "sigmoid"]
+
 
 @dataclass(frozen=True, slots=True)
 class Candidates:

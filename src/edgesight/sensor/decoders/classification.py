@@ -9,6 +9,8 @@ import numpy.typing as npt
 
 from edgesight.sensor.decoders.base import Candidates, require
 
+__all__ = ["ClassificationDecoder"]
+
 
 class ClassificationDecoder:
     """Top-k labels of the whole input, reported as boxes covering the input.

@@ -22,6 +22,8 @@ import numpy.typing as npt
 from edgesight.core.errors import ModelLoadError
 from edgesight.sensor.decoders.base import Candidates, require
 
+__all__ = ["NanoDetDecoder"]
+
 _LAYOUTS = ("cells", "chw")
 
 

@@ -17,6 +17,8 @@ import numpy.typing as npt
 from edgesight.core.errors import ModelLoadError
 from edgesight.sensor.decoders.base import Candidates, require
 
+__all__ = ["SsdDecoder"]
+
 
 class SsdDecoder:
     """Standard SSD box coder with scale factors (default 10, 10, 5, 5).

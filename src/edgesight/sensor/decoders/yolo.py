@@ -14,6 +14,8 @@ import numpy.typing as npt
 
 from edgesight.sensor.decoders.base import Candidates, require
 
+__all__ = ["YoloDecoder"]
+
 
 class YoloDecoder:
     """Decoder for Ultralytics' detection head layout.

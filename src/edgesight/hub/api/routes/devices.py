@@ -13,6 +13,8 @@ from edgesight.hub.api.schemas import DeviceCreate, DeviceCredentials, DevicePub
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.devices import Enrolment
 
+__all__ = ["device_or_404", "router"]
+
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[AdminDep])
 
 

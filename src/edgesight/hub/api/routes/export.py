@@ -14,6 +14,8 @@ from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.api.routes.queries import FilterDep
 from edgesight.hub.storage import queries
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/export", tags=["export"], dependencies=[AdminDep])
 
 

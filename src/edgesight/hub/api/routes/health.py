@@ -9,6 +9,8 @@ from fastapi import APIRouter, Response
 from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.metrics import CONTENT_TYPE
 
+__all__ = ["router"]
+
 router = APIRouter()
 
 

@@ -10,6 +10,8 @@ from edgesight.core.wire import split_envelopes
 from edgesight.hub.api.deps import DeviceDep, HubDep
 from edgesight.hub.api.schemas import IngestResponse, OutcomePublic
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_BODY = 64 * 1024 * 1024
 

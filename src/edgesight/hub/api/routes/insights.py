@@ -10,6 +10,8 @@ from edgesight.hub import insights
 from edgesight.hub.api.deps import AdminDep, HubDep
 from edgesight.hub.api.params import FromQuery, ToQuery
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"], dependencies=[AdminDep])
 
 

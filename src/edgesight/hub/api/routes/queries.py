@@ -12,6 +12,8 @@ from edgesight.hub.api.schemas import EventPublic, FramePublic
 from edgesight.hub.storage import queries
 from edgesight.hub.storage.queries import Filter
 
+__all__ = ["FilterDep", "router"]
+
 router = APIRouter(prefix="/api/v1", tags=["queries"], dependencies=[AdminDep])
 
 

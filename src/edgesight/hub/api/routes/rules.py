@@ -10,6 +10,8 @@ from edgesight.hub.api.params import LimitQuery, RowIdQuery
 from edgesight.hub.api.schemas import AlertPublic, RuleCreate, RulePublic
 from edgesight.hub.storage import rules as rule_store
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1", tags=["rules"], dependencies=[AdminDep])
 
 

@@ -10,6 +10,8 @@ from edgesight.hub.api.schemas import CommandCreate, CommandPublic, DesiredPatch
 from edgesight.hub.downlink import DesiredTooLargeError, check_desired_fits, send_command, send_desired
 from edgesight.hub.storage import devices
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/v1", tags=["twins"], dependencies=[AdminDep])
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.engine import Connection
 
 from edgesight.hub.storage.tables import Base
 
+__all__ = ["run", "target_metadata"]
+
 target_metadata = Base.metadata
 
 

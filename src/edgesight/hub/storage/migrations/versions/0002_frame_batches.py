@@ -15,6 +15,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+__all__ = ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"]
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None

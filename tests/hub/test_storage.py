@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from edgesight.core.twin import merge_patch
 from edgesight.hub.storage import Database, devices
 from edgesight.hub.storage.db import alembic_config
-from edgesight.hub.storage.devices import merge_patch
 from edgesight.hub.storage.tables import Base
 
 
