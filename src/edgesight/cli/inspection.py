@@ -26,6 +26,8 @@ from edgesight.sensor.inspection.line import InspectedPart, apply_feedback, insp
 from edgesight.sensor.inspection.parts import IMAGE_SUFFIXES, image_files, read_part, read_parts, video_parts
 from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal, RejectSignal
 
+__all__ = ["register"]
+
 inspect_app = typer.Typer(no_args_is_help=True, help="Production-line inspection trained on good parts only.")
 console = Console()
 

@@ -21,6 +21,8 @@ from edgesight.core.package import ModelPackage, read_package
 from edgesight.factory.datasets import DatasetFormat, load_detection, load_folders, split
 from edgesight.sensor.zoo import load_model
 
+__all__ = ["register"]
+
 if TYPE_CHECKING:
     from edgesight.factory.train_detector import EpochResult, TrainSettings
 

@@ -24,6 +24,8 @@ import yaml
 from edgesight.core.errors import EdgeSightError
 from edgesight.core.exit_codes import ExitCode
 
+__all__ = ["IMAGE_SUFFIXES", "ClassificationData", "DatasetError", "DatasetFormat", "DetectionData", "DetectionSample", "load_detection", "load_folders", "require_nonempty", "split"]
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 T = TypeVar("T")
 _EDGE_TOLERANCE_PX = 1.0  # annotation tools round box edges; a pixel past the border is not an error

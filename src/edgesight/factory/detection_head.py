@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+__all__ = ["Grid", "NanoDetHead", "Targets", "assign", "boxes_from", "loss"]
+
 _ATSS_TOPK = 9
 _ANCHOR_SCALE = 5.0  # NanoDet's ATSS anchor side, in strides
 _PRIOR_BIAS = -4.595  # sigmoid(-4.595) = 0.01: a new class starts out rare

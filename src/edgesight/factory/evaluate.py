@@ -21,6 +21,8 @@ from edgesight.core.intrinsics import Intrinsics
 from edgesight.factory.datasets import DetectionSample
 from edgesight.factory.preprocess import read_bgr, to_tensor
 
+__all__ = ["EVAL_SCORE_THRESHOLD", "Accuracy", "best_score_threshold", "cell_grid", "decode", "evaluate_network", "mean_average_precision", "targets_of"]
+
 EVAL_SCORE_THRESHOLD = 0.05
 """Detections below this score are dropped before mAP (the usual COCO-style evaluation floor)."""
 

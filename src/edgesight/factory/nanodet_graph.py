@@ -18,6 +18,8 @@ from onnx import helper, numpy_helper
 
 from edgesight.core.errors import ModelLoadError
 
+__all__ = ["HeadConv", "NanoDetHeads", "feature_network", "find_heads", "head_weights", "with_heads", "with_input_size"]
+
 
 @dataclass(frozen=True)
 class HeadConv:

@@ -17,6 +17,8 @@ import numpy.typing as npt
 from edgesight.core.intrinsics import ColorOrder, InputSpec, Layout, ResizeMode
 from edgesight.factory.datasets import DatasetError
 
+__all__ = ["Letterbox", "read_bgr", "to_tensor"]
+
 
 @dataclass(frozen=True)
 class Letterbox:

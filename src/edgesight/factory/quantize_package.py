@@ -15,6 +15,8 @@ from edgesight.factory.preprocess import read_bgr, to_tensor
 from edgesight.factory.quantize import nanodet_int8
 from edgesight.factory.train_detector import write_package_atomic
 
+__all__ = ["calibration_tensors", "quantize_package"]
+
 
 def calibration_tensors(package: ModelPackage, images: Sequence[Path]) -> Iterator[npt.NDArray[np.float32]]:
     """Input tensors of the images, pre-processed as the sensor would for this package."""

@@ -27,6 +27,8 @@ from edgesight.factory.nanodet_graph import feature_network
 from edgesight.factory.preprocess import read_bgr, to_tensor
 from edgesight.factory.train_detector import ProgressCallback, TrainSettings, licences, write_package_atomic
 
+__all__ = ["ClassifierResult", "classifier_network", "train_classifier"]
+
 
 @dataclass
 class ClassifierResult:

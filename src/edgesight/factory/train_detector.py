@@ -41,6 +41,8 @@ from edgesight.factory.evaluate import (
 from edgesight.factory.nanodet_graph import feature_network, head_weights, with_heads
 from edgesight.factory.preprocess import Letterbox, read_bgr, to_tensor
 
+__all__ = ["EpochResult", "ProgressCallback", "TrainResult", "TrainSettings", "licences", "train_detector", "write_package_atomic"]
+
 log = logging.getLogger(__name__)
 _EVAL_CHUNK = 32  # validation images through the heads at once
 

@@ -6,3 +6,5 @@ maximum and is compared with a threshold calibrated on held-out good parts for a
 false-reject rate. ONNX Runtime (the feature network) and image files live in
 :mod:`edgesight.sensor.inspection`; this package needs numpy and scipy only.
 """
+
+__all__: list[str] = []

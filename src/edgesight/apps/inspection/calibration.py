@@ -6,6 +6,8 @@ import numpy as np
 
 from edgesight.apps.inspection.errors import InspectionInputError
 
+__all__ = ["MIN_HELD_OUT", "calibrate_threshold"]
+
 MIN_HELD_OUT = 2
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from edgesight.core.errors import ConfigError
 
+__all__ = ["InspectionInputError"]
+
 
 class InspectionInputError(ConfigError):
     """A good set, part image, mask, product name or threshold that inspection cannot use."""

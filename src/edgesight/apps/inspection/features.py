@@ -14,6 +14,8 @@ from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
 
 from edgesight.apps.inspection.errors import InspectionInputError
 
+__all__ = ["patch_features", "random_projection"]
+
 
 def patch_features(
     maps: Sequence[np.ndarray], reference: int = 0, neighbourhood: int = 3

@@ -6,6 +6,8 @@ import numpy as np
 
 from edgesight.apps.inspection.features import random_projection
 
+__all__ = ["MemoryBank", "greedy_coreset"]
+
 _CHUNK = 2048
 """Queries per block of the brute-force search: bounds the distance matrix to CHUNK x bank floats."""
 

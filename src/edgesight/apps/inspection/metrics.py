@@ -9,6 +9,8 @@ from scipy import ndimage, stats  # type: ignore[import-untyped,unused-ignore]
 
 from edgesight.apps.inspection.errors import InspectionInputError
 
+__all__ = ["PRO_FPR_LIMIT", "Confusion", "auroc", "pro_score"]
+
 PRO_FPR_LIMIT = 0.3
 """PRO is integrated up to this false-positive rate, as in MVTec AD."""
 

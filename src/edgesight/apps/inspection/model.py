@@ -16,6 +16,8 @@ from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.memory_bank import MemoryBank
 from edgesight.apps.inspection.scoring import SMOOTHING_CELLS, anomaly_grid, defect_region
 
+__all__ = ["InspectionModel", "Verdict"]
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -33,6 +33,8 @@ import numpy as np
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.core.errors import ModelLoadError
 
+__all__ = ["PRODUCT_FORMAT", "PRODUCT_NAME", "PRODUCT_SUFFIX", "InspectionProduct", "ProductSettings", "check_product_name", "product_path", "read_product", "write_product"]
+
 PRODUCT_FORMAT = "edgesight.inspection-product/1"
 PRODUCT_SUFFIX = ".esinsp"
 PRODUCT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

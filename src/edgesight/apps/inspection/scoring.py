@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
 
+__all__ = ["SMOOTHING_CELLS", "anomaly_grid", "defect_region", "upsample"]
+
 SMOOTHING_CELLS = 0.5
 """Gaussian sigma of the anomaly map in grid cells (PatchCore's 4 px at stride 8)."""
 

@@ -20,6 +20,8 @@ from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import ModelPackage, read_package
 from edgesight.sensor.zoo import resolve_model
 
+__all__ = ["BACKBONE_MODEL", "FEATURE_STRIDE", "GRID_STAGE", "STAGE_OUTPUTS", "BackboneSpec", "FeatureNetwork", "cut_feature_network", "load_backbone"]
+
 BACKBONE_MODEL = "nanodet-coco-fp32"
 """Zoo package the feature network is cut from (fp32: int8 rounding blurs small feature differences)."""
 

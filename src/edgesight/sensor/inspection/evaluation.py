@@ -12,6 +12,8 @@ from edgesight.apps.inspection.metrics import Confusion, auroc, pro_score
 from edgesight.sensor.inspection.inspector import Inspector
 from edgesight.sensor.inspection.parts import IMAGE_SUFFIXES, fit_part, read_part, read_parts
 
+__all__ = ["Evaluation", "evaluate"]
+
 
 @dataclass(frozen=True)
 class Evaluation:

@@ -34,6 +34,8 @@ from edgesight.sensor.inspection.backbone import (
 from edgesight.sensor.inspection.parts import fit_part
 from edgesight.sensor.zoo import resolve_model
 
+__all__ = ["MIN_GOOD_PARTS", "MIN_TRAIN_PARTS", "Inspector", "TrainOptions", "part_size_of", "train_product"]
+
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_PARTS = 3

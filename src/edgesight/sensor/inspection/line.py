@@ -17,6 +17,8 @@ from edgesight.core.events import Event, EventType, FrameContext
 from edgesight.sensor.inspection.inspector import Inspector
 from edgesight.sensor.inspection.signals import RejectSignal
 
+__all__ = ["STREAM_ID", "InspectedPart", "apply_feedback", "inspect_parts", "save_heatmap"]
+
 STREAM_ID = "inspection"
 
 

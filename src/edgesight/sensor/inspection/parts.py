@@ -10,6 +10,8 @@ import numpy as np
 
 from edgesight.apps.inspection.errors import InspectionInputError
 
+__all__ = ["IMAGE_SUFFIXES", "MIN_PART_SIDE", "fit_part", "image_files", "read_part", "read_parts", "video_parts"]
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MIN_PART_SIDE = 64
 """Smallest part side: below it the stride-16 stage has too few cells to compare."""

@@ -17,6 +17,8 @@ from pymodbus.exceptions import ModbusException
 
 from edgesight.core.errors import EdgeSightError
 
+__all__ = ["ModbusRejectSignal", "MqttRejectSignal", "RejectSignal", "SignalError"]
+
 log = logging.getLogger(__name__)
 
 
