@@ -29,7 +29,7 @@ from edgesight.core.wire import (
 from edgesight.testing import mock_detections
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-text = st.text(min_size=1, max_size=12)
+text = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12)  # NUL is refused on reading
 ids = st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True)
 finite = st.floats(0, 1e6, allow_nan=False, allow_infinity=False)
 json_values = st.recursive(

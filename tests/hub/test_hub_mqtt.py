@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -114,8 +115,6 @@ def test_two_workers_share_the_load_and_store_each_message_once(db: Database, wo
         for raw in pub.acks:
             env = open_envelope(raw, lambda device_id: secret[device_id])
             assert env.kind is Kind.ACK
-            import json
-
             last[env.device_id] = max(last.get(env.device_id, 0), json.loads(env.payload)["stored_through"])
         assert _wait(lambda: len(last) == 4, 1) and set(last.values()) == {500}
     finally:
@@ -251,3 +250,47 @@ def test_worker_reconnects_when_the_broker_comes_back(db: Database, group: str) 
         pub.close()
         worker.stop()
         proxy.close()
+
+
+def test_poison_messages_do_not_stop_the_worker(db: Database, workers: list[MqttWorker]) -> None:
+    """Issue 8 item 1 over the real broker: a NUL heartbeat and a message the database refuses are
+    rejected and acknowledged; every other device's messages (and the sender's later ones) are stored."""
+    from test_ingest_poison import crossing, nul_heartbeat, refuse_rule
+
+    refuse_rule(db, "poison")
+    fleet = [FakeDevice(e.device_id, e.secret) for e in (devices.enrol(db, f"p{i}-{secrets.token_hex(3)}")
+                                                        for i in range(3))]  # fmt: skip
+    pub = Publisher(f"pub-{secrets.token_hex(4)}")
+    for d in fleet:
+        pub.client.subscribe(f"edgesight/v1/d/{d.device_id}/down/ack", qos=1)
+    time.sleep(0.2)
+    try:
+        bad = fleet[0]
+        infos = [pub.send(bad, nul_heartbeat(bad)), pub.send(bad, crossing(bad, "poison"))]
+        for _ in range(20):
+            infos += [pub.send(d, d.frames(1)) for d in fleet] + [pub.send(d, crossing(d, "door")) for d in fleet]
+        for info in infos:
+            info.wait_for_publish(10)
+        total = 2 + 20 * 2 * 3
+        assert _wait(lambda: _stored(db) >= total, 30), f"logged {_stored(db)} of {total}"
+        with db.begin() as conn:
+            statuses = dict(conn.execute(select(IngestLog.seq, IngestLog.status)
+                                         .where(IngestLog.device_id == bad.device_id)).all())  # fmt: skip
+        assert statuses[1] == "bad_payload" and statuses[2] == "unstorable"
+        assert {s for seq, s in statuses.items() if seq > 2} == {"stored"}
+        secret = {d.device_id: d.secret for d in fleet}
+
+        def last_acks() -> dict[str, int]:
+            last: dict[str, int] = {}
+            for raw in list(pub.acks):
+                env = open_envelope(raw, lambda device_id: secret[device_id])
+                last[env.device_id] = max(last.get(env.device_id, 0), json.loads(env.payload)["stored_through"])
+            return last
+
+        assert _wait(lambda: last_acks() == {fleet[0].device_id: 42, fleet[1].device_id: 40,
+                                             fleet[2].device_id: 40}, 10), last_acks()  # fmt: skip
+        rejected = [json.loads(open_envelope(raw, lambda device_id: secret[device_id]).payload)["rejected"]
+                    for raw in pub.acks]  # fmt: skip
+        assert sorted(r for rs in rejected for r in rs) == [[1, "bad_payload"], [2, "unstorable"]]
+    finally:
+        pub.close()

@@ -23,6 +23,7 @@ from edgesight.core.events import EVENT_SCHEMA, Event
 from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.core.wire._binary import BATCH_VERSIONS, decode_batch, encode_batch
 from edgesight.core.wire._envelope import Kind
+from edgesight.core.wire._text import MAX_NAME, check_text, loads_json
 
 __all__ = [
     "MESSAGE_TYPES",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 _VERSION_KEY = "v"
+_MAX_INT = (1 << 63) - 1
 _EVENT_SCHEMA_PREFIX = EVENT_SCHEMA.rsplit("/", 1)[0] + "/"
 
 
@@ -47,10 +49,7 @@ def _dumps(value: Any) -> bytes:
 
 
 def _loads(payload: bytes, what: str) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{what}: payload is not JSON: {exc}") from None
+    return loads_json(payload, what)
 
 
 def _object(payload: bytes, what: str, version: int) -> dict[str, Any]:
@@ -76,14 +75,16 @@ def _int(data: Mapping[str, Any], key: str, what: str, minimum: int = 0) -> int:
     value = data.get(key)
     if type(value) is not int or value < minimum:
         raise SchemaError(f"{what}.{key}: expected an integer >= {minimum}, got {value!r}")
+    if value > _MAX_INT:
+        raise SchemaError(f"{what}.{key}: {value} does not fit in 64 bits")
     return value
 
 
-def _str(data: Mapping[str, Any], key: str, what: str) -> str:
+def _str(data: Mapping[str, Any], key: str, what: str, limit: int = MAX_NAME) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise SchemaError(f"{what}.{key}: expected a string, got {value!r}")
-    return value
+    return check_text(value, f"{what}.{key}", limit)
 
 
 def _dict(data: Mapping[str, Any], key: str, what: str) -> dict[str, Any]:
@@ -376,9 +377,11 @@ class EventBatch:
                     version=schema,
                 )
             try:
-                events.append(Event.from_dict(item))
+                event = Event.from_dict(item)
             except (SchemaError, ValueError, TypeError, AttributeError) as exc:
                 raise SchemaError(f"event {i}: {exc}") from None
+            events.append(event)
+            check_text(event.id, f"event {i}.id", MAX_NAME)
         return cls(tuple(events))
 
 

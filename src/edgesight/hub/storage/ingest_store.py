@@ -69,6 +69,10 @@ class IngestStatus(StrEnum):
     BAD_PAYLOAD = "bad_payload"
     BAD_TIMESTAMP = "bad_timestamp"
     UNSUPPORTED_VERSION = "unsupported_version"
+    RECORD_DEVICE_MISMATCH = "record_device_mismatch"
+    """A signed message whose frames or events name another device."""
+    UNSTORABLE = "unstorable"
+    """A signed message the database refused to store although it stored the rest of its batch."""
 
     @property
     def permanent(self) -> bool:
@@ -88,7 +92,15 @@ class IngestStatus(StrEnum):
 
 
 _PERMANENT = frozenset(
-    {IngestStatus.BAD_PAYLOAD, IngestStatus.BAD_TIMESTAMP, IngestStatus.BAD_KIND, IngestStatus.UNSUPPORTED_VERSION}
+    {
+        IngestStatus.BAD_PAYLOAD,
+        IngestStatus.BAD_TIMESTAMP,
+        IngestStatus.BAD_KIND,
+        IngestStatus.BAD_FLAGS,
+        IngestStatus.UNSUPPORTED_VERSION,
+        IngestStatus.RECORD_DEVICE_MISMATCH,
+        IngestStatus.UNSTORABLE,
+    }
 )
 
 
