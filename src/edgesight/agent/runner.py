@@ -11,12 +11,17 @@ The loop only sequences; each job has its module and a typed result: batches
 (:mod:`~edgesight.agent.twin`). Messages are the typed ones of :mod:`edgesight.core.wire`. Twin
 changes and commands from the hub are applied between frames, on the sensing thread, without
 restarting anything.
+
+Each :meth:`Agent.run` mints a random run id and every event's id is minted within it
+(:meth:`Event.in_run`): frame indexes restart at 0 with the agent, and without the run id an
+event after a restart would repeat the id of an earlier one and be discarded by the hub.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections import Counter
@@ -131,6 +136,8 @@ class Agent:
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
         self._twin_path = settings.data_dir / "twin.json"
+        self.run_id = ""
+        """Minted by :meth:`run`; part of every event id of that run."""
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (from a signal handler or another thread)."""
@@ -144,6 +151,8 @@ class Agent:
         except OSError as exc:
             raise StorageError(f"cannot create the agent data dir {data_dir}: {exc.strerror}") from exc
         self._restore_twin()
+        self.run_id = secrets.token_hex(8)
+        log.info("%s: run %s", self.config.device_id, self.run_id)
         with (
             Outbox(data_dir / "outbox.sqlite", max_bytes=self.settings.outbox_max_bytes) as outbox,
             Uplink(self.credentials, outbox, self.settings.uplink, on_downlink=self._receive) as uplink,
@@ -179,7 +188,7 @@ class Agent:
             result = self.analytics.update(meta)
             self.stats.frames += 1
             self._last_frame = meta
-            self._batcher.add(result.frame, result.events, time.monotonic())
+            self._batcher.add(result.frame, [e.in_run(self.run_id) for e in result.events], time.monotonic())
             now = time.monotonic()
             if self._batcher.due(now, self.state.upload.interval_s):
                 self._flush()

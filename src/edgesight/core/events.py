@@ -14,7 +14,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -332,6 +332,20 @@ class Event:
             class_name=class_name,
             properties=properties,
         )
+
+    def in_run(self, run_id: str) -> Event:
+        """This event with its id minted within ``run_id``.
+
+        An agent numbers frames from 0 at every start, so the same device, stream, frame index,
+        type and rule recur after a restart; the agent's run id (random per start) keeps those
+        events distinct. Replaying a recording without a run keeps the plain, deterministic ids.
+
+        Example:
+            >>> e = Event.create(EventType.ZONE_ENTER, FrameContext("cam-1", "main", 3, 10.0, (640, 480)), "z", side=1)
+            >>> e.in_run("r1").id == e.in_run("r1").id != e.in_run("r2").id != e.id
+            True
+        """
+        return replace(self, id=_uuid5(f"run/{run_id}/{self.id}"))
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form: a JSON-ready dict with the fields in schema order.

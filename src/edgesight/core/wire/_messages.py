@@ -377,11 +377,9 @@ class EventBatch:
                     version=schema,
                 )
             try:
-                event = Event.from_dict(item)
+                events.append(Event.from_dict(item))
             except (SchemaError, ValueError, TypeError, AttributeError) as exc:
                 raise SchemaError(f"event {i}: {exc}") from None
-            events.append(event)
-            check_text(event.id, f"event {i}.id", MAX_NAME)
         return cls(tuple(events))
 
 
