@@ -33,6 +33,7 @@ from edgesight.agent._ratelimit import worth_logging
 from edgesight.agent.batching import Batcher
 from edgesight.agent.commands import PRIVACY_REFUSAL, CommandHandler
 from edgesight.agent.credentials import Credentials
+from edgesight.agent.downlink_guard import DownlinkGuard
 from edgesight.agent.feeds import FrameFeed
 from edgesight.agent.heartbeat import HeartbeatClock
 from edgesight.agent.outbox import DEFAULT_MAX_BYTES, Outbox, OutboxFullError
@@ -91,6 +92,8 @@ class AgentStats:
     twins_applied: int = 0
     twins_rejected: int = 0
     commands: int = 0
+    commands_refused: Counter[str] = field(default_factory=Counter)
+    """Commands refused (replayed, expired, old version, unreadable), by reason."""
     inbox_dropped: int = 0
     drained: bool = False
     uplink: UplinkStats | None = None
@@ -132,7 +135,10 @@ class Agent:
         self._beats = HeartbeatClock(settings.heartbeat_s)
         self._last_frame: FrameMeta | None = None
         self._batcher = Batcher(settings.batch_frames)
-        self._commands = CommandHandler(config.device_id)
+        self._commands = CommandHandler(
+            config.device_id, DownlinkGuard(settings.data_dir / "downlink_seq.json", credentials.secret)
+        )
+        self.stats.commands_refused = self._commands.refused
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
         self._twin_path = settings.data_dir / "twin.json"
@@ -281,7 +287,7 @@ class Agent:
             if env.kind == Kind.DESIRED:
                 self._apply_desired(env.payload)
             elif env.kind == Kind.COMMAND:
-                self._command(env.payload)
+                self._command(env)
 
     def _restore_twin(self) -> None:
         twin = load_applied(self._twin_path)
@@ -326,9 +332,9 @@ class Agent:
             self.feed.set_sensor(new.sensor)
         self.state = new
 
-    def _command(self, payload: bytes) -> None:
+    def _command(self, env: Envelope) -> None:
         outcome = self._commands.handle(
-            payload, allow_images=self.state.privacy.allow_images, last_frame=self._last_frame
+            env, allow_images=self.state.privacy.allow_images, last_frame=self._last_frame
         )
         if outcome is None:
             return

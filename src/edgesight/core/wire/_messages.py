@@ -14,6 +14,7 @@ and field.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -26,6 +27,7 @@ from edgesight.core.wire._envelope import Kind
 from edgesight.core.wire._text import MAX_NAME, check_text, loads_json
 
 __all__ = [
+    "COMMAND_TTL_S",
     "MESSAGE_TYPES",
     "Ack",
     "Command",
@@ -231,31 +233,56 @@ class DesiredTwin(_JsonMessage):
         return cls(_int(data, "version", cls.NAME), config)
 
 
+COMMAND_TTL_S = 300.0
+"""How long a command stays valid after the hub issued it, unless the hub says otherwise."""
+MAX_COMMAND_TTL_S = 7 * 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class Command(_JsonMessage):
     """Kind 17 (hub -> device): run ``name`` once; ``command_id`` makes a resent command harmless.
 
+    Version 2 adds ``issued_at`` (Unix seconds) and ``ttl_s``: a device refuses a command after
+    ``issued_at + ttl_s``. Its downlink sequence is the envelope's ``seq``, which the device
+    checks against the highest it has accepted (docs/protocol.md). A version 1 command (no
+    expiry) is refused with :class:`UnsupportedVersionError`.
+
     Example:
-        >>> Command("c1", "snapshot").to_bytes()
-        b'{"command_id":"c1","name":"snapshot","args":{}}'
+        >>> Command("c1", "snapshot", issued_at=1.7e9).to_bytes()
+        b'{"v":2,"command_id":"c1","name":"snapshot","args":{},"issued_at":1700000000.0,"ttl_s":300.0}'
+        >>> Command("c1", "snapshot", issued_at=1.7e9).expired(now=1.7e9 + 301)
+        True
     """
 
     KIND: ClassVar[Kind] = Kind.COMMAND
+    VERSION: ClassVar[int] = 2
     NAME: ClassVar[str] = "command"
 
     command_id: str
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    issued_at: float = field(default_factory=time.time)
+    ttl_s: float = COMMAND_TTL_S
+
+    def expired(self, now: float) -> bool:
+        """Whether ``now`` (Unix seconds) is past the command's expiry."""
+        return now > self.issued_at + self.ttl_s
 
     def _body(self) -> dict[str, Any]:
-        return {"command_id": self.command_id, "name": self.name, "args": self.args}
+        return {"command_id": self.command_id, "name": self.name, "args": self.args, "issued_at": self.issued_at,
+                "ttl_s": self.ttl_s}  # fmt: skip
 
     @classmethod
     def _from_body(cls, data: dict[str, Any]) -> Self:
         args = data.get("args", {})
         if not isinstance(args, dict):
             raise SchemaError(f"{cls.NAME}.args: expected a JSON object, got {args!r}")
-        return cls(_str(data, "command_id", cls.NAME), _str(data, "name", cls.NAME), args)
+        issued_at, ttl_s = _number(data, "issued_at", cls.NAME), _number(data, "ttl_s", cls.NAME)
+        if issued_at is None or issued_at <= 0:
+            raise SchemaError(f"{cls.NAME}.issued_at: expected Unix seconds, got {data.get('issued_at')!r}")
+        if ttl_s is None or not 0 < ttl_s <= MAX_COMMAND_TTL_S:
+            raise SchemaError(f"{cls.NAME}.ttl_s: expected 0 < seconds <= {MAX_COMMAND_TTL_S:.0f}, got {ttl_s!r}")
+        return cls(_str(data, "command_id", cls.NAME), _str(data, "name", cls.NAME), args, issued_at, ttl_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,9 +379,9 @@ def _store_device_state(conn: Connection, messages: list[MessageRows]) -> None:
                 .values(reported=r.state, reported_version=r.version, updated_at=r.received_at)
             )
         if (c := m.command_result) is not None:
-            conn.execute(
+            conn.execute(  # the first result counts: a device refusing a replay of it says nothing new
                 update(Command)
-                .where(Command.id == c.command_id, Command.device_id == c.device_id)
+                .where(Command.id == c.command_id, Command.device_id == c.device_id, Command.status == "sent")
                 .values(status="ok" if c.ok else "failed", detail=c.detail)
             )
 
