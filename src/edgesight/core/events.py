@@ -460,4 +460,6 @@ def event_from_json(text: str | bytes) -> Event:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"<event>: not valid JSON ({exc.msg} at {exc.pos})") from exc
+    except (ValueError, RecursionError) as exc:  # bytes not UTF-8; nesting past the parser's depth
+        raise SchemaError(f"<event>: not valid JSON ({type(exc).__name__})") from None
     return Event.from_dict(data)
