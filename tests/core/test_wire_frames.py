@@ -133,7 +133,7 @@ def assert_same(a: FrameMeta, b: FrameMeta, *, box_tol: float, score_tol: float,
 
 def test_public_api_is_pinned() -> None:
     assert sorted(wire.__all__) == sorted(
-        ["BATCH_VERSIONS", "BINARY_SUFFIX", "DOWNLINK_KINDS", "MAX_BODY_BYTES", "MAX_PAYLOAD", "MESSAGE_TYPES",
+        ["BATCH_VERSIONS", "BINARY_SUFFIX", "COMMAND_TTL_S", "DOWNLINK_KINDS", "MAX_BODY_BYTES", "MAX_PAYLOAD", "MESSAGE_TYPES",
          "SUPPORTED_SCHEMAS", "Ack", "Command", "CommandResult", "DesiredTwin", "Envelope", "EnvelopeError",
          "EventBatch", "EventWriter", "FrameBatch", "FrameEntry", "Heartbeat", "Kind", "Leaf", "Message", "MetadataWriter",
          "ReportedTwin", "SecretLookup", "decode_batch", "decode_message", "encode_batch", "frame_from_dict",
