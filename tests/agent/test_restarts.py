@@ -148,7 +148,6 @@ def _poison(device: FakeDevice) -> list[bytes]:
     return [nul, unknown_kind, foreign, device.frames(1)]
 
 
-@pytest.mark.slow
 def test_chaos_hub_killed_broker_restarted_poison_and_agent_restarts(
     tmp_path: Path, private_broker: PrivateBroker, hub: RealHub
 ) -> None:
