@@ -44,13 +44,13 @@ def nul_heartbeat(dev: FakeDevice) -> bytes:
     return dev.seal(Kind.HEARTBEAT, body)
 
 
-def refuse_rule(db: Database, rule: str) -> None:
-    """Make the database itself refuse events of ``rule`` (a value the wire accepts)."""
+def refuse_rule(db: Database, rule: str, table: str = "events", column: str = "rule") -> None:
+    """Make the database itself refuse rows of ``table`` whose ``column`` is ``rule`` (a value the wire accepts)."""
     with db.begin() as conn:
         if db.dialect == "postgresql":
-            conn.execute(text(f"ALTER TABLE events ADD CONSTRAINT no_poison CHECK (rule <> '{rule}')"))
+            conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT no_poison CHECK ({column} <> '{rule}')"))
         else:
-            conn.execute(text(f"CREATE TRIGGER no_poison BEFORE INSERT ON events WHEN NEW.rule = '{rule}' "
+            conn.execute(text(f"CREATE TRIGGER no_poison BEFORE INSERT ON {table} WHEN NEW.{column} = '{rule}' "
                               "BEGIN SELECT RAISE(ABORT, 'poison rule'); END"))  # fmt: skip
 
 
@@ -96,6 +96,16 @@ def test_a_message_the_database_refuses_is_isolated_from_its_batch(db: Database)
     again = ing.ingest_batch([("cam-1", fleet[1].frames(1)), ("cam-1", crossing(fleet[1], "door"))])
     assert [o.status.value for o in again.outcomes] == ["stored", "stored"]
     assert again.acks["cam-1"].stored_through == 8
+
+
+def test_frames_the_database_refuses_are_isolated(db: Database) -> None:
+    """The same through the frames path (COPY on PostgreSQL, whose driver errors are wrapped)."""
+    refuse_rule(db, "poison", table="frames", column="stream_id")
+    dev, bad = _device(db, "cam-1"), _device(db, "cam-2")
+    bad.stream_id = "poison"
+    result = Ingestor(db).ingest_batch([("cam-1", dev.frames(2)), ("cam-2", bad.frames(2)), ("cam-1", dev.frames(1))])
+    assert [o.status.value for o in result.outcomes] == ["stored", "unstorable", "stored"]
+    assert result.acks["cam-2"].stored_through == 1 and _count(db, FrameRow) == 3
 
 
 def _with_flags(raw: bytes, flags: int, secret: bytes) -> bytes:

@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-
 from edgesight.core.errors import SchemaError, StorageError, UnsupportedVersionError
 from edgesight.core.wire import (
     CommandResult,
@@ -371,9 +369,8 @@ class Ingestor:
         if len(messages) == 1:
             row = messages[0].log
             log.warning(
-                "%s: message %d (%s) rejected as unstorable: the database refused it (%s); the rest of its "
-                "batch is stored", row.device_id, row.seq, Kind(row.kind).name if row.kind in Kind._value2member_map_
-                else row.kind, type(exc.__cause__ or exc).__name__,
+                "%s: message %d (kind %d) rejected as unstorable: the database refused it (%s); the rest of "
+                "its batch is stored", row.device_id, row.seq, row.kind, type(exc.__cause__ or exc).__name__,
             )  # fmt: skip
             messages[0] = MessageRows(replace(row, status=IngestStatus.UNSTORABLE))
             return [self._store_once(messages, reserve_acks)]  # a failure here is the database's: raised
@@ -395,12 +392,21 @@ _REFUSALS = (StorageError, ValueError)
 """What a store raises when the database (or its driver's adapter) refuses a value."""
 
 
+_DATABASE_AT_FAULT = frozenset({"OperationalError", "InterfaceError", "DisconnectionError"})
+"""DB-API 2 (and SQLAlchemy) exception names of a database that is away, locked or restarting."""
+
+
 def _connection_lost(exc: BaseException) -> bool:
-    """Whether a failed store is the database's fault (away, restarting) rather than a message's."""
+    """Whether a failed store is the database's fault (away, locked, restarting), not a message's.
+
+    Example:
+        >>> import sqlite3
+        >>> _connection_lost(StorageError("refused")), _connection_lost(sqlite3.OperationalError())
+        (False, True)
+    """
     cause = exc.__cause__ if exc.__cause__ is not None else exc
-    return isinstance(cause, OperationalError | InterfaceError | DisconnectionError) or bool(
-        getattr(cause, "connection_invalidated", False)
-    )
+    named = {k.__name__ for k in type(cause).__mro__} & _DATABASE_AT_FAULT
+    return bool(named) or bool(getattr(cause, "connection_invalidated", False))
 
 
 _HANDLERS: dict[Kind, _Handler] = {

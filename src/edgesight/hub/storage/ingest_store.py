@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Insert, Table, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from edgesight.core.errors import StorageError
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import (
     Aggregate,
@@ -267,11 +268,16 @@ def _claim(conn: Connection, log: list[LogRow]) -> set[Key]:
 
 def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     """PostgreSQL COPY (several times faster than multi-row INSERT)."""
+    import psycopg  # the PostgreSQL path only
+
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # the driver's own error: name the table, keep the cause for the caller
+        raise StorageError(f"postgresql refused COPY into {table}: {type(exc).__name__}") from exc
 
 
 def _store_rows(conn: Connection, table: str, rows: Sequence[FrameIndexRow] | Sequence[FrameBatchRow]) -> None:
