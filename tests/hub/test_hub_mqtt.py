@@ -294,3 +294,31 @@ def test_poison_messages_do_not_stop_the_worker(db: Database, workers: list[Mqtt
         assert sorted(r for rs in rejected for r in rs) == [[1, "bad_payload"], [2, "unstorable"]]
     finally:
         pub.close()
+
+
+def test_device_drops_permanently_rejected_messages(db: Database, workers: list[MqttWorker], tmp_path: Path) -> None:
+    """Issue 8 item 5 end to end: the agent's uplink sends a NUL heartbeat and events naming another
+    device; the hub logs both as rejected, its ack moves past them, the outbox empties and counts them."""
+    import base64
+
+    from edgesight.agent.credentials import parse_credentials
+    from edgesight.agent.outbox import Outbox
+    from edgesight.agent.uplink import Uplink, UplinkSettings
+    from edgesight.core.events import EventType
+    from edgesight.core.wire import EventBatch, Heartbeat
+
+    e = devices.enrol(db, f"r-{secrets.token_hex(3)}")
+    creds = parse_credentials({"device_id": e.device_id, "secret": base64.b64encode(e.secret).decode(),
+                               "token": e.token, "broker": f"{MQTT[0]}:{MQTT[1]}"})  # fmt: skip
+    foreign = FakeDevice("someone-else", b"k" * 32).event(EventType.ZONE_ENTER, "z", side=None)
+    settings = UplinkSettings(window=8, ack_timeout_s=1.0, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2)
+    with Outbox(tmp_path / "outbox.sqlite") as box, Uplink(creds, box, settings) as uplink:
+        box.put(Kind.HEARTBEAT, Heartbeat(fps=1.0).to_bytes())
+        box.put(Kind.HEARTBEAT, b'{"model":{"id":"a\\u0000b","version":"1"}}')
+        box.put(Kind.EVENTS, EventBatch((foreign,)).to_bytes())
+        box.put(Kind.HEARTBEAT, Heartbeat(fps=2.0).to_bytes())
+        uplink.wake()
+        assert uplink.wait_drained(20), f"outbox still holds {box.count()}"
+        assert box.count() == 0 and uplink.acked_through == 4
+        assert uplink.stats.rejected_by_hub == 2
+        assert dict(uplink.stats.rejected_reasons) == {"bad_payload": 1, "record_device_mismatch": 1}
