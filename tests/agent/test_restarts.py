@@ -159,7 +159,7 @@ def test_chaos_hub_killed_broker_restarted_poison_and_agent_restarts(
     assert wait_until(lambda: all(hub.stored_seqs(c.device_id) for c in fleet), 30), "hub stored nothing"
 
     hub.stop(signal.SIGKILL)  # killed while it ingests
-    time.sleep(1)
+    time.sleep(3)  # agents keep sensing: a backlog builds in their outboxes
     private_broker.stop()  # and the broker restarts while the hub is down
     time.sleep(1)
     private_broker.start()
@@ -181,6 +181,7 @@ def test_chaos_hub_killed_broker_restarted_poison_and_agent_restarts(
         injector.loop_stop()
     assert hub.stored_seqs(attacker.device_id) == [1, 2, 3, 4]
 
+    assert wait_until(lambda: all(len(hub.stored_seqs(c.device_id)) > 20 for c in fleet), 30), "backlog not ingested"
     first_stats = [finish(run, stop=True) for run in first]  # every agent restarted mid-stream
     second = [start_agent(c, tmp_path / c.device_id, 60, fps=0) for c in fleet]
     second_stats = [finish(run, stop=False) for run in second]

@@ -276,6 +276,7 @@ class Ingestor:
             k = (env.device_id, env.seq)
             if env.seq <= self._marks.get(env.device_id, 0) or k in slots:
                 outcomes[i] = Outcome(IngestStatus.DUPLICATE, env.device_id, env.seq, "already stored")
+                batch.ack_devices.add(env.device_id)
                 continue
             slots[k] = i
             status, detail = IngestStatus.STORED, ""
@@ -303,7 +304,7 @@ class Ingestor:
         sent: dict[tuple[str, int], float],
         reserve_acks: bool,
     ) -> BatchResult:
-        result = self._store(batch, reserve_acks) if batch.messages else None
+        result = self._store(batch, reserve_acks) if batch.messages or batch.ack_devices else None
         committed = time.time()
         rejected: dict[str, list[tuple[int, str]]] = {}
         m = self.metrics
@@ -334,11 +335,11 @@ class Ingestor:
         m.batch_size.observe(len(final))
         return BatchResult(final, result.acks if result else {}, rejected)
 
-    def _store_once(self, messages: list[MessageRows], reserve_acks: bool) -> StoreResult:
+    def _store_once(self, messages: list[MessageRows], reserve_acks: bool, ack_devices: set[str]) -> StoreResult:
         hook = self.rules.evaluate if self.rules is not None else None
         result = None
         try:
-            result = store_batch(self.db, StoreBatch(messages), hook, reserve_acks)
+            result = store_batch(self.db, StoreBatch(messages, ack_devices), hook, reserve_acks)
         finally:
             if self.rules is not None:
                 self.rules.flush(committed=result is not None)
@@ -352,12 +353,14 @@ class Ingestor:
         lone message's log row (then the database, not the message, is at fault).
         """
         try:
-            return self._store_once(batch.messages, reserve_acks)
+            return self._store_once(batch.messages, reserve_acks, batch.ack_devices)
         except _REFUSALS as exc:
-            if _connection_lost(exc):
+            if _connection_lost(exc) or not batch.messages:
                 raise
             first = exc
         results = self._bisect(batch.messages, reserve_acks, first)
+        if batch.ack_devices:
+            results.append(self._store_once([], reserve_acks, batch.ack_devices))
         claimed = set().union(*(r.claimed for r in results))
         acks: dict[str, AckState] = {}
         for r in results:  # later stores moved stored_through further and reserved later ack seqs
@@ -373,13 +376,13 @@ class Ingestor:
                 "its batch is stored", row.device_id, row.seq, row.kind, type(exc.__cause__ or exc).__name__,
             )  # fmt: skip
             messages[0] = MessageRows(replace(row, status=IngestStatus.UNSTORABLE))
-            return [self._store_once(messages, reserve_acks)]  # a failure here is the database's: raised
+            return [self._store_once(messages, reserve_acks, set())]  # a failure here is the database's: raised
         results: list[StoreResult] = []
         middle = len(messages) // 2
         for lo, hi in ((0, middle), (middle, len(messages))):
             part = messages[lo:hi]
             try:
-                results.append(self._store_once(part, reserve_acks))
+                results.append(self._store_once(part, reserve_acks, set()))
             except _REFUSALS as failed:
                 if _connection_lost(failed):
                     raise

@@ -219,6 +219,9 @@ class StoreBatch:
     """The messages of one ingest transaction."""
 
     messages: list[MessageRows] = field(default_factory=list)
+    ack_devices: set[str] = field(default_factory=set)
+    """Devices to acknowledge even if none of their messages is in ``messages`` (all were duplicates):
+    a device resending what the hub already stored must learn ``stored_through``, or it resends forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,5 +451,5 @@ def store_batch(
         _store_device_state(conn, mine)
         if on_events is not None and new_events:
             on_events(conn, new_events)
-        acks = _advance(conn, {m.log.device_id for m in batch.messages}, reserve_acks)
+        acks = _advance(conn, {m.log.device_id for m in batch.messages} | batch.ack_devices, reserve_acks)
     return StoreResult(claimed, acks, new_events)
