@@ -29,7 +29,7 @@ from edgesight.core.wire import (
 from edgesight.testing import mock_detections
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-text = st.text(min_size=1, max_size=12)
+text = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=12)  # NUL is refused on reading
 ids = st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True)
 finite = st.floats(0, 1e6, allow_nan=False, allow_infinity=False)
 json_values = st.recursive(
@@ -108,7 +108,7 @@ def _newer(message: Message, version: int) -> bytes:
     if isinstance(message, EventBatch):
         items = json.loads(raw)
         return json.dumps([{**e, "schema": f"edgesight.event/{version}"} for e in items]).encode()
-    return json.dumps({"v": version, **json.loads(raw)}).encode()
+    return json.dumps({**json.loads(raw), "v": version}).encode()
 
 
 @FUZZ
@@ -116,6 +116,7 @@ def _newer(message: Message, version: int) -> bytes:
 def test_newer_versions_are_refused_naming_the_message_and_version(message: Message, version: int) -> None:
     if isinstance(message, EventBatch) and not message.events:
         message = EventBatch((Event.from_dict(_an_event()),))
+    version += message.VERSION - 1  # a version above the message's own
     with pytest.raises(UnsupportedVersionError, match="unsupported") as info:
         decode_message(message.KIND, _newer(message, version))
     assert isinstance(info.value, SchemaError) and str(version) in str(info.value.version)
@@ -148,3 +149,11 @@ def test_bad_payloads_are_named(kind: Kind, payload: bytes, message: str) -> Non
     with pytest.raises(SchemaError) as info:
         decode_message(kind, payload)
     assert str(info.value).startswith(message)
+
+
+def test_a_version_1_command_is_refused_with_a_version_error() -> None:
+    """Commands gained an expiry in version 2; one without it is never obeyed (docs/protocol.md)."""
+    with pytest.raises(UnsupportedVersionError, match="command: unsupported version 1; this reader knows version 2"):
+        Command.from_bytes(b'{"command_id":"c1","name":"stop_upload","args":{}}')
+    with pytest.raises(SchemaError, match=r"command\.ttl_s"):
+        Command.from_bytes(b'{"v":2,"command_id":"c1","name":"stop_upload","issued_at":1.7e9,"ttl_s":0}')

@@ -123,6 +123,24 @@ def test_http_ingest_outcomes_and_queries(client: TestClient) -> None:
     assert "edgesight_hub_ingest_latency_seconds_bucket" in metrics
 
 
+def test_http_ingest_of_poison_is_a_rejection_not_a_503(client: TestClient, db: Database) -> None:
+    """Issue 8 item 1 over HTTP: a NUL in a heartbeat and a message the database refuses are
+    answered as permanent rejections (no SQL in the answer), the rest of the body is stored."""
+    from test_ingest_poison import crossing, nul_heartbeat, refuse_rule
+
+    refuse_rule(db, "poison")
+    dev, creds = _enrol(client)
+    r = client.post("/api/v1/ingest", content=_body(dev.frames(1), nul_heartbeat(dev), crossing(dev, "poison"),
+                                                    crossing(dev, "door")),
+                    headers={"Authorization": f"Bearer {creds['device_id']}:{creds['token']}",
+                             "Content-Type": "application/octet-stream"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [o["status"] for o in out["outcomes"]] == ["stored", "bad_payload", "unstorable", "stored"]
+    assert out["stored_through"] == 4
+    assert "INSERT" not in r.text and "poison rule" not in r.text and "no_poison" not in r.text
+
+
 def test_twin_versions_commands_and_privacy(client: TestClient, published: RecordingPublisher) -> None:
     dev, creds = _enrol(client)
     twin = client.get("/api/v1/devices/cam-1/twin", headers=H).json()

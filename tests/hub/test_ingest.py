@@ -112,6 +112,18 @@ def _frames_payload(dev: FakeDevice) -> bytes:
     return encode_batch([dev.frame(2)])
 
 
+def test_a_batch_of_duplicates_is_still_acknowledged(db: Database) -> None:
+    """A device resending what was stored (its ack lost) must learn stored_through, or it resends forever."""
+    dev = _device(db)
+    ing = Ingestor(db)
+    raws = [("cam-1", dev.frames(1)) for _ in range(3)]
+    assert ing.ingest_batch(raws).acks["cam-1"].stored_through == 3
+    again = ing.ingest_batch(raws[:2])  # known duplicates: the database is not asked about them
+    assert [o.status for o in again.outcomes] == ["duplicate", "duplicate"]
+    assert again.acks["cam-1"].stored_through == 3
+    assert _count(db, IngestLog) == 3
+
+
 def test_revocation_cuts_a_device_off(db: Database) -> None:
     dev = _device(db)
     ing = Ingestor(db, options=IngestOptions(secret_cache_s=0))

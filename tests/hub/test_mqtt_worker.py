@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -114,8 +115,6 @@ def test_two_workers_share_the_load_and_store_each_message_once(db: Database, wo
         for raw in pub.acks:
             env = open_envelope(raw, lambda device_id: secret[device_id])
             assert env.kind is Kind.ACK
-            import json
-
             last[env.device_id] = max(last.get(env.device_id, 0), json.loads(env.payload)["stored_through"])
         assert _wait(lambda: len(last) == 4, 1) and set(last.values()) == {500}
     finally:
@@ -251,3 +250,75 @@ def test_worker_reconnects_when_the_broker_comes_back(db: Database, group: str) 
         pub.close()
         worker.stop()
         proxy.close()
+
+
+def test_poison_messages_do_not_stop_the_worker(db: Database, workers: list[MqttWorker]) -> None:
+    """Issue 8 item 1 over the real broker: a NUL heartbeat and a message the database refuses are
+    rejected and acknowledged; every other device's messages (and the sender's later ones) are stored."""
+    from test_ingest_poison import crossing, nul_heartbeat, refuse_rule
+
+    refuse_rule(db, "poison")
+    fleet = [FakeDevice(e.device_id, e.secret) for e in (devices.enrol(db, f"p{i}-{secrets.token_hex(3)}")
+                                                        for i in range(3))]  # fmt: skip
+    pub = Publisher(f"pub-{secrets.token_hex(4)}")
+    for d in fleet:
+        pub.client.subscribe(f"edgesight/v1/d/{d.device_id}/down/ack", qos=1)
+    time.sleep(0.2)
+    try:
+        bad = fleet[0]
+        infos = [pub.send(bad, nul_heartbeat(bad)), pub.send(bad, crossing(bad, "poison"))]
+        for _ in range(20):
+            infos += [pub.send(d, d.frames(1)) for d in fleet] + [pub.send(d, crossing(d, "door")) for d in fleet]
+        for info in infos:
+            info.wait_for_publish(10)
+        total = 2 + 20 * 2 * 3
+        assert _wait(lambda: _stored(db) >= total, 30), f"logged {_stored(db)} of {total}"
+        with db.begin() as conn:
+            statuses = dict(conn.execute(select(IngestLog.seq, IngestLog.status)
+                                         .where(IngestLog.device_id == bad.device_id)).all())  # fmt: skip
+        assert statuses[1] == "bad_payload" and statuses[2] == "unstorable"
+        assert {s for seq, s in statuses.items() if seq > 2} == {"stored"}
+        secret = {d.device_id: d.secret for d in fleet}
+
+        def last_acks() -> dict[str, int]:
+            last: dict[str, int] = {}
+            for raw in list(pub.acks):
+                env = open_envelope(raw, lambda device_id: secret[device_id])
+                last[env.device_id] = max(last.get(env.device_id, 0), json.loads(env.payload)["stored_through"])
+            return last
+
+        assert _wait(lambda: last_acks() == {fleet[0].device_id: 42, fleet[1].device_id: 40,
+                                             fleet[2].device_id: 40}, 10), last_acks()  # fmt: skip
+        rejected = [json.loads(open_envelope(raw, lambda device_id: secret[device_id]).payload)["rejected"]
+                    for raw in pub.acks]  # fmt: skip
+        assert sorted(r for rs in rejected for r in rs) == [[1, "bad_payload"], [2, "unstorable"]]
+    finally:
+        pub.close()
+
+
+def test_device_drops_permanently_rejected_messages(db: Database, workers: list[MqttWorker], tmp_path: Path) -> None:
+    """Issue 8 item 5 end to end: the agent's uplink sends a NUL heartbeat and events naming another
+    device; the hub logs both as rejected, its ack moves past them, the outbox empties and counts them."""
+    import base64
+
+    from edgesight.agent.credentials import parse_credentials
+    from edgesight.agent.outbox import Outbox
+    from edgesight.agent.uplink import Uplink, UplinkSettings
+    from edgesight.core.events import EventType
+    from edgesight.core.wire import EventBatch, Heartbeat
+
+    e = devices.enrol(db, f"r-{secrets.token_hex(3)}")
+    creds = parse_credentials({"device_id": e.device_id, "secret": base64.b64encode(e.secret).decode(),
+                               "token": e.token, "broker": f"{MQTT[0]}:{MQTT[1]}"})  # fmt: skip
+    foreign = FakeDevice("someone-else", b"k" * 32).event(EventType.ZONE_ENTER, "z", side=None)
+    settings = UplinkSettings(window=8, ack_timeout_s=1.0, max_ack_timeout_s=2.0, reconnect_min_s=1, reconnect_max_s=2)
+    with Outbox(tmp_path / "outbox.sqlite") as box, Uplink(creds, box, settings) as uplink:
+        box.put(Kind.HEARTBEAT, Heartbeat(fps=1.0).to_bytes())
+        box.put(Kind.HEARTBEAT, b'{"model":{"id":"a\\u0000b","version":"1"}}')
+        box.put(Kind.EVENTS, EventBatch((foreign,)).to_bytes())
+        box.put(Kind.HEARTBEAT, Heartbeat(fps=2.0).to_bytes())
+        uplink.wake()
+        assert uplink.wait_drained(20), f"outbox still holds {box.count()}"
+        assert box.count() == 0 and uplink.acked_through == 4
+        assert uplink.stats.rejected_by_hub == 2
+        assert dict(uplink.stats.rejected_reasons) == {"bad_payload": 1, "record_device_mismatch": 1}

@@ -11,12 +11,17 @@ The loop only sequences; each job has its module and a typed result: batches
 (:mod:`~edgesight.agent.twin`). Messages are the typed ones of :mod:`edgesight.core.wire`. Twin
 changes and commands from the hub are applied between frames, on the sensing thread, without
 restarting anything.
+
+Each :meth:`Agent.run` mints a random run id and every event's id is minted within it
+(:meth:`Event.in_run`): frame indexes restart at 0 with the agent, and without the run id an
+event after a restart would repeat the id of an earlier one and be discarded by the hub.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections import Counter
@@ -28,6 +33,7 @@ from edgesight.agent._ratelimit import worth_logging
 from edgesight.agent.batching import Batcher
 from edgesight.agent.commands import PRIVACY_REFUSAL, CommandHandler
 from edgesight.agent.credentials import Credentials
+from edgesight.agent.downlink_guard import DownlinkGuard
 from edgesight.agent.feeds import FrameFeed
 from edgesight.agent.heartbeat import HeartbeatClock
 from edgesight.agent.outbox import DEFAULT_MAX_BYTES, Outbox, OutboxFullError
@@ -86,6 +92,8 @@ class AgentStats:
     twins_applied: int = 0
     twins_rejected: int = 0
     commands: int = 0
+    commands_refused: Counter[str] = field(default_factory=Counter)
+    """Commands refused (replayed, expired, old version, unreadable), by reason."""
     inbox_dropped: int = 0
     drained: bool = False
     uplink: UplinkStats | None = None
@@ -127,10 +135,15 @@ class Agent:
         self._beats = HeartbeatClock(settings.heartbeat_s)
         self._last_frame: FrameMeta | None = None
         self._batcher = Batcher(settings.batch_frames)
-        self._commands = CommandHandler(config.device_id)
+        self._commands = CommandHandler(
+            config.device_id, DownlinkGuard(settings.data_dir / "downlink_seq.json", credentials.secret)
+        )
+        self.stats.commands_refused = self._commands.refused
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
         self._twin_path = settings.data_dir / "twin.json"
+        self.run_id = ""
+        """Minted by :meth:`run`; part of every event id of that run."""
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (from a signal handler or another thread)."""
@@ -144,6 +157,8 @@ class Agent:
         except OSError as exc:
             raise StorageError(f"cannot create the agent data dir {data_dir}: {exc.strerror}") from exc
         self._restore_twin()
+        self.run_id = secrets.token_hex(8)
+        log.info("%s: run %s", self.config.device_id, self.run_id)
         with (
             Outbox(data_dir / "outbox.sqlite", max_bytes=self.settings.outbox_max_bytes) as outbox,
             Uplink(self.credentials, outbox, self.settings.uplink, on_downlink=self._receive) as uplink,
@@ -179,7 +194,7 @@ class Agent:
             result = self.analytics.update(meta)
             self.stats.frames += 1
             self._last_frame = meta
-            self._batcher.add(result.frame, result.events, time.monotonic())
+            self._batcher.add(result.frame, [e.in_run(self.run_id) for e in result.events], time.monotonic())
             now = time.monotonic()
             if self._batcher.due(now, self.state.upload.interval_s):
                 self._flush()
@@ -272,7 +287,7 @@ class Agent:
             if env.kind == Kind.DESIRED:
                 self._apply_desired(env.payload)
             elif env.kind == Kind.COMMAND:
-                self._command(env.payload)
+                self._command(env)
 
     def _restore_twin(self) -> None:
         twin = load_applied(self._twin_path)
@@ -314,9 +329,9 @@ class Agent:
             self.feed.set_sensor(new.sensor)
         self.state = new
 
-    def _command(self, payload: bytes) -> None:
+    def _command(self, env: Envelope) -> None:
         outcome = self._commands.handle(
-            payload, allow_images=self.state.privacy.allow_images, last_frame=self._last_frame
+            env, allow_images=self.state.privacy.allow_images, last_frame=self._last_frame
         )
         if outcome is None:
             return

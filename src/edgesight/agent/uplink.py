@@ -105,6 +105,8 @@ class UplinkStats:
     acks: int = 0
     acked_messages: int = 0
     rejected_by_hub: int = 0
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+    """Messages the hub rejected permanently (dropped from the outbox with its ack), by reason."""
     downlink: int = 0
     downlink_rejected: Counter[str] = field(default_factory=Counter)
 
@@ -383,6 +385,7 @@ class Uplink:
         self.stats.acks += 1
         if rejected:
             self.stats.rejected_by_hub += len(rejected)
+            self.stats.rejected_reasons.update(reason for _seq, reason in rejected)
             log.error("%s: the hub rejected messages (seq, reason): %s", self._device, rejected[:10])
         if stored_through <= self._acked:
             return

@@ -14,7 +14,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -349,6 +349,20 @@ class Event:
             properties=properties,
         )
 
+    def in_run(self, run_id: str) -> Event:
+        """This event with its id minted within ``run_id``.
+
+        An agent numbers frames from 0 at every start, so the same device, stream, frame index,
+        type and rule recur after a restart; the agent's run id (random per start) keeps those
+        events distinct. Replaying a recording without a run keeps the plain, deterministic ids.
+
+        Example:
+            >>> e = Event.create(EventType.ZONE_ENTER, FrameContext("cam-1", "main", 3, 10.0, (640, 480)), "z", side=1)
+            >>> e.in_run("r1").id == e.in_run("r1").id != e.in_run("r2").id != e.id
+            True
+        """
+        return replace(self, id=_uuid5(f"run/{run_id}/{self.id}"))
+
     def to_dict(self) -> dict[str, Any]:
         """The wire form: a JSON-ready dict with the fields in schema order.
 
@@ -462,4 +476,6 @@ def event_from_json(text: str | bytes) -> Event:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"<event>: not valid JSON ({exc.msg} at {exc.pos})") from exc
+    except (ValueError, RecursionError) as exc:  # bytes not UTF-8; nesting past the parser's depth
+        raise SchemaError(f"<event>: not valid JSON ({type(exc).__name__})") from None
     return Event.from_dict(data)

@@ -11,7 +11,17 @@ import time
 from typing import Any, Protocol
 
 from edgesight.core.errors import ConfigError
-from edgesight.core.wire import MAX_PAYLOAD, Ack, Command, DesiredTwin, Envelope, Leaf, Message, topic
+from edgesight.core.wire import (
+    COMMAND_TTL_S,
+    MAX_PAYLOAD,
+    Ack,
+    Command,
+    DesiredTwin,
+    Envelope,
+    Leaf,
+    Message,
+    topic,
+)
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.db import Database
 
@@ -87,10 +97,18 @@ def send_desired(db: Database, publisher: Publisher, device_id: str) -> DesiredT
 
 
 def send_command(
-    db: Database, publisher: Publisher, device_id: str, command_id: str, name: str, args: dict[str, Any]
+    db: Database,
+    publisher: Publisher,
+    device_id: str,
+    command_id: str,
+    name: str,
+    args: dict[str, Any],
+    ttl_s: float = COMMAND_TTL_S,
 ) -> None:
-    """Publish a command (not retained: a device offline now gets it from the hub's resend)."""
-    publisher.publish(topic(device_id, Leaf.COMMAND), _seal(db, device_id, Command(command_id, name, args)))
+    """Publish a command (not retained), valid for ``ttl_s`` seconds from now; the device refuses
+    it later, or when its envelope's seq is not above the highest it has accepted."""
+    command = Command(command_id, name, args, issued_at=time.time(), ttl_s=ttl_s)
+    publisher.publish(topic(device_id, Leaf.COMMAND), _seal(db, device_id, command))
 
 
 def ack_envelope(

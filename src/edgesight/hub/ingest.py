@@ -8,6 +8,11 @@ know, or absurd timestamps are *permanently* rejected (:attr:`IngestStatus.perma
 ``(device_id, seq)`` is logged, so the device's ``stored_through`` moves past them and the device
 stops resending. Each kind a device may send has one handler in ``_HANDLERS``; payloads are read
 with the typed messages of :mod:`edgesight.core.wire`.
+
+A message the database refuses never blocks the others (a poison message): when a batch's
+transaction fails for anything but a lost connection, the batch is split in halves and retried
+until the refused message is alone; it is then logged as ``unstorable`` (permanent), counted and
+logged here, and the rest of the batch is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from edgesight.core.errors import SchemaError, UnsupportedVersionError
+from edgesight.core.errors import SchemaError, StorageError, UnsupportedVersionError
 from edgesight.core.wire import (
     CommandResult,
     Envelope,
@@ -47,6 +52,7 @@ from edgesight.hub.storage.ingest_store import (
     MessageRows,
     ReportedRow,
     StoreBatch,
+    StoreResult,
     store_batch,
 )
 
@@ -191,7 +197,7 @@ class Ingestor:
         device_id, seq, nth = env.device_id, env.seq, opts.keep_every_nth_frame
         for f in frames:
             if f.device_id != device_id:
-                raise _Reject(IngestStatus.DEVICE_MISMATCH, f"frame of {f.device_id!r} in {device_id!r}'s message")
+                raise _Reject(IngestStatus.RECORD_DEVICE_MISMATCH, f"frame of {f.device_id!r} in {device_id!r}'s message")
             _check_time(f.timestamp, now, opts.max_future_s, f"frame {f.frame_index} timestamp")
             if f.frame_index % nth:
                 continue
@@ -204,7 +210,7 @@ class Ingestor:
         rows = []
         for i, ev in enumerate(EventBatch.from_bytes(env.payload).events):
             if ev.device_id != env.device_id:
-                raise _Reject(IngestStatus.DEVICE_MISMATCH, f"event {i} is about {ev.device_id!r}")
+                raise _Reject(IngestStatus.RECORD_DEVICE_MISMATCH, f"event {i} is about {ev.device_id!r}")
             _check_time(ev.timestamp, now, self.options.max_future_s, f"event {i} timestamp")
             rows.append(EventRecord(
                 env.device_id, env.seq, ev.id, ev.stream_id, ev.type.value, ev.rule, ev.trigger.value,
@@ -254,7 +260,14 @@ class Ingestor:
             try:
                 env = open_envelope(raw, self._secret_of, device_id=claimed)
             except EnvelopeError as exc:
-                outcomes[i] = Outcome(IngestStatus(exc.reason), claimed, None, str(exc))
+                status, seq = IngestStatus(exc.reason), exc.seq
+                outcomes[i] = Outcome(status, claimed, seq, str(exc))
+                if seq is None or not status.logged or topic_id not in (None, claimed) or (claimed, seq) in slots:
+                    continue
+                # signed by the device, so never acceptable: logged, lest the device resend it forever
+                slots[claimed, seq] = i
+                sent[claimed, seq] = now
+                batch.messages.append(MessageRows(LogRow(claimed, seq, exc.kind or 0, status, now)))
                 continue
             if topic_id is not None and topic_id != env.device_id:
                 outcomes[i] = Outcome(IngestStatus.DEVICE_MISMATCH, env.device_id, env.seq,
@@ -263,6 +276,7 @@ class Ingestor:
             k = (env.device_id, env.seq)
             if env.seq <= self._marks.get(env.device_id, 0) or k in slots:
                 outcomes[i] = Outcome(IngestStatus.DUPLICATE, env.device_id, env.seq, "already stored")
+                batch.ack_devices.add(env.device_id)
                 continue
             slots[k] = i
             status, detail = IngestStatus.STORED, ""
@@ -290,14 +304,7 @@ class Ingestor:
         sent: dict[tuple[str, int], float],
         reserve_acks: bool,
     ) -> BatchResult:
-        result = None
-        if batch.messages:
-            hook = self.rules.evaluate if self.rules is not None else None
-            try:
-                result = store_batch(self.db, batch, hook, reserve_acks)
-            finally:
-                if self.rules is not None:
-                    self.rules.flush(committed=result is not None)
+        result = self._store(batch, reserve_acks) if batch.messages or batch.ack_devices else None
         committed = time.time()
         rejected: dict[str, list[tuple[int, str]]] = {}
         m = self.metrics
@@ -311,6 +318,8 @@ class Ingestor:
                 m.latency.observe(max(0.0, committed - sent[row.key]))
             else:
                 rejected.setdefault(row.device_id, []).append((row.seq, row.status.value))
+                if row.status is IngestStatus.UNSTORABLE:
+                    outcomes[i] = Outcome(row.status, row.device_id, row.seq, "the database refused this message")
         final = [o if o is not None else Outcome(IngestStatus.BAD_PAYLOAD) for o in outcomes]
         for o in final:
             if o.status is IngestStatus.DUPLICATE:
@@ -325,6 +334,82 @@ class Ingestor:
                     self._marks[device_id] = max(self._marks.get(device_id, 0), ack.stored_through)
         m.batch_size.observe(len(final))
         return BatchResult(final, result.acks if result else {}, rejected)
+
+    def _store_once(self, messages: list[MessageRows], reserve_acks: bool, ack_devices: set[str]) -> StoreResult:
+        hook = self.rules.evaluate if self.rules is not None else None
+        result = None
+        try:
+            result = store_batch(self.db, StoreBatch(messages, ack_devices), hook, reserve_acks)
+        finally:
+            if self.rules is not None:
+                self.rules.flush(committed=result is not None)
+        return result
+
+    def _store(self, batch: StoreBatch, reserve_acks: bool) -> StoreResult:
+        """Store the batch; when the database refuses it, isolate the refused messages by bisection.
+
+        Each message the database refuses on its own becomes an ``unstorable`` log row in
+        ``batch.messages`` (in place). A lost connection is raised at once, as is a refusal of a
+        lone message's log row (then the database, not the message, is at fault).
+        """
+        try:
+            return self._store_once(batch.messages, reserve_acks, batch.ack_devices)
+        except _REFUSALS as exc:
+            if _connection_lost(exc) or not batch.messages:
+                raise
+            first = exc
+        results = self._bisect(batch.messages, reserve_acks, first)
+        if batch.ack_devices:
+            results.append(self._store_once([], reserve_acks, batch.ack_devices))
+        claimed = set().union(*(r.claimed for r in results))
+        acks: dict[str, AckState] = {}
+        for r in results:  # later stores moved stored_through further and reserved later ack seqs
+            acks.update(r.acks)
+        return StoreResult(claimed, acks, [e for r in results for e in r.new_events])
+
+    def _bisect(self, messages: list[MessageRows], reserve_acks: bool, exc: Exception) -> list[StoreResult]:
+        """Store ``messages`` (whose transaction failed with ``exc``) in halves, down to single ones."""
+        if len(messages) == 1:
+            row = messages[0].log
+            log.warning(
+                "%s: message %d (kind %d) rejected as unstorable: the database refused it (%s); the rest of "
+                "its batch is stored", row.device_id, row.seq, row.kind, type(exc.__cause__ or exc).__name__,
+            )  # fmt: skip
+            messages[0] = MessageRows(replace(row, status=IngestStatus.UNSTORABLE))
+            return [self._store_once(messages, reserve_acks, set())]  # a failure here is the database's: raised
+        results: list[StoreResult] = []
+        middle = len(messages) // 2
+        for lo, hi in ((0, middle), (middle, len(messages))):
+            part = messages[lo:hi]
+            try:
+                results.append(self._store_once(part, reserve_acks, set()))
+            except _REFUSALS as failed:
+                if _connection_lost(failed):
+                    raise
+                results += self._bisect(part, reserve_acks, failed)
+            messages[lo:hi] = part
+        return results
+
+
+_REFUSALS = (StorageError, ValueError)
+"""What a store raises when the database (or its driver's adapter) refuses a value."""
+
+
+_DATABASE_AT_FAULT = frozenset({"OperationalError", "InterfaceError", "DisconnectionError"})
+"""DB-API 2 (and SQLAlchemy) exception names of a database that is away, locked or restarting."""
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether a failed store is the database's fault (away, locked, restarting), not a message's.
+
+    Example:
+        >>> import sqlite3
+        >>> _connection_lost(StorageError("refused")), _connection_lost(sqlite3.OperationalError())
+        (False, True)
+    """
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    named = {k.__name__ for k in type(cause).__mro__} & _DATABASE_AT_FAULT
+    return bool(named) or bool(getattr(cause, "connection_invalidated", False))
 
 
 _HANDLERS: dict[Kind, _Handler] = {

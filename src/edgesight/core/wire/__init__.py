@@ -59,6 +59,7 @@ from edgesight.core.wire._json import (
     write_jsonl,
 )
 from edgesight.core.wire._messages import (
+    COMMAND_TTL_S,
     MESSAGE_TYPES,
     Ack,
     Command,
@@ -83,6 +84,7 @@ from edgesight.core.wire._topics import (
 __all__ = [
     "BATCH_VERSIONS",
     "BINARY_SUFFIX",
+    "COMMAND_TTL_S",
     "DOWNLINK_KINDS",
     "MAX_BODY_BYTES",
     "MAX_PAYLOAD",

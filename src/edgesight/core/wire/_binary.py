@@ -43,6 +43,7 @@ from edgesight.core.wire._json import (
     check_scalars,
     normalised_boxes,
 )
+from edgesight.core.wire._text import MAX_NAME, MAX_TEXT, check_text
 
 __all__ = [
     "BATCH_MAGIC",
@@ -64,6 +65,8 @@ BATCH_VERSIONS: tuple[int, ...] = (BATCH_VERSION,)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest uncompressed body accepted (bounds the memory a hostile payload can claim)."""
 
+_CONTEXT_TEXTS = (("device_id", MAX_TEXT), ("stream_id", MAX_TEXT), ("model.id", MAX_NAME), ("model.version", MAX_NAME))
+"""A frame context's strings and their longest lengths (``id@version`` fits the hub's column)."""
 DEFAULT_BOX_BITS = 12
 BOX_BITS_RANGE = range(8, 17)
 SCORE_SCALE = 255
@@ -359,7 +362,7 @@ class BatchReader:
         if flags & ~_FRAME_FLAGS:
             raise SchemaError(f"flags: unknown bits 0x{flags & ~_FRAME_FLAGS:02x}")
         if flags & _F_CONTEXT:
-            texts = [reader.text(p) for p in ("device_id", "stream_id", "model.id", "model.version")]
+            texts = [reader.text(p, limit) for p, limit in _CONTEXT_TEXTS]
             size = reader.size("frame_size")
             state.context = (texts[0], texts[1], texts[2], texts[3], size[0], size[1])
         if state.context is None:
@@ -579,12 +582,12 @@ class _Reader:
         self.pos = end
         return chunk
 
-    def text(self, path: str) -> str:
+    def text(self, path: str, limit: int = MAX_TEXT) -> str:
         raw = self.take(self.uint(), path)
         if not raw:
             raise SchemaError(f"{path}: expected a non-empty string, got ''")
         try:
-            return raw.decode("utf-8")
+            return check_text(raw.decode("utf-8"), path, limit)
         except UnicodeDecodeError:
             raise SchemaError(f"{path}: not valid UTF-8: {raw[:40]!r}") from None
 

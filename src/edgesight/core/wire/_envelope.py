@@ -33,6 +33,8 @@ __all__ = [
 MAGIC = b"ESE1"
 MAX_PAYLOAD = 1 << 20
 MAC_SIZE = 32
+MAX_SEQ = (1 << 63) - 1
+"""Largest sequence number (a signed 64-bit database column)."""
 _HEAD = struct.Struct(">4sBBH")  # magic, kind, flags, device id length
 _TAIL = struct.Struct(">QdI")  # seq, sent_at, payload length
 _BATCH_LENGTH = struct.Struct(">I")  # HTTP ingest bodies: [u32 length][envelope]...
@@ -56,11 +58,17 @@ class Kind(IntEnum):
 
 
 class EnvelopeError(SchemaError):
-    """An envelope that cannot be accepted; ``reason`` is the counted reject code."""
+    """An envelope that cannot be accepted; ``reason`` is the counted reject code.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    ``seq`` and ``kind`` are set when the envelope's MAC was valid (the device did sign it), so the
+    hub may record the rejection against the device's sequence.
+    """
+
+    def __init__(self, reason: str, detail: str, *, seq: int | None = None, kind: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.seq = seq
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +157,14 @@ def open_envelope(raw: bytes, secret_of: SecretLookup, *, device_id: str | None 
         raise EnvelopeError(
             "bad_mac", f"message claiming to be from {device_id!r} is not signed with its key"
         )
+    if not 1 <= seq <= MAX_SEQ:
+        raise EnvelopeError("bad_seq", f"sequence numbers run from 1 to {MAX_SEQ}, got {seq}")
     try:
         kind = Kind(kind_value)
     except ValueError as exc:
-        raise EnvelopeError("bad_kind", f"unknown message kind {kind_value}") from exc
+        raise EnvelopeError("bad_kind", f"unknown message kind {kind_value}", seq=seq, kind=kind_value) from exc
     if flags != 0:
-        raise EnvelopeError("bad_flags", f"reserved flags must be 0, got {flags}")
-    if seq < 1:
-        raise EnvelopeError("bad_seq", "sequence numbers start at 1")
+        raise EnvelopeError("bad_flags", f"reserved flags must be 0, got {flags}", seq=seq, kind=kind_value)
     return Envelope(kind, device_id, seq, sent_at, raw[offset : offset + size])
 
 

@@ -97,7 +97,10 @@ def read_metadata(path: Path | str) -> Iterator[FrameMeta]:
         yield from _read_binary(path)
     else:
         with path.open(encoding="utf-8") as fp:
-            yield from iter_jsonl(fp)
+            try:
+                yield from iter_jsonl(fp)
+            except UnicodeDecodeError as exc:
+                raise SchemaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block)") from None
 
 
 def _read_binary(path: Path) -> Iterator[FrameMeta]:
@@ -161,9 +164,12 @@ def read_events(path: Path | str) -> Iterator[Event]:
     if not path.is_file():
         raise StorageError(f"no such events file: {path}")
     with path.open(encoding="utf-8") as fp:
-        for number, line in enumerate(fp, 1):
-            if line.strip():
-                try:
-                    yield event_from_json(line)
-                except SchemaError as exc:
-                    raise SchemaError(f"{path}: line {number}: {exc}") from exc
+        try:
+            for number, line in enumerate(fp, 1):
+                if line.strip():
+                    try:
+                        yield event_from_json(line)
+                    except SchemaError as exc:
+                        raise SchemaError(f"{path}: line {number}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SchemaError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a block)") from None

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from edgesight.core.detections import Detections
 from edgesight.core.errors import SchemaError, UnsupportedVersionError
 from edgesight.core.frame import FRAME_SCHEMA, FrameMeta, ImageAttachment, Kpi, ModelRef
+from edgesight.core.wire._text import MAX_NAME, MAX_TEXT, check_text, loads_json
 
 __all__ = [
     "IMAGE_KINDS",
@@ -180,11 +181,7 @@ def frame_from_json(data: str | bytes) -> FrameMeta:
         ...
         edgesight.core.errors.UnsupportedVersionError: schema: unsupported version 'edgesight.frame/9'; ...
     """
-    try:
-        record = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"record: not valid JSON ({exc})") from None
-    return frame_from_dict(record)
+    return frame_from_dict(loads_json(data, "record"))
 
 
 def iter_jsonl(fp: Iterable[str]) -> Iterator[FrameMeta]:
@@ -312,7 +309,7 @@ def _model(value: Any) -> ModelRef:
         raise SchemaError(f"model: expected an object, got {_show(value)}")
     if value.keys() != _MODEL_KEYS:
         _raise_keys("model.", value.keys(), _MODEL_KEYS, _MODEL_KEYS)
-    return ModelRef(_text(value["id"], "model.id"), _text(value["version"], "model.version"))
+    return ModelRef(_text(value["id"], "model.id", MAX_NAME), _text(value["version"], "model.version", MAX_NAME))
 
 
 def _kpi(value: Any) -> Kpi:
@@ -347,10 +344,10 @@ def _image(value: Any) -> ImageAttachment:
     return ImageAttachment(kind=kind, jpeg=jpeg, size=_size(value["size"], "image.size"))
 
 
-def _text(value: Any, path: str) -> str:
+def _text(value: Any, path: str, limit: int = MAX_TEXT) -> str:
     if type(value) is not str or not value:
         raise SchemaError(f"{path}: expected a non-empty string, got {_show(value)}")
-    return value
+    return check_text(value, path, limit)
 
 
 def _uint(value: Any, path: str, limit: int) -> int:

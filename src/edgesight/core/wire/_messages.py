@@ -14,6 +14,7 @@ and field.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -23,8 +24,10 @@ from edgesight.core.events import EVENT_SCHEMA, Event
 from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.core.wire._binary import BATCH_VERSIONS, decode_batch, encode_batch
 from edgesight.core.wire._envelope import Kind
+from edgesight.core.wire._text import MAX_NAME, check_text, loads_json
 
 __all__ = [
+    "COMMAND_TTL_S",
     "MESSAGE_TYPES",
     "Ack",
     "Command",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 _VERSION_KEY = "v"
+_MAX_INT = (1 << 63) - 1
 _EVENT_SCHEMA_PREFIX = EVENT_SCHEMA.rsplit("/", 1)[0] + "/"
 
 
@@ -47,10 +51,7 @@ def _dumps(value: Any) -> bytes:
 
 
 def _loads(payload: bytes, what: str) -> Any:
-    try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{what}: payload is not JSON: {exc}") from None
+    return loads_json(payload, what)
 
 
 def _object(payload: bytes, what: str, version: int) -> dict[str, Any]:
@@ -76,14 +77,16 @@ def _int(data: Mapping[str, Any], key: str, what: str, minimum: int = 0) -> int:
     value = data.get(key)
     if type(value) is not int or value < minimum:
         raise SchemaError(f"{what}.{key}: expected an integer >= {minimum}, got {value!r}")
+    if value > _MAX_INT:
+        raise SchemaError(f"{what}.{key}: {value} does not fit in 64 bits")
     return value
 
 
-def _str(data: Mapping[str, Any], key: str, what: str) -> str:
+def _str(data: Mapping[str, Any], key: str, what: str, limit: int = MAX_NAME) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise SchemaError(f"{what}.{key}: expected a string, got {value!r}")
-    return value
+    return check_text(value, f"{what}.{key}", limit)
 
 
 def _dict(data: Mapping[str, Any], key: str, what: str) -> dict[str, Any]:
@@ -230,31 +233,56 @@ class DesiredTwin(_JsonMessage):
         return cls(_int(data, "version", cls.NAME), config)
 
 
+COMMAND_TTL_S = 300.0
+"""How long a command stays valid after the hub issued it, unless the hub says otherwise."""
+MAX_COMMAND_TTL_S = 7 * 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class Command(_JsonMessage):
     """Kind 17 (hub -> device): run ``name`` once; ``command_id`` makes a resent command harmless.
 
+    Version 2 adds ``issued_at`` (Unix seconds) and ``ttl_s``: a device refuses a command after
+    ``issued_at + ttl_s``. Its downlink sequence is the envelope's ``seq``, which the device
+    checks against the highest it has accepted (docs/protocol.md). A version 1 command (no
+    expiry) is refused with :class:`UnsupportedVersionError`.
+
     Example:
-        >>> Command("c1", "snapshot").to_bytes()
-        b'{"command_id":"c1","name":"snapshot","args":{}}'
+        >>> Command("c1", "snapshot", issued_at=1.7e9).to_bytes()
+        b'{"v":2,"command_id":"c1","name":"snapshot","args":{},"issued_at":1700000000.0,"ttl_s":300.0}'
+        >>> Command("c1", "snapshot", issued_at=1.7e9).expired(now=1.7e9 + 301)
+        True
     """
 
     KIND: ClassVar[Kind] = Kind.COMMAND
+    VERSION: ClassVar[int] = 2
     NAME: ClassVar[str] = "command"
 
     command_id: str
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    issued_at: float = field(default_factory=time.time)
+    ttl_s: float = COMMAND_TTL_S
+
+    def expired(self, now: float) -> bool:
+        """Whether ``now`` (Unix seconds) is past the command's expiry."""
+        return now > self.issued_at + self.ttl_s
 
     def _body(self) -> dict[str, Any]:
-        return {"command_id": self.command_id, "name": self.name, "args": self.args}
+        return {"command_id": self.command_id, "name": self.name, "args": self.args, "issued_at": self.issued_at,
+                "ttl_s": self.ttl_s}  # fmt: skip
 
     @classmethod
     def _from_body(cls, data: dict[str, Any]) -> Self:
         args = data.get("args", {})
         if not isinstance(args, dict):
             raise SchemaError(f"{cls.NAME}.args: expected a JSON object, got {args!r}")
-        return cls(_str(data, "command_id", cls.NAME), _str(data, "name", cls.NAME), args)
+        issued_at, ttl_s = _number(data, "issued_at", cls.NAME), _number(data, "ttl_s", cls.NAME)
+        if issued_at is None or issued_at <= 0:
+            raise SchemaError(f"{cls.NAME}.issued_at: expected Unix seconds, got {data.get('issued_at')!r}")
+        if ttl_s is None or not 0 < ttl_s <= MAX_COMMAND_TTL_S:
+            raise SchemaError(f"{cls.NAME}.ttl_s: expected 0 < seconds <= {MAX_COMMAND_TTL_S:.0f}, got {ttl_s!r}")
+        return cls(_str(data, "command_id", cls.NAME), _str(data, "name", cls.NAME), args, issued_at, ttl_s)
 
 
 @dataclass(frozen=True, slots=True)

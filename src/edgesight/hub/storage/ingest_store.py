@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Insert, Table, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from edgesight.core.errors import StorageError
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import (
     Aggregate,
@@ -69,6 +70,10 @@ class IngestStatus(StrEnum):
     BAD_PAYLOAD = "bad_payload"
     BAD_TIMESTAMP = "bad_timestamp"
     UNSUPPORTED_VERSION = "unsupported_version"
+    RECORD_DEVICE_MISMATCH = "record_device_mismatch"
+    """A signed message whose frames or events name another device."""
+    UNSTORABLE = "unstorable"
+    """A signed message the database refused to store although it stored the rest of its batch."""
 
     @property
     def permanent(self) -> bool:
@@ -88,7 +93,15 @@ class IngestStatus(StrEnum):
 
 
 _PERMANENT = frozenset(
-    {IngestStatus.BAD_PAYLOAD, IngestStatus.BAD_TIMESTAMP, IngestStatus.BAD_KIND, IngestStatus.UNSUPPORTED_VERSION}
+    {
+        IngestStatus.BAD_PAYLOAD,
+        IngestStatus.BAD_TIMESTAMP,
+        IngestStatus.BAD_KIND,
+        IngestStatus.BAD_FLAGS,
+        IngestStatus.UNSUPPORTED_VERSION,
+        IngestStatus.RECORD_DEVICE_MISMATCH,
+        IngestStatus.UNSTORABLE,
+    }
 )
 
 
@@ -206,6 +219,9 @@ class StoreBatch:
     """The messages of one ingest transaction."""
 
     messages: list[MessageRows] = field(default_factory=list)
+    ack_devices: set[str] = field(default_factory=set)
+    """Devices to acknowledge even if none of their messages is in ``messages`` (all were duplicates):
+    a device resending what the hub already stored must learn ``stored_through``, or it resends forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +271,16 @@ def _claim(conn: Connection, log: list[LogRow]) -> set[Key]:
 
 def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
     """PostgreSQL COPY (several times faster than multi-row INSERT)."""
+    import psycopg  # the PostgreSQL path only
+
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # the driver's own error: name the table, keep the cause for the caller
+        raise StorageError(f"postgresql refused COPY into {table}: {type(exc).__name__}") from exc
 
 
 def _store_rows(conn: Connection, table: str, rows: Sequence[FrameIndexRow] | Sequence[FrameBatchRow]) -> None:
@@ -367,9 +388,9 @@ def _store_device_state(conn: Connection, messages: list[MessageRows]) -> None:
                 .values(reported=r.state, reported_version=r.version, updated_at=r.received_at)
             )
         if (c := m.command_result) is not None:
-            conn.execute(
+            conn.execute(  # the first result counts: a device refusing a replay of it says nothing new
                 update(Command)
-                .where(Command.id == c.command_id, Command.device_id == c.device_id)
+                .where(Command.id == c.command_id, Command.device_id == c.device_id, Command.status == "sent")
                 .values(status="ok" if c.ok else "failed", detail=c.detail)
             )
 
@@ -430,5 +451,5 @@ def store_batch(
         _store_device_state(conn, mine)
         if on_events is not None and new_events:
             on_events(conn, new_events)
-        acks = _advance(conn, {m.log.device_id for m in batch.messages}, reserve_acks)
+        acks = _advance(conn, {m.log.device_id for m in batch.messages} | batch.ack_devices, reserve_acks)
     return StoreResult(claimed, acks, new_events)
