@@ -23,10 +23,16 @@ function describe(e) {
   return `${new Date(e.timestamp * 1000).toLocaleTimeString()} · ${e.type} · ${e.rule}${extra}${e.class_name ? ` · ${e.class_name}` : ""}`;
 }
 
-function hourly(rows) {
+function hourly(rows, hours = 24) {
+  // Every hour of the span gets a bar, an hour without crossings a zero one.
   const per = new Map();
   for (const r of rows) if (r.metric === "line_crossing") per.set(r.bucket, (per.get(r.bucket) || 0) + r.count);
-  return [...per.entries()].sort((a, b) => a[0] - b[0]).map(([t, value]) => ({ t, value }));
+  if (!per.size) return [];
+  const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
+  return Array.from({ length: hours }, (_, i) => {
+    const t = now - (hours - 1 - i) * 3600;
+    return { t, value: per.get(t) || 0 };
+  });
 }
 
 export async function showDevice(view, id, who) {
