@@ -1,0 +1,159 @@
+"""The console's sign-in, roles, CSRF, editor validation and backgrounds through its HTTP API (no browser)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edgesight.core.errors import ConfigError
+from edgesight.core.wire import open_envelope
+from edgesight.hub.api import create_app
+from edgesight.hub.console import accounts
+from edgesight.hub.console.accounts import Role
+from edgesight.hub.downlink import RecordingPublisher
+from edgesight.hub.service import HubService
+from edgesight.hub.settings import HubSettings
+
+ADMIN = "admin-token-for-console-tests-0123"
+ZONE = {"name": "till", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[tuple[TestClient, HubService, RecordingPublisher]]:
+    settings = HubSettings(data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None)
+    published = RecordingPublisher()
+    service = HubService(settings, published, run_mqtt=False)
+    with TestClient(create_app(settings, service)) as client:
+        r = client.post("/api/v1/devices", json={"device_id": "cam-1", "site": "s1"},
+                        headers={"Authorization": f"Bearer {ADMIN}"})  # fmt: skip
+        assert r.status_code == 201
+        client.app.state.device_secret = base64.b64decode(r.json()["secret"])  # type: ignore[attr-defined]
+        yield client, service, published
+
+
+def sign_in(client: TestClient, name: str, password: str) -> str:
+    """Signs in; returns the session's CSRF token."""
+    r = client.post("/console/login", data={"name": name, "password": password}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/"), r.headers
+    me = client.get("/console/api/me").json()
+    assert me["user"] == name
+    return str(me["csrf"])
+
+
+def test_wrong_password_gets_no_session(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    r = client.post("/console/login", data={"name": "admin", "password": ADMIN + "x"}, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/?login=failed")
+    assert "set-cookie" not in r.headers
+    assert client.get("/console/api/fleet").status_code == 401
+
+
+def test_cookie_is_httponly_strict_and_secure_over_tls(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    plain = client.post("/console/login", data={"name": "admin", "password": ADMIN}, follow_redirects=False)
+    cookie = plain.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    tls = client.post("https://testserver/console/login", data={"name": "admin", "password": ADMIN},
+                      follow_redirects=False)  # fmt: skip
+    assert "; secure" in tls.headers["set-cookie"].lower()
+    assert ADMIN not in client.get("/console/api/me").text
+
+
+def test_admin_saves_shapes_with_csrf_and_the_twin_is_published(
+    hub: tuple[TestClient, HubService, RecordingPublisher],
+) -> None:
+    client, _service, published = hub
+    csrf = sign_in(client, "admin", ADMIN)
+    url = "/console/api/devices/cam-1/analytics"
+    assert client.put(url, json={"zones": [ZONE]}).status_code == 403  # no CSRF header
+    assert client.put(url, json={"zones": [ZONE]}, headers={"X-CSRF-Token": "forged"}).status_code == 403
+    r = client.put(url, json={"zones": [ZONE]}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    assert r.json()["desired_version"] == 2
+    topic, payload, retain = published.sent[-1]
+    assert topic.endswith("/cam-1/down/desired") and retain
+    secret = client.app.state.device_secret  # type: ignore[attr-defined]
+    desired = json.loads(open_envelope(payload, lambda _d: secret).payload)
+    assert desired["config"]["analytics"]["zones"] == [ZONE]
+    assert client.get("/console/api/devices/cam-1").json()["zones"] == [ZONE]
+
+
+def test_invalid_shapes_are_refused_with_the_configs_message(
+    hub: tuple[TestClient, HubService, RecordingPublisher],
+) -> None:
+    client, _service, published = hub
+    csrf = sign_in(client, "admin", ADMIN)
+    bowtie = {"name": "bow", "polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]}
+    r = client.put("/console/api/devices/cam-1/analytics", json={"zones": [bowtie]}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("device cam-1 analytics: zones.0.polygon:")
+    assert "self-intersecting" in r.json()["detail"]
+    twice = {"zones": [ZONE, ZONE]}
+    r = client.put("/console/api/devices/cam-1/analytics", json=twice, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and "till" in r.json()["detail"]
+    assert published.sent == []
+    assert client.get("/console/api/devices/cam-1").json()["desired_version"] == 1
+
+
+def test_a_viewer_reads_but_cannot_change(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, service, _ = hub
+    password = accounts.add_user(service.db, "vera", Role.VIEWER)
+    csrf = sign_in(client, "vera", password)
+    assert [d["id"] for d in client.get("/console/api/fleet").json()] == ["cam-1"]
+    r = client.put("/console/api/devices/cam-1/analytics", json={"zones": [ZONE]}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 403 and "viewer" in r.json()["detail"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    r = client.put("/console/api/devices/cam-1/background", content=png, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 403
+    # The bearer API stays closed to a console session.
+    assert client.get("/api/v1/devices").status_code == 401
+
+
+def test_sign_out_ends_the_session(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    sign_in(client, "admin", ADMIN)
+    cookie = client.cookies.get("edgesight_session")
+    assert client.post("/console/api/logout").status_code == 204
+    client.cookies.set("edgesight_session", str(cookie))
+    assert client.get("/console/api/me").status_code == 401
+
+
+def test_sessions_expire_and_names_are_checked(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    _client, service, _ = hub
+    token, session = accounts.start_session(service.db, "vera", Role.VIEWER, now=1000.0)
+    assert accounts.find_session(service.db, token, now=1001.0) == session
+    assert accounts.find_session(service.db, token, now=1000.0 + accounts.SESSION_TTL_S) is None
+    with pytest.raises(ConfigError, match="reserved"):
+        accounts.add_user(service.db, "admin", Role.ADMIN)
+    with pytest.raises(ConfigError, match="'a b'"):
+        accounts.add_user(service.db, "a b", Role.VIEWER)
+    accounts.add_user(service.db, "vera", Role.VIEWER)
+    with pytest.raises(ConfigError, match="already exists"):
+        accounts.add_user(service.db, "vera", Role.ADMIN)
+
+
+def test_only_png_or_jpeg_backgrounds_are_stored(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    csrf = sign_in(client, "admin", ADMIN)
+    url = "/console/api/devices/cam-1/background"
+    assert client.get(url).status_code == 404
+    r = client.put(url, content=b"<svg onload=alert(1)>", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 400 and "only PNG or JPEG" in r.json()["detail"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    assert client.put(url, content=png, headers={"X-CSRF-Token": csrf}).status_code == 204
+    got = client.get(url)
+    assert (got.headers["content-type"], got.content) == ("image/png", png)
+    assert client.get("/console/api/devices/cam-1").json()["has_background"] is True
+
+
+def test_the_page_forbids_inline_and_foreign_scripts(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    r = client.get("/")
+    assert r.status_code == 200 and '<form method="post" action="/console/login">' in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "http" not in r.text.split("<body>")[0]  # no CDN: every asset is served by the hub
