@@ -19,7 +19,7 @@ import httpx
 
 from edgesight.core.events import EventType
 from edgesight.core.frame import ModelRef
-from edgesight.core.wire import Heartbeat, join_envelopes
+from edgesight.core.wire import Heartbeat, ReportedTwin, join_envelopes
 from edgesight.testing import FakeDevice
 
 ADMIN_TOKEN = "console-admin-token-0123456789abcdef"
@@ -103,6 +103,7 @@ class StreamingDevice(threading.Thread):
         self.period_s = period_s
         self.sent = 0
         self.stopped = threading.Event()
+        self.lock = threading.Lock()  # the device's sequence numbers are taken one message at a time
 
     def run(self) -> None:
         d = self.device
@@ -117,9 +118,18 @@ class StreamingDevice(threading.Thread):
                                   counts_by_class={"person": self.sent % 5})]  # fmt: skip
                 heartbeat = d.send(Heartbeat(fps=9.6, dnn_ms=38.5, model=ModelRef("nanodet-coco-int8", "1.2.0"),
                                              uptime_s=float(self.sent), outbox_pending=0))  # fmt: skip
-                r = client.post(self.url, content=join_envelopes([d.events(events), heartbeat]), headers=self.auth)
+                with self.lock:
+                    body = join_envelopes([d.events(events), heartbeat])
+                    r = client.post(self.url, content=body, headers=self.auth)
                 assert r.status_code == 200, r.text
                 self.stopped.wait(self.period_s)
+
+    def report_twin(self, version: int, analytics: dict[str, Any]) -> None:
+        """Report the desired twin ``version`` applied, as the agent does after applying it."""
+        with self.lock:
+            body = join_envelopes([self.device.send(ReportedTwin(version, {"analytics": analytics}))])
+            r = httpx.post(self.url, content=body, headers=self.auth, timeout=10)
+        assert r.status_code == 200, r.text
 
     def stop(self) -> None:
         self.stopped.set()

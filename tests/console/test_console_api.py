@@ -25,7 +25,7 @@ ZONE = {"name": "till", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[tuple[TestClient, HubService, RecordingPublisher]]:
-    settings = HubSettings(data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None)
+    settings = HubSettings(data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None, auth_failures_per_minute=3)
     published = RecordingPublisher()
     service = HubService(settings, published, run_mqtt=False)
     with TestClient(create_app(settings, service)) as client:
@@ -51,6 +51,19 @@ def test_wrong_password_gets_no_session(hub: tuple[TestClient, HubService, Recor
     assert (r.status_code, r.headers["location"]) == (303, "/?login=failed")
     assert "set-cookie" not in r.headers
     assert client.get("/console/api/fleet").status_code == 401
+
+
+def test_failed_sign_ins_are_limited_per_address(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:
+    client, _service, _ = hub
+    wrong = {"name": "admin", "password": "guess-" + "x" * 20}
+    locations = [client.post("/console/login", data=wrong, follow_redirects=False).headers["location"]
+                 for _ in range(4)]  # fmt: skip
+    assert locations[:3] == ["/?login=failed"] * 3
+    assert locations[3].startswith("/?login=wait&retry=")
+    right = client.post("/console/login", data={"name": "admin", "password": ADMIN}, follow_redirects=False)
+    assert right.headers["location"].startswith("/?login=wait") and "set-cookie" not in right.headers
+    # the same limit guards the bearer API
+    assert client.get("/api/v1/devices", headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 429
 
 
 def test_cookie_is_httponly_strict_and_secure_over_tls(hub: tuple[TestClient, HubService, RecordingPublisher]) -> None:

@@ -123,6 +123,9 @@ def test_draw_a_zone_save_and_the_desired_twin_has_it(admin_page: Page, hub: Hub
     assert len(zone["polygon"]) == 4
     assert zone["polygon"][0] == pytest.approx([0.1, 0.5], abs=0.01)
     assert analytics["lines"][0]["start"] == pytest.approx([0.6, 0.2], abs=0.01)
+    expect(page.locator("#twin")).to_contain_text(f"twin v{twin['desired_version']}: device at v", timeout=WAIT_MS)
+    device.report_twin(twin["desired_version"], analytics)  # the page hears of it by its live stream
+    expect(page.locator("#twin")).to_contain_text("applied by the device", timeout=WAIT_MS)
     # A zero-length line is refused with the config's own message, and nothing is written.
     version = twin["desired_version"]
     page.click("[data-act=line]")

@@ -50,13 +50,21 @@ def page() -> FileResponse:
 
 @router.post("/console/login")
 async def login(request: Request, hub: HubDep) -> RedirectResponse:
-    """The sign-in form (name and password; name ``admin`` with the hub's admin token): back to ``/``."""
+    """The sign-in form (name and password; name ``admin`` with the hub's admin token): back to ``/``.
+
+    Failures count in the hub's per-address limit of failed logins, shared with the bearer API.
+    """
+    client = request.client.host if request.client is not None else "unknown"
+    wait = hub.login_throttle.retry_after(client)
+    if wait is not None:
+        return RedirectResponse(f"/?login=wait&retry={wait}", status_code=status.HTTP_303_SEE_OTHER)
     body = await request.body()
     fields = parse_qs(body[:_MAX_FORM_BYTES].decode(errors="replace"))
     name = (fields.get("name") or [""])[0].strip()
     password = (fields.get("password") or [""])[0]
     role = await run_in_threadpool(accounts.authenticate, hub.db, name, password, hub.admin_token)
     if role is None:
+        hub.login_throttle.record_failure(client)
         return RedirectResponse("/?login=failed", status_code=status.HTTP_303_SEE_OTHER)
     token, _session = accounts.start_session(hub.db, name, role)
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
@@ -121,7 +129,7 @@ def _sse(event: str, data: Any) -> str:
 
 @api.get("/devices/{device_id}/live")
 async def live(device_id: str, request: Request, session: SessionDep, hub: HubDep) -> StreamingResponse:
-    """Server-sent events: ``counts`` (this hour) when they change and each new ``event`` of the device.
+    """Server-sent events: ``counts`` (this hour) and ``twin`` versions when they change, each new ``event``.
 
     The hub's database is the source: the stream reads it every second, the browser never polls.
     """
@@ -132,12 +140,17 @@ async def live(device_id: str, request: Request, session: SessionDep, hub: HubDe
         since = now - now % 3600
         after: tuple[float, str] = (now - 60.0, "")
         last_counts: dict[str, Any] | None = None
+        last_twin: dict[str, Any] | None = None
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             counts = await run_in_threadpool(views.live_counts, hub.db, device_id, since)
             if counts != last_counts:
                 last_counts = counts
                 yield _sse("counts", counts)
+            twin = await run_in_threadpool(views.twin_versions, hub.db, device_id)
+            if twin != last_twin:
+                last_twin = twin
+                yield _sse("twin", twin)
             for e in await run_in_threadpool(views.new_events, hub.db, device_id, after):
                 after = (e["timestamp"], e["id"])
                 yield _sse("event", e)

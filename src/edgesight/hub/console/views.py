@@ -12,7 +12,9 @@ from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.queries import Filter
 from edgesight.hub.storage.tables import EventRow
 
-__all__ = ["OFFLINE_AFTER_S", "device_status", "fleet", "live_counts", "new_events", "split_model"]
+__all__ = [
+    "OFFLINE_AFTER_S", "device_status", "fleet", "live_counts", "new_events", "split_model", "twin_versions",
+]
 
 OFFLINE_AFTER_S = 30.0
 """A device is offline when nothing arrived for three default heartbeat periods (10 s each)."""
@@ -93,3 +95,11 @@ def new_events(db: Database, device_id: str, after: tuple[float, str], limit: in
     )  # fmt: skip
     with db.begin() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def twin_versions(db: Database, device_id: str) -> dict[str, Any]:
+    """The desired version, the version the device reports applied, and its error if it refused one."""
+    twin = devices.get_twin(db, device_id)
+    if twin is None:
+        return {"desired": 0, "reported": 0, "error": None}
+    return {"desired": twin.desired_version, "reported": twin.reported_version, "error": twin.reported.get("error")}

@@ -20,7 +20,9 @@ async function start() {
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
     $("login").hidden = false;
-    $("login-error").hidden = !location.search.includes("login=failed");
+    const outcome = new URLSearchParams(location.search).get("login");
+    $("login-error").hidden = outcome !== "failed";
+    $("login-wait").hidden = outcome !== "wait";
     return;
   }
   document.body.dataset.role = who.role;

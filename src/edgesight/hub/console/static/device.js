@@ -38,7 +38,8 @@ function hourly(rows, hours = 24) {
 export async function showDevice(view, id, who) {
   const d = await get(`/console/api/devices/${encodeURIComponent(id)}`);
   view.innerHTML = `<section class="card"><h1>${esc(d.id)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h1>
-      <p class="muted">site ${esc(d.site ?? "–")} · ${esc(d.model ?? "no model reported")} ${esc(d.version ?? "")} · ${num(d.fps)} fps · DNN ${num(d.dnn_ms)} ms · last seen ${ago(d.last_seen)}</p></section>
+      <p class="muted">site ${esc(d.site ?? "–")} · <span id="twin">twin v${d.desired_version}</span></p>
+      <p class="muted">${esc(d.model ?? "no model reported")} ${esc(d.version ?? "")} · ${num(d.fps)} fps · DNN ${num(d.dnn_ms)} ms · last seen ${ago(d.last_seen)}</p></section>
     <div class="grid">
       <section class="card"><h2>This hour</h2><div id="counts" class="counts"><p class="muted">Connecting…</p></div></section>
       <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
@@ -61,6 +62,11 @@ export async function showDevice(view, id, who) {
   source.addEventListener("counts", (m) => {
     view.querySelector("#counts").innerHTML = countCards(JSON.parse(m.data));
     if (Date.now() - chartAt > 60_000) drawChart(); // new counts: the chart may have a new bar
+  });
+  source.addEventListener("twin", (m) => {
+    const t = JSON.parse(m.data);
+    const state = t.reported >= t.desired ? "applied by the device" : `device at v${t.reported}, waiting`;
+    view.querySelector("#twin").textContent = `twin v${t.desired}: ${state}${t.error ? ` (refused: ${t.error})` : ""}`;
   });
   source.addEventListener("event", (m) => {
     const li = document.createElement("li");
