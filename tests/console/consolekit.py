@@ -54,6 +54,7 @@ class HubProcess:
     """``edgesight hub serve`` on SQLite in ``data_dir``, MQTT off, on a free port."""
 
     data_dir: Path
+    mqtt: str = "off"
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -64,7 +65,7 @@ class HubProcess:
     def start(self) -> None:
         env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN_TOKEN}
         self.proc = subprocess.Popen(
-            [*CLI, "hub", "serve", "--mqtt", "off", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            [*CLI, "hub", "serve", "--mqtt", self.mqtt, "--data-dir", str(self.data_dir), "--port", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 60

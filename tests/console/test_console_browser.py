@@ -95,7 +95,7 @@ def test_device_page_counts_rise_live_and_no_device_image_reaches_the_browser(
     assert "text/event-stream" in kinds
 
 
-def _click_at(page: Page, fx: float, fy: float) -> None:
+def click_at(page: Page, fx: float, fy: float) -> None:
     canvas = page.locator("#canvas")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -108,12 +108,12 @@ def test_draw_a_zone_save_and_the_desired_twin_has_it(admin_page: Page, hub: Hub
     page.goto(hub.url + "/#/device/cam-entrance")
     page.click("[data-act=zone]")
     for fx, fy in [(0.1, 0.5), (0.45, 0.5), (0.45, 0.9), (0.1, 0.9)]:
-        _click_at(page, fx, fy)
+        click_at(page, fx, fy)
     page.click("[data-act=finish]")
     page.fill("#shape-name", "queue")
     page.click("[data-act=line]")
-    _click_at(page, 0.6, 0.2)
-    _click_at(page, 0.6, 0.8)
+    click_at(page, 0.6, 0.2)
+    click_at(page, 0.6, 0.8)
     page.click("[data-act=save]")
     expect(page.locator("#editor-msg")).to_contain_text("Saved", timeout=WAIT_MS)
     page.locator(".editor").screenshot(path=str(DOCS / "console-editor.png"))
@@ -129,8 +129,8 @@ def test_draw_a_zone_save_and_the_desired_twin_has_it(admin_page: Page, hub: Hub
     # A zero-length line is refused with the config's own message, and nothing is written.
     version = twin["desired_version"]
     page.click("[data-act=line]")
-    _click_at(page, 0.8, 0.3)
-    _click_at(page, 0.8, 0.3)
+    click_at(page, 0.8, 0.3)
+    click_at(page, 0.8, 0.3)
     page.click("[data-act=save]")
     expect(page.locator("#editor-msg")).to_contain_text("the line has zero length", timeout=WAIT_MS)
     assert hub.admin("GET", "/api/v1/devices/cam-entrance/twin").json()["desired_version"] == version

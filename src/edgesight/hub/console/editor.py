@@ -14,16 +14,24 @@ from edgesight.hub.service import HubService
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.devices import TwinState
 
-__all__ = ["ShapesBody", "check_shapes", "save_shapes"]
+__all__ = ["ShapesBody", "check_shapes", "running_analytics", "save_shapes"]
 
 
 class ShapesBody(BaseModel):
-    """The editor's zones and lines as ``analytics.zones`` / ``analytics.lines`` items (checked later)."""
+    """The editor's zones and/or lines as ``analytics.zones`` / ``analytics.lines`` items (checked later).
+
+    A list left out (None) is not changed: the device keeps its own, e.g. the lines of its config
+    file that the hub has not heard of yet.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    zones: list[dict[str, Any]] = Field(default_factory=list, max_length=64)
-    lines: list[dict[str, Any]] = Field(default_factory=list, max_length=64)
+    zones: list[dict[str, Any]] | None = Field(None, max_length=64)
+    lines: list[dict[str, Any]] | None = Field(None, max_length=64)
+
+    def patch(self) -> dict[str, Any]:
+        """The merge patch of ``analytics``: only the lists given."""
+        return {k: v for k, v in (("zones", self.zones), ("lines", self.lines)) if v is not None}
 
 
 def check_shapes(current: dict[str, Any], body: ShapesBody, source: str) -> dict[str, Any]:
@@ -39,7 +47,7 @@ def check_shapes(current: dict[str, Any], body: ShapesBody, source: str) -> dict
         ...
         fastapi.exceptions.HTTPException: 422: cam-1: lines.0: Value error, start == end == [0.2, 0.5]: the line has zero length
     """
-    merged = merge_patch(current, {"zones": body.zones, "lines": body.lines})
+    merged = merge_patch(current, body.patch())
     try:
         AnalyticsConfig.model_validate(merged)
     except ValidationError as exc:
@@ -47,11 +55,28 @@ def check_shapes(current: dict[str, Any], body: ShapesBody, source: str) -> dict
     return merged
 
 
+def running_analytics(twin: TwinState | None) -> dict[str, Any]:
+    """The device's reported ``analytics`` with the desired ``analytics`` overrides merged over it.
+
+    Example:
+        >>> t = TwinState("d", {"analytics": {"lines": []}}, 2, {"analytics": {"zones": [1], "lines": [2]}}, 1, 0.0)
+        >>> running_analytics(t)
+        {'zones': [1], 'lines': []}
+    """
+    if twin is None:
+        return {}
+    return merge_patch(dict(twin.reported.get("analytics") or {}), dict(twin.desired.get("analytics") or {}))
+
+
 def save_shapes(hub: HubService, device_id: str, body: ShapesBody) -> TwinState:
-    """Replace the desired zones and lines (after :func:`check_shapes`) and publish the twin."""
+    """Replace the desired zones and lines (after :func:`check_shapes`) and publish the twin.
+
+    They are checked in the analytics the device would run: what it last reported running (its
+    file plus the desired state it applied) with the desired overrides over it.
+    """
     twin = devices.get_twin(hub.db, device_id)
-    current = dict((twin.desired if twin else {}).get("analytics") or {})
+    current = running_analytics(twin)
     check_shapes(current, body, f"device {device_id} analytics")
-    state = devices.patch_desired(hub.db, device_id, {"analytics": {"zones": body.zones, "lines": body.lines}})
+    state = devices.patch_desired(hub.db, device_id, {"analytics": body.patch()})
     send_desired(hub.db, hub.publisher, device_id)
     return state

@@ -95,12 +95,12 @@ def fleet(session: SessionDep, hub: HubDep) -> list[dict[str, Any]]:
 
 @api.get("/devices/{device_id}")
 def device(device_id: str, session: SessionDep, hub: HubDep) -> dict[str, Any]:
-    """One device's row of the fleet, its zones and lines (desired), and twin versions."""
-    device_or_404(hub, device_id)
-    row = next(r for r in views.fleet(hub.db) if r["id"] == device_id)
+    """One device's row of the fleet, its zones and lines (as it runs them, desired over reported), twin versions."""
+    row = views.device_row(hub.db, device_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not enrolled")
     twin = devices.get_twin(hub.db, device_id)
-    desired = twin.desired if twin else {}
-    analytics = desired.get("analytics") or {}
+    analytics = editor.running_analytics(twin)
     return {
         **row,
         "zones": analytics.get("zones") or [], "lines": analytics.get("lines") or [],
@@ -129,7 +129,7 @@ def _sse(event: str, data: Any) -> str:
 
 @api.get("/devices/{device_id}/live")
 async def live(device_id: str, request: Request, session: SessionDep, hub: HubDep) -> StreamingResponse:
-    """Server-sent events: ``counts`` (this hour) and ``twin`` versions when they change, each new ``event``.
+    """Server-sent events: ``counts`` (this hour), ``health`` and ``twin`` when they change, each new ``event``.
 
     The hub's database is the source: the stream reads it every second, the browser never polls.
     """
@@ -141,12 +141,17 @@ async def live(device_id: str, request: Request, session: SessionDep, hub: HubDe
         after: tuple[float, str] = (now - 60.0, "")
         last_counts: dict[str, Any] | None = None
         last_twin: dict[str, Any] | None = None
+        last_health: dict[str, Any] | None = None
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             counts = await run_in_threadpool(views.live_counts, hub.db, device_id, since)
             if counts != last_counts:
                 last_counts = counts
                 yield _sse("counts", counts)
+            health = await run_in_threadpool(views.device_row, hub.db, device_id)
+            if health != last_health:
+                last_health = health
+                yield _sse("health", health)
             twin = await run_in_threadpool(views.twin_versions, hub.db, device_id)
             if twin != last_twin:
                 last_twin = twin

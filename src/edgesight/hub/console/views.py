@@ -13,7 +13,7 @@ from edgesight.hub.storage.queries import Filter
 from edgesight.hub.storage.tables import EventRow
 
 __all__ = [
-    "OFFLINE_AFTER_S", "device_status", "fleet", "live_counts", "new_events", "split_model", "twin_versions",
+    "OFFLINE_AFTER_S", "device_row", "device_status", "fleet", "live_counts", "new_events", "split_model", "twin_versions",
 ]
 
 OFFLINE_AFTER_S = 30.0
@@ -47,19 +47,26 @@ def split_model(model: str | None) -> tuple[str | None, str | None]:
     return (name, version) if sep else (model, None)
 
 
+def _row(d: devices.DeviceInfo, now: float) -> dict[str, Any]:
+    h = d.health or {}
+    model, version = split_model(h.get("model"))
+    return {
+        "id": d.id, "site": d.site, "status": device_status(h.get("last_seen"), d.revoked_at is not None, now),
+        "last_seen": h.get("last_seen"), "fps": h.get("fps"), "dnn_ms": h.get("dnn_ms"),
+        "model": model, "version": version,
+    }  # fmt: skip
+
+
 def fleet(db: Database, now: float | None = None) -> list[dict[str, Any]]:
     """One row per device: status from its last message, fps, DNN ms, model and version, site."""
     now = time.time() if now is None else now
-    rows = []
-    for d in devices.list_devices(db):
-        h = d.health or {}
-        model, version = split_model(h.get("model"))
-        rows.append({
-            "id": d.id, "site": d.site, "status": device_status(h.get("last_seen"), d.revoked_at is not None, now),
-            "last_seen": h.get("last_seen"), "fps": h.get("fps"), "dnn_ms": h.get("dnn_ms"),
-            "model": model, "version": version,
-        })  # fmt: skip
-    return rows
+    return [_row(d, now) for d in devices.list_devices(db)]
+
+
+def device_row(db: Database, device_id: str, now: float | None = None) -> dict[str, Any] | None:
+    """The fleet row of one device, None if it is not enrolled."""
+    found = devices.list_devices(db, device_id=device_id)
+    return _row(found[0], time.time() if now is None else now) if found else None
 
 
 def live_counts(db: Database, device_id: str, since: float) -> dict[str, Any]:

@@ -35,11 +35,15 @@ function hourly(rows, hours = 24) {
   });
 }
 
+function head(d, twin) {
+  return `<h1>${esc(d.id)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h1>
+    <p class="muted">site ${esc(d.site ?? "–")} · <span id="twin">${esc(twin)}</span></p>
+    <p class="muted">${esc(d.model ?? "no model reported")} ${esc(d.version ?? "")} · ${num(d.fps)} fps · DNN ${num(d.dnn_ms)} ms · last seen ${ago(d.last_seen)}</p>`;
+}
+
 export async function showDevice(view, id, who) {
   const d = await get(`/console/api/devices/${encodeURIComponent(id)}`);
-  view.innerHTML = `<section class="card"><h1>${esc(d.id)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h1>
-      <p class="muted">site ${esc(d.site ?? "–")} · <span id="twin">twin v${d.desired_version}</span></p>
-      <p class="muted">${esc(d.model ?? "no model reported")} ${esc(d.version ?? "")} · ${num(d.fps)} fps · DNN ${num(d.dnn_ms)} ms · last seen ${ago(d.last_seen)}</p></section>
+  view.innerHTML = `<section class="card" id="head"></section>
     <div class="grid">
       <section class="card"><h2>This hour</h2><div id="counts" class="counts"><p class="muted">Connecting…</p></div></section>
       <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
@@ -47,6 +51,8 @@ export async function showDevice(view, id, who) {
     <section class="card chart"><h2>Line crossings per hour (24 h)</h2><div id="chart"></div></section>
     <section class="card editor"><h2>Zones and lines</h2><div id="editor"></div></section>`;
 
+  let twinText = `twin v${d.desired_version}`;
+  view.querySelector("#head").innerHTML = head(d, twinText);
   const chart = view.querySelector("#chart");
   let chartAt = 0;
   const drawChart = async () => {
@@ -61,13 +67,16 @@ export async function showDevice(view, id, who) {
   const source = new EventSource(`/console/api/devices/${encodeURIComponent(id)}/live`);
   source.addEventListener("counts", (m) => {
     view.querySelector("#counts").innerHTML = countCards(JSON.parse(m.data));
-    if (Date.now() - chartAt > 60_000) drawChart(); // new counts: the chart may have a new bar
+    // New counts: redraw the chart now and then (its hourly bars move slowly), at once while it is empty.
+    if (Date.now() - chartAt > 60_000 || (chart.querySelector("svg") === null && Date.now() - chartAt > 3000)) drawChart();
   });
   source.addEventListener("twin", (m) => {
     const t = JSON.parse(m.data);
     const state = t.reported >= t.desired ? "applied by the device" : `device at v${t.reported}, waiting`;
-    view.querySelector("#twin").textContent = `twin v${t.desired}: ${state}${t.error ? ` (refused: ${t.error})` : ""}`;
+    twinText = `twin v${t.desired}: ${state}${t.error ? ` (refused: ${t.error})` : ""}`;
+    view.querySelector("#twin").textContent = twinText;
   });
+  source.addEventListener("health", (m) => { view.querySelector("#head").innerHTML = head(JSON.parse(m.data), twinText); });
   source.addEventListener("event", (m) => {
     const li = document.createElement("li");
     li.textContent = describe(JSON.parse(m.data));

@@ -12,6 +12,7 @@ export function mountEditor(root, device, who) {
     zones: structuredClone(device.zones),
     lines: structuredClone(device.lines),
   };
+  const changed = new Set(); // which lists were edited: only those are saved (the device keeps the others)
   let selected = null; // {kind: "zones"|"lines", index}
   let drawing = null;  // {kind, points: [[x, y]...]} while adding a shape
   let drag = null;     // {kind, index, vertex|null, from: [x, y], orig}
@@ -98,6 +99,7 @@ export function mountEditor(root, device, who) {
   function finish() {
     if (drawing?.kind === "zones" && drawing.points.length >= 3) {
       shapes.zones.push({ name: freshName("zones", "zone"), polygon: drawing.points });
+      changed.add("zones");
       selected = { kind: "zones", index: shapes.zones.length - 1 };
     }
     drawing = null;
@@ -109,10 +111,12 @@ export function mountEditor(root, device, who) {
       const act = ev.target.closest("button")?.dataset.act;
       if (act === "zone" || act === "line") { drawing = { kind: act === "zone" ? "zones" : "lines", points: [] }; selected = null; render(); }
       if (act === "finish") finish();
-      if (act === "delete" && selected) { shapes[selected.kind].splice(selected.index, 1); selected = null; render(); }
+      if (act === "delete" && selected) { changed.add(selected.kind); shapes[selected.kind].splice(selected.index, 1); selected = null; render(); }
       if (act === "save") await save();
     });
-    nameInput.addEventListener("input", () => { if (selected) shapes[selected.kind][selected.index].name = nameInput.value; });
+    nameInput.addEventListener("input", () => {
+      if (selected) { shapes[selected.kind][selected.index].name = nameInput.value; changed.add(selected.kind); }
+    });
     nameInput.addEventListener("change", render);
     root.querySelector("#plan").addEventListener("change", async (ev) => {
       const file = ev.target.files[0];
@@ -127,6 +131,7 @@ export function mountEditor(root, device, who) {
         if (drawing.kind === "lines" && drawing.points.length === 2) {
           const [start, end] = drawing.points;
           shapes.lines.push({ name: freshName("lines", "line"), start, end });
+          changed.add("lines");
           selected = { kind: "lines", index: shapes.lines.length - 1 };
           drawing = null;
         }
@@ -149,6 +154,7 @@ export function mountEditor(root, device, who) {
       if (!drag) return;
       const p = point(ev);
       const s = shapes[drag.kind][drag.index];
+      changed.add(drag.kind);
       if (drag.vertex !== null) {
         if (drag.kind === "zones") s.polygon[drag.vertex] = p; else s[drag.vertex ? "end" : "start"] = p;
       } else {
@@ -167,7 +173,8 @@ export function mountEditor(root, device, who) {
     msg.className = "muted";
     msg.textContent = "Saving…";
     try {
-      const res = await put(`/console/api/devices/${encodeURIComponent(device.id)}/analytics`, shapes);
+      const body = Object.fromEntries([...changed].map((kind) => [kind, shapes[kind]]));
+      const res = await put(`/console/api/devices/${encodeURIComponent(device.id)}/analytics`, body);
       msg.textContent = `Saved: desired version ${res.desired_version}; the device applies it when it receives the twin.`;
     } catch (e) {
       msg.className = "error";
