@@ -49,10 +49,19 @@ def test_wrong_password_is_refused_and_the_token_never_reaches_scripts(browser: 
     context.close()
 
 
-def test_fleet_lists_the_streaming_device_online(admin_page: Page, device: StreamingDevice) -> None:
+def test_fleet_lists_the_streaming_device_online(admin_page: Page, hub: HubProcess, device: StreamingDevice) -> None:
+    for i in range(199):  # a fleet of 200: one streaming, the rest enrolled and never heard from
+        r = hub.admin("POST", "/api/v1/devices", json={"device_id": f"cam-{i:03d}", "site": f"store-{i % 20:02d}"})
+        assert r.status_code == 201, r.text
     page = admin_page
     row = page.locator("#fleet tbody tr", has_text="cam-entrance")
     page.click("#refresh")
+    expect(page.locator("#fleet-count")).to_have_text("200 of 200 devices", timeout=WAIT_MS)
+    page.click("th[data-key=status]")  # sorted by status: "never" < "online"
+    expect(page.locator("#fleet tbody tr").last).to_contain_text("cam-entrance")
+    page.click("th[data-key=status]")
+    expect(page.locator("#fleet tbody tr").first).to_contain_text("cam-entrance")
+    page.screenshot(path=str(DOCS / "console-fleet.png"))
     expect(row).to_contain_text("online", timeout=WAIT_MS)
     expect(row).to_contain_text("nanodet-coco-int8")
     expect(row).to_contain_text("1.2.0")
@@ -60,8 +69,9 @@ def test_fleet_lists_the_streaming_device_online(admin_page: Page, device: Strea
     page.fill("#filter", "no-such-device")
     expect(page.locator("#fleet tbody tr")).to_have_count(0)
     page.fill("#filter", "store-12")
+    expect(page.locator("#fleet tbody tr")).to_have_count(11)  # cam-entrance and 10 seeded in store-12
+    page.fill("#filter", "online")
     expect(page.locator("#fleet tbody tr")).to_have_count(1)
-    page.screenshot(path=str(DOCS / "console-fleet.png"))
 
 
 def _count(page: Page, selector: str) -> int:
