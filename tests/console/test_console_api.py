@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from edgesight.cli.hub import hub_app
 from edgesight.core.errors import ConfigError
 from edgesight.core.wire import open_envelope
 from edgesight.hub.api import create_app
@@ -18,6 +20,7 @@ from edgesight.hub.console.accounts import Role
 from edgesight.hub.downlink import RecordingPublisher
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
+from edgesight.hub.storage import Database
 
 ADMIN = "admin-token-for-console-tests-0123"
 ZONE = {"name": "till", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}
@@ -170,3 +173,17 @@ def test_the_page_forbids_inline_and_foreign_scripts(hub: tuple[TestClient, HubS
     assert r.status_code == 200 and '<form method="post" action="/console/login">' in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert "http" not in r.text.split("<body>")[0]  # no CDN: every asset is served by the hub
+
+
+def test_user_add_cli_prints_a_password_that_signs_in(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(hub_app, ["user", "add", "olga", "--role", "admin", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    password = result.stdout.strip().rsplit(" ", 1)[-1]
+    db = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    assert accounts.authenticate(db, "olga", password, ADMIN) is Role.ADMIN
+    assert accounts.authenticate(db, "olga", password + "x", ADMIN) is None
+    db.close()
+    bad = runner.invoke(hub_app, ["user", "add", "pat", "--role", "owner", "--data-dir", str(tmp_path)])
+    assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
+    assert "--role: expected admin or viewer, got 'owner'" in str(bad.exception)
