@@ -64,7 +64,7 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
 ) -> None:
-    """Run the API and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
+    """Run the API, the web console (at /) and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
     from edgesight.hub.api import create_app
