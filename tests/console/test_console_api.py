@@ -13,14 +13,16 @@ from typer.testing import CliRunner
 
 from edgesight.cli.hub import hub_app
 from edgesight.core.errors import ConfigError
-from edgesight.core.wire import open_envelope
+from edgesight.core.events import EventType
+from edgesight.core.wire import join_envelopes, open_envelope
 from edgesight.hub.api import create_app
-from edgesight.hub.console import accounts
+from edgesight.hub.console import accounts, routes
 from edgesight.hub.console.accounts import Role
 from edgesight.hub.downlink import RecordingPublisher
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
+from edgesight.testing import FakeDevice
 
 ADMIN = "admin-token-for-console-tests-0123"
 ZONE = {"name": "till", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}
@@ -36,6 +38,7 @@ def hub(tmp_path: Path) -> Iterator[tuple[TestClient, HubService, RecordingPubli
                         headers={"Authorization": f"Bearer {ADMIN}"})  # fmt: skip
         assert r.status_code == 201
         client.app.state.device_secret = base64.b64decode(r.json()["secret"])  # type: ignore[attr-defined]
+        client.app.state.device_token = r.json()["token"]  # type: ignore[attr-defined]
         yield client, service, published
 
 
@@ -187,3 +190,40 @@ def test_user_add_cli_prints_a_password_that_signs_in(tmp_path: Path) -> None:
     bad = runner.invoke(hub_app, ["user", "add", "pat", "--role", "owner", "--data-dir", str(tmp_path)])
     assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
     assert "--role: expected admin or viewer, got 'owner'" in str(bad.exception)
+
+
+def _sse_messages(body: str) -> list[dict[str, str]]:
+    messages = []
+    for block in body.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            messages.append(fields)
+    return messages
+
+
+def test_live_stream_sends_counts_and_events_and_resumes_after_the_last_one(
+    hub: tuple[TestClient, HubService, RecordingPublisher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _service, _ = hub
+    monkeypatch.setattr(routes, "LIVE_STREAM_S", 0.3)  # streams end soon, as they do every 30 s
+    monkeypatch.setattr(routes, "LIVE_POLL_S", 0.05)
+    dev = FakeDevice("cam-1", client.app.state.device_secret)  # type: ignore[attr-defined]
+    crossings = [dev.event(EventType.LINE_CROSSING, "door", class_name="person", track_ids=(i,), direction="in",
+                           status="CrossRight", crossed_frame_index=i, point=[0.5, 0.5]) for i in range(3)]  # fmt: skip
+    auth = {"Authorization": f"Bearer cam-1:{client.app.state.device_token}"}  # type: ignore[attr-defined]
+    assert client.post("/api/v1/ingest", content=join_envelopes([dev.events(crossings)]), headers=auth).status_code == 200
+    sign_in(client, "admin", ADMIN)
+    first = _sse_messages(client.get("/console/api/devices/cam-1/live").text)
+    kinds = [m["event"] for m in first]
+    assert kinds[:3] == ["counts", "health", "twin"] and kinds.count("event") == 3
+    assert json.loads(first[0]["data"])["lines"] == {"door": {"in": 3}}
+    events = [m for m in first if m["event"] == "event"]
+    assert [json.loads(m["data"])["id"] for m in events] == [e.id for e in crossings]  # oldest first
+    # The browser reconnects with the id of the last event it got: nothing is sent twice.
+    more = [dev.event(EventType.LINE_CROSSING, "door", class_name="person", track_ids=(9,), direction="out",
+                      status="CrossLeft", crossed_frame_index=9, point=[0.5, 0.5])]  # fmt: skip
+    assert client.post("/api/v1/ingest", content=join_envelopes([dev.events(more)]), headers=auth).status_code == 200
+    again = _sse_messages(client.get("/console/api/devices/cam-1/live",
+                                     headers={"Last-Event-ID": events[-1]["id"]}).text)  # fmt: skip
+    assert [json.loads(m["data"])["id"] for m in again if m["event"] == "event"] == [more[0].id]
+    assert json.loads(again[0]["data"])["lines"] == {"door": {"in": 3, "out": 1}}

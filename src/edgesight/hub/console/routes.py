@@ -31,6 +31,9 @@ __all__ = ["install", "router"]
 STATIC = Path(__file__).parent / "static"
 LIVE_POLL_S = 1.0
 """How often the live stream reads the database for new events and counts."""
+LIVE_STREAM_S = 30.0
+"""How long one live stream lasts: the browser reconnects by itself and resumes after the last event
+it got (``Last-Event-ID``); short streams keep an open page from holding up the hub's shutdown."""
 _MAX_FORM_BYTES = 4096
 
 # Our own files only: no inline script, no other origin; images only from us (the uploaded plan).
@@ -123,8 +126,23 @@ def series(
     return queries.aggregates(hub.db, f, seconds)
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _sse(event: str, data: Any, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _resume_after(last_event_id: str | None, default: tuple[float, str]) -> tuple[float, str]:
+    """Where a reconnecting stream resumes: after the ``<timestamp> <event id>`` the browser last got.
+
+    Example:
+        >>> _resume_after("1700000000.5 ab12", (0.0, "")), _resume_after("junk", (1.0, ""))
+        ((1700000000.5, 'ab12'), (1.0, ''))
+    """
+    ts, _, eid = (last_event_id or "").partition(" ")
+    try:
+        return (float(ts), eid) if eid else default
+    except ValueError:
+        return default
 
 
 @api.get("/devices/{device_id}/live")
@@ -138,12 +156,12 @@ async def live(device_id: str, request: Request, session: SessionDep, hub: HubDe
     async def stream() -> AsyncIterator[str]:
         now = time.time()
         since = now - now % 3600
-        after: tuple[float, str] = (now - 60.0, "")
+        after = _resume_after(request.headers.get("last-event-id"), (now - 60.0, ""))
         last_counts: dict[str, Any] | None = None
         last_twin: dict[str, Any] | None = None
         last_health: dict[str, Any] | None = None
-        yield "retry: 2000\n\n"
-        while not await request.is_disconnected():
+        yield "retry: 500\n\n"
+        while time.time() - now < LIVE_STREAM_S and not await request.is_disconnected():
             counts = await run_in_threadpool(views.live_counts, hub.db, device_id, since)
             if counts != last_counts:
                 last_counts = counts
@@ -158,7 +176,7 @@ async def live(device_id: str, request: Request, session: SessionDep, hub: HubDe
                 yield _sse("twin", twin)
             for e in await run_in_threadpool(views.new_events, hub.db, device_id, after):
                 after = (e["timestamp"], e["id"])
-                yield _sse("event", e)
+                yield _sse("event", e, f"{e['timestamp']!r} {e['id']}")
             await asyncio.sleep(LIVE_POLL_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
