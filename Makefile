@@ -27,10 +27,14 @@ $(VTEST):
 /usr/bin/ffmpeg:
 	bash tools/apt_install.sh ffmpeg
 
+# The console's browser tests drive Debian's chromium by its path (Playwright never downloads one).
+/usr/bin/chromium:
+	bash tools/apt_install.sh chromium
+
 run: setup
 	$(VENV)/bin/edgesight sense --source $(VTEST) --out runs/vtest.jsonl
 
-test: setup /usr/bin/ffmpeg lint
+test: setup /usr/bin/ffmpeg /usr/bin/chromium lint
 	$(VENV)/bin/pytest
 
 lint: setup

@@ -66,7 +66,7 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate: serve HTTPS.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")] = None,
 ) -> None:
-    """Run the API and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
+    """Run the API, the web console (at /) and the MQTT ingestion worker (HTTPS with --tls-cert and --tls-key)."""
     import uvicorn
 
     from edgesight.hub.api import create_app
@@ -145,6 +145,32 @@ def enrol(
         return
     write_private_text(out, text + "\n")
     typer.echo(f"credentials of {device_id} written to {out} (mode 0600)", err=True)
+
+
+user_app = typer.Typer(no_args_is_help=True, help="Users of the web console (roles admin and viewer).")
+hub_app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The new user's name.")],
+    role: Annotated[str, typer.Option(help="admin (may change devices) or viewer (may only look).")] = "viewer",
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Create a console user and print its generated password (shown only once)."""
+    from edgesight.hub.console import accounts
+    from edgesight.hub.storage import Database
+
+    if role not in {r.value for r in accounts.Role}:
+        raise ConfigError(f"--role: expected admin or viewer, got {role!r}")
+    database = Database(_settings(db, data_dir).database_url())
+    database.migrate()
+    try:
+        password = accounts.add_user(database, name, accounts.Role(role))
+    finally:
+        database.close()
+    typer.echo(f"user {name} ({role}) password: {password}")
 
 
 @hub_app.command("revoke")

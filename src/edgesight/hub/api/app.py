@@ -44,6 +44,9 @@ def create_app(settings: HubSettings, service: HubService | None = None) -> Fast
     app.dependency_overrides[get_settings] = lambda: settings
     for module in (health, devices, twins, ingest, queries, export, rules, insights):
         app.include_router(module.router)
+    from edgesight.hub.console import routes as console  # here: the console's modules import hub.api.deps
+
+    console.install(app)
     if not public:
 
         @app.get("/openapi.json", include_in_schema=False, dependencies=[AdminDep])

@@ -1,4 +1,4 @@
-"""ORM tables of the hub (SQLAlchemy 2). Migrations 0001 and 0002 create exactly these.
+"""ORM tables of the hub (SQLAlchemy 2). Migrations 0001 to 0003 create exactly these.
 
 Times are Unix seconds (float) throughout, as on the wire; JSON columns hold the wire forms.
 """
@@ -17,6 +17,9 @@ __all__ = [
     "Alert",
     "Base",
     "Command",
+    "ConsoleBackground",
+    "ConsoleSession",
+    "ConsoleUser",
     "Device",
     "DeviceHealth",
     "EventRow",
@@ -174,3 +177,34 @@ class Alert(Base):
     created_at: Mapped[float] = mapped_column(Float)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     delivered: Mapped[str] = mapped_column(String(16), default="pending")
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the web console; ``role`` is ``admin`` or ``viewer``."""
+
+    __tablename__ = "console_users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie's SHA-256, who, and the CSRF token its scripts send back."""
+
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    csrf: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class ConsoleBackground(Base):
+    """The floor plan or reference image a user uploaded for a device's zone editor."""
+
+    __tablename__ = "console_backgrounds"
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[float] = mapped_column(Float)

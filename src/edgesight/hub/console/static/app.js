@@ -1,0 +1,37 @@
+// The console's entry: who is signed in, then the page named by the URL hash (#/ or #/device/ID).
+import { ApiError, me, post } from "./api.js";
+import { showFleet } from "./fleet.js";
+import { showDevice } from "./device.js";
+
+const $ = (id) => document.getElementById(id);
+let leave = null; // the current page's clean-up (closes its live stream)
+
+async function route(who) {
+  if (leave) { leave(); leave = null; }
+  const view = $("view");
+  const m = location.hash.match(/^#\/device\/(.+)$/);
+  leave = m ? await showDevice(view, decodeURIComponent(m[1]), who) : await showFleet(view, who);
+}
+
+async function start() {
+  let who;
+  try {
+    who = await me();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    $("login").hidden = false;
+    const outcome = new URLSearchParams(location.search).get("login");
+    $("login-error").hidden = outcome !== "failed";
+    $("login-wait").hidden = outcome !== "wait";
+    return;
+  }
+  document.body.dataset.role = who.role;
+  $("who").textContent = `${who.user} (${who.role})`;
+  $("nav").hidden = false;
+  $("logout").hidden = false;
+  $("logout").addEventListener("click", async () => { await post("/console/api/logout"); location.replace("/"); });
+  window.addEventListener("hashchange", () => route(who));
+  await route(who);
+}
+
+start();

@@ -1,0 +1,87 @@
+// Device page: live counts and events by server-sent events, counts per hour as a chart, the zone/line editor.
+import { get } from "./api.js";
+import { barChart } from "./chart.js";
+import { ago, esc, num } from "./html.js";
+import { mountEditor } from "./editor.js";
+
+function countCards(counts) {
+  const cards = [];
+  for (const [line, dirs] of Object.entries(counts.lines)) {
+    for (const [dir, n] of Object.entries(dirs)) {
+      cards.push(`<div class="count" data-line="${esc(line)}" data-direction="${esc(dir)}"><small>line ${esc(line)} · ${esc(dir)}</small><b>${n}</b></div>`);
+    }
+  }
+  for (const [zone, n] of Object.entries(counts.zones)) {
+    cards.push(`<div class="count" data-zone="${esc(zone)}"><small>zone ${esc(zone)} · now</small><b>${n}</b></div>`);
+  }
+  return cards.join("") || `<p class="muted">No crossings or zone counts this hour yet.</p>`;
+}
+
+function describe(e) {
+  const p = e.properties || {};
+  const extra = p.direction ? ` ${p.direction}` : p.count !== undefined ? ` count ${p.count}` : "";
+  return `${new Date(e.timestamp * 1000).toLocaleTimeString()} · ${e.type} · ${e.rule}${extra}${e.class_name ? ` · ${e.class_name}` : ""}`;
+}
+
+function hourly(rows, hours = 24) {
+  // Every hour of the span gets a bar, an hour without crossings a zero one.
+  const per = new Map();
+  for (const r of rows) if (r.metric === "line_crossing") per.set(r.bucket, (per.get(r.bucket) || 0) + r.count);
+  if (!per.size) return [];
+  const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
+  return Array.from({ length: hours }, (_, i) => {
+    const t = now - (hours - 1 - i) * 3600;
+    return { t, value: per.get(t) || 0 };
+  });
+}
+
+function head(d, twin) {
+  return `<h1>${esc(d.id)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h1>
+    <p class="muted">site ${esc(d.site ?? "–")} · <span id="twin">${esc(twin)}</span></p>
+    <p class="muted">${esc(d.model ?? "no model reported")} ${esc(d.version ?? "")} · ${num(d.fps)} fps · DNN ${num(d.dnn_ms)} ms · last seen ${ago(d.last_seen)}</p>`;
+}
+
+export async function showDevice(view, id, who) {
+  const d = await get(`/console/api/devices/${encodeURIComponent(id)}`);
+  view.innerHTML = `<section class="card" id="head"></section>
+    <div class="grid">
+      <section class="card"><h2>This hour</h2><div id="counts" class="counts"><p class="muted">Connecting…</p></div></section>
+      <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
+    </div>
+    <section class="card chart"><h2>Line crossings per hour (24 h)</h2><div id="chart"></div></section>
+    <section class="card editor"><h2>Zones and lines</h2><div id="editor"></div></section>`;
+
+  let twinText = `twin v${d.desired_version}`;
+  view.querySelector("#head").innerHTML = head(d, twinText);
+  const chart = view.querySelector("#chart");
+  let chartAt = 0;
+  const drawChart = async () => {
+    chartAt = Date.now();
+    const rows = await get(`/console/api/devices/${encodeURIComponent(id)}/series?bucket=hour&span_h=24`);
+    chart.innerHTML = barChart(hourly(rows), { label: (t) => new Date(t * 1000).getHours() + ":00" });
+  };
+  await drawChart();
+  mountEditor(view.querySelector("#editor"), d, who);
+
+  const feed = view.querySelector("#feed");
+  const source = new EventSource(`/console/api/devices/${encodeURIComponent(id)}/live`);
+  source.addEventListener("counts", (m) => {
+    view.querySelector("#counts").innerHTML = countCards(JSON.parse(m.data));
+    // New counts: redraw the chart now and then (its hourly bars move slowly), at once while it is empty.
+    if (Date.now() - chartAt > 60_000 || (chart.querySelector("svg") === null && Date.now() - chartAt > 3000)) drawChart();
+  });
+  source.addEventListener("twin", (m) => {
+    const t = JSON.parse(m.data);
+    const state = t.reported >= t.desired ? "applied by the device" : `device at v${t.reported}, waiting`;
+    twinText = `twin v${t.desired}: ${state}${t.error ? ` (refused: ${t.error})` : ""}`;
+    view.querySelector("#twin").textContent = twinText;
+  });
+  source.addEventListener("health", (m) => { view.querySelector("#head").innerHTML = head(JSON.parse(m.data), twinText); });
+  source.addEventListener("event", (m) => {
+    const li = document.createElement("li");
+    li.textContent = describe(JSON.parse(m.data));
+    feed.prepend(li);
+    while (feed.children.length > 100) feed.lastChild.remove();
+  });
+  return () => source.close();
+}

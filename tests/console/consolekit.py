@@ -1,0 +1,137 @@
+"""A real hub process (``edgesight hub serve``) and a device feeding it over HTTP, for the browser tests."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from edgesight.core.events import EventType
+from edgesight.core.frame import ModelRef
+from edgesight.core.wire import Heartbeat, ReportedTwin, join_envelopes
+from edgesight.testing import FakeDevice
+
+ADMIN_TOKEN = "console-admin-token-0123456789abcdef"
+CLI = [sys.executable, "-c", "from edgesight.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def add_user(data_dir: Path, name: str, role: str) -> str:
+    """``edgesight hub user add``; returns the password it prints."""
+    out = subprocess.run([*CLI, "hub", "user", "add", name, "--role", role, "--data-dir", str(data_dir)],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    found = re.search(r"password: (\S+)", out)
+    assert found, out
+    return found.group(1)
+
+
+@dataclass
+class HubProcess:
+    """``edgesight hub serve`` on SQLite in ``data_dir``, MQTT off, on a free port."""
+
+    data_dir: Path
+    mqtt: str = "off"
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN_TOKEN}
+        self.proc = subprocess.Popen(
+            [*CLI, "hub", "serve", "--mqtt", self.mqtt, "--data-dir", str(self.data_dir), "--port", str(self.port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not port_open(self.port):
+            assert self.proc.poll() is None, "the hub exited at start"
+            assert time.monotonic() < deadline, "the hub did not open its port in 60 s"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def admin(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        return httpx.request(method, self.url + path, headers=headers, timeout=10, **kw)
+
+
+class StreamingDevice(threading.Thread):
+    """An enrolled device sending heartbeats, ``door`` crossings and ``till`` zone counts every ``period_s``."""
+
+    def __init__(self, hub: HubProcess, device_id: str, site: str, period_s: float = 0.4) -> None:
+        super().__init__(daemon=True, name=f"device-{device_id}")
+        r = hub.admin("POST", "/api/v1/devices", json={"device_id": device_id, "site": site})
+        assert r.status_code == 201, r.text
+        creds = r.json()
+        self.device = FakeDevice(device_id, base64.b64decode(creds["secret"]))
+        self.auth = {"Authorization": f"Bearer {device_id}:{creds['token']}",
+                     "Content-Type": "application/octet-stream"}  # fmt: skip
+        self.url = hub.url + "/api/v1/ingest"
+        self.period_s = period_s
+        self.sent = 0
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()  # the device's sequence numbers are taken one message at a time
+
+    def run(self) -> None:
+        d = self.device
+        with httpx.Client(timeout=10) as client:
+            while not self.stopped.is_set():
+                self.sent += 1
+                inward = self.sent % 3 != 0
+                events = [d.event(EventType.LINE_CROSSING, "door", class_name="person", track_ids=(self.sent,),
+                                  direction="in" if inward else "out", status="CrossRight" if inward else "CrossLeft",
+                                  crossed_frame_index=d.frame_index, point=[0.5, 0.5]),
+                          d.event(EventType.ZONE_COUNT, "till", trigger="interval", count=self.sent % 5,
+                                  counts_by_class={"person": self.sent % 5})]  # fmt: skip
+                heartbeat = d.send(Heartbeat(fps=9.6, dnn_ms=38.5, model=ModelRef("nanodet-coco-int8", "1.2.0"),
+                                             uptime_s=float(self.sent), outbox_pending=0))  # fmt: skip
+                with self.lock:
+                    body = join_envelopes([d.events(events), heartbeat])
+                    r = client.post(self.url, content=body, headers=self.auth)
+                assert r.status_code == 200, r.text
+                self.stopped.wait(self.period_s)
+
+    def report_twin(self, version: int, analytics: dict[str, Any]) -> None:
+        """Report the desired twin ``version`` applied, as the agent does after applying it."""
+        with self.lock:
+            body = join_envelopes([self.device.send(ReportedTwin(version, {"analytics": analytics}))])
+            r = httpx.post(self.url, content=body, headers=self.auth, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(10)
