@@ -181,6 +181,16 @@ EXPORTS = {
     "edgesight.hub.api.schemas": ["AlertPublic", "CommandCreate", "CommandPublic", "Condition", "DEVICE_ID", "DesiredPatch",
         "DeviceCreate", "DeviceCredentials", "DevicePublic", "EventPublic", "FramePublic", "IngestResponse",
         "OutcomePublic", "RuleCreate", "RulePublic", "Topics", "TwinPublic"],
+    "edgesight.hub.console": [],
+    "edgesight.hub.console.accounts": ["ADMIN_TOKEN_USER", "Role", "SESSION_TTL_S", "Session", "add_user", "authenticate", "end_session",
+        "find_session", "start_session"],
+    "edgesight.hub.console.auth": ["COOKIE", "EditorDep", "SessionDep", "clear_cookie", "set_cookie"],
+    "edgesight.hub.console.backgrounds": ["MAX_BYTES", "exists", "image_type", "load", "store"],
+    "edgesight.hub.console.editor": ["ShapesBody", "check_shapes", "running_analytics", "save_shapes"],
+    "edgesight.hub.console.passwords": ["hash_password", "new_password", "verify_password"],
+    "edgesight.hub.console.routes": ["install", "router"],
+    "edgesight.hub.console.views": ["OFFLINE_AFTER_S", "device_row", "device_status", "fleet", "live_counts", "new_events",
+        "split_model", "twin_versions"],
     "edgesight.hub.downlink": ["DesiredTooLargeError", "NullPublisher", "Publisher", "RecordingPublisher", "ack_envelope",
         "check_desired_fits", "send_command", "send_desired"],
     "edgesight.hub.ingest": ["BatchResult", "IngestOptions", "IngestStatus", "Ingestor", "MIN_TIMESTAMP", "Outcome"
@@ -206,13 +216,15 @@ EXPORTS = {
 ],
     "edgesight.hub.storage.migrations.versions.0002_frame_batches": ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"
 ],
+    "edgesight.hub.storage.migrations.versions.0003_console": ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"
+],
     "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "events", "frames", "iter_events"
 ],
     "edgesight.hub.storage.rules": ["create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert"
 ],
     "edgesight.hub.storage.secret_box": ["SEALED_PREFIX", "SealedSecret", "SecretBox"],
-    "edgesight.hub.storage.tables": ["Aggregate", "Alert", "Base", "Command", "Device", "DeviceHealth", "EventRow", "FrameBatch",
-        "FrameRow", "IngestLog", "Rule", "Twin"],
+    "edgesight.hub.storage.tables": ["Aggregate", "Alert", "Base", "Command", "ConsoleBackground", "ConsoleSession", "ConsoleUser",
+        "Device", "DeviceHealth", "EventRow", "FrameBatch", "FrameRow", "IngestLog", "Rule", "Twin"],
     "edgesight.sensor": [],
     "edgesight.sensor.annotate": ["VideoAnnotator"],
     "edgesight.sensor.appearance": ["EMBEDDING_SIZE", "torso_histograms"],

@@ -135,3 +135,12 @@ class StreamingDevice(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join(10)
+
+
+def screenshot_dir(tmp: Path) -> Path:
+    """Where the browser tests save their screenshots: ``docs/`` when ``EDGESIGHT_SCREENSHOTS=docs``
+    (to refresh the README's pictures), else a temporary folder, so a test run leaves the tree clean."""
+    return REPO_DOCS if os.environ.get("EDGESIGHT_SCREENSHOTS") == "docs" else tmp
+
+
+REPO_DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from consolekit import ADMIN_TOKEN, CLI, HubProcess, port_open
+from consolekit import ADMIN_TOKEN, CLI, HubProcess, port_open, screenshot_dir
 from playwright.sync_api import Browser, Page, expect
 from test_console_browser import WAIT_MS, click_at, sign_in
 
@@ -65,7 +65,7 @@ def _total(page: Page) -> int:
 
 @pytest.mark.slow
 def test_the_agent_streams_vtest_and_applies_a_zone_drawn_in_the_console(
-    browser: Browser, agent_hub: HubProcess, agent: subprocess.Popen[bytes]
+    browser: Browser, agent_hub: HubProcess, agent: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -97,5 +97,5 @@ def test_the_agent_streams_vtest_and_applies_a_zone_drawn_in_the_console(
     assert "floor" in [z["name"] for z in reported["analytics"]["zones"]]
     # Only the zones were edited: the device keeps the lines of its config file.
     assert [line["name"] for line in reported["analytics"]["lines"]] == ["west-gate", "east-gate"]
-    page.screenshot(path=str(REPO / "docs" / "console-agent-vtest.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "console-agent-vtest.png"), full_page=True)
     context.close()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice
+from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice, screenshot_dir
 from playwright.sync_api import Browser, Page, Response, expect
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))  # docs/ with EDGESIGHT_SCREENSHOTS=docs
 WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 
 

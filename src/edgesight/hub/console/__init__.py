@@ -3,3 +3,5 @@
 :func:`~edgesight.hub.console.routes.console_router` is mounted by the app factory; the static
 files (plain HTML, CSS and ES modules, no build step) live in ``static/``.
 """
+
+__all__: list[str] = []
