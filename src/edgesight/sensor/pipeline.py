@@ -236,7 +236,7 @@ class Sensor:
         )
         self.stats = SensorStats()
         self._seq = 0
-        in_flight: deque[tuple[Future[FrameMeta], Frame]] = deque()
+        in_flight: deque[Future[FrameMeta]] = deque()
         workers = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="edgesight-dnn")
         producer.start()
         try:
@@ -244,21 +244,21 @@ class Sensor:
                 item = prepared.get()
                 if isinstance(item, _End):
                     while in_flight:
-                        yield self._account(*in_flight.popleft())
+                        yield self._account(in_flight.popleft().result())
                     if item.error is not None:
                         raise item.error
                     return
-                in_flight.append((workers.submit(self._infer, item, self._seq), item.frame))
+                in_flight.append(workers.submit(self._infer, item, self._seq))
                 self._seq += 1
                 # The oldest frame is yielded first, keeping the order. A file keeps one frame
                 # queued beyond the sessions, so no worker idles while the caller handles a
                 # record; a live source does not, so no frame goes stale in that queue.
                 if len(in_flight) >= self.sessions + (0 if self.live else 1):
-                    yield self._account(*in_flight.popleft())
+                    yield self._account(in_flight.popleft().result())
         finally:
             stop.set()
             _drain(prepared)
-            for future, _ in in_flight:
+            for future in in_flight:
                 future.cancel()
             workers.shutdown(wait=True)
             producer.join(timeout=5.0)
@@ -299,7 +299,7 @@ class Sensor:
     def _infer(self, item: _Prepared, seq: int) -> FrameMeta:
         """One frame through the network (runs in a worker thread)."""
         detections, timings = self.detector.detect(item.passes, self.isp.roi)
-        frame = item.frame
+        frame = self.last_frame = item.frame
         if self.settings.appearance and len(detections):
             detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
         meta = FrameMeta(
@@ -316,11 +316,7 @@ class Sensor:
         )
         return meta
 
-    def _account(self, future: Future[FrameMeta], frame: Frame) -> FrameMeta:
-        # Set here, as the record is yielded, not in the worker: with several sessions a worker
-        # finishes later frames before the caller has drawn this one.
-        meta = future.result()
-        self.last_frame = frame
+    def _account(self, meta: FrameMeta) -> FrameMeta:
         s, kpi = self.stats, meta.kpi
         s.frames += 1
         s.detections += len(meta.detections)
