@@ -30,9 +30,9 @@ def test_replay_of_raw_metadata_reproduces_live_events(vtest_path: Path, tmp_pat
                      "--out", tmp_path / "live.jsonl")  # fmt: skip
     assert live.returncode == 0, live.stderr
     assert "line west-gate" in live.stdout and "zone walkway now" in live.stdout
-    # The same sensor settings as the config's (its model, whole frame, score 0.35), without the apps.
-    raw = edgesight("sense", "--source", vtest_path, "--max-frames", "150", "--model", "nanodet-coco-int8",
-                    "--tiling", "off", "--score", "0.35", "--out", tmp_path / "raw.jsonl")  # fmt: skip
+    # The same sensor settings as the config's (its model, whole frame, score 0.2), without the apps.
+    raw = edgesight("sense", "--source", vtest_path, "--max-frames", "150", "--model", "nanodet-plus-m-416-int8",
+                    "--tiling", "off", "--score", "0.2", "--out", tmp_path / "raw.jsonl")  # fmt: skip
     assert raw.returncode == 0, raw.stderr
     replay = edgesight(
         "events", tmp_path / "raw.jsonl", "--config", config, "--out", tmp_path / "replay.jsonl"
