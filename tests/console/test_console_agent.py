@@ -73,7 +73,8 @@ def test_the_agent_streams_vtest_and_applies_a_zone_drawn_in_the_console(
     page.goto(agent_hub.url + "/#/device/console-cam")
     expect(page.locator(".count[data-line] b").first).to_be_visible(timeout=AGENT_WAIT_MS)
     expect(page.locator("#head .status")).to_have_text("online", timeout=AGENT_WAIT_MS)  # heartbeats, live
-    expect(page.locator("#head")).to_contain_text("nanodet-coco-int8")
+    example_model = yaml.safe_load((REPO / "examples" / "vtest-device.yaml").read_text())["sensor"]["model"]
+    expect(page.locator("#head")).to_contain_text(example_model)
     first = _total(page)
     rose = False
     for _ in range(AGENT_WAIT_MS // 500):  # the page only listens: its live stream brings every change
