@@ -129,6 +129,14 @@ def test_tampered_product_is_refused(tmp_path: Path) -> None:
         read_product(path)
 
 
+def test_product_with_a_zip_bomb_member_is_refused_before_unpacking(tmp_path: Path) -> None:
+    path = _product(tmp_path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("LICENSES/bomb.txt", bytes(64 << 20))  # 64 MiB of zeros, about 64 KB packed
+    with pytest.raises(ModelLoadError, match=r"member LICENSES/bomb\.txt expands"):
+        read_product(path)
+
+
 def test_unknown_product_names_the_known_ones(tmp_path: Path) -> None:
     _product(tmp_path)
     with pytest.raises(InspectionInputError, match=r"unknown product 'housing'.*products in .*: bracket"):

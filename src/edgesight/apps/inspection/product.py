@@ -32,6 +32,7 @@ import numpy as np
 
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.core.errors import ModelLoadError
+from edgesight.core.package import unpack_members
 
 __all__ = ["PRODUCT_FORMAT", "PRODUCT_NAME", "PRODUCT_SUFFIX", "InspectionProduct", "ProductSettings", "check_product_name", "product_path", "read_product", "write_product"]
 
@@ -158,8 +159,8 @@ def read_product(path: Path) -> InspectionProduct:
     """Load and verify a product file; every problem raises :class:`ModelLoadError` naming it."""
     source = str(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+        with zipfile.ZipFile(path) as zf:  # bounded like model packages: a zip bomb is refused early
+            members = unpack_members(zf, source)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ModelLoadError(f"{source}: not a readable inspection product ({exc})") from exc
     manifest = _verified_manifest(members, source)
