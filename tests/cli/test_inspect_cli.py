@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -18,7 +23,7 @@ EDGESIGHT = [sys.executable, "-c", "from edgesight.cli import main; main()"]
 def inspect(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*EDGESIGHT, "inspect", *map(str, args)], capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
 
 
@@ -60,8 +65,10 @@ def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = [json.loads(x) for x in events.read_text().splitlines()]
-    assert [r["properties"]["part_id"] for r in records] == [f"d{i}.png" for i in range(4)]
+    assert [r["properties"]["part_id"] for r in records] == [*(f"d{i}.png" for i in range(4)), "d0.png"]
     assert all(r["type"] == "inspection" and r["properties"]["passed"] is False for r in records)
+    assert [r["properties"].get("finding") for r in records] == [None] * 4 + ["defect"]  # the line's finding
+    assert len({r["id"] for r in records}) == 5
     assert sorted(p.name for p in (line / "heat").iterdir()) == [f"d{i}.png" for i in range(4)]
     assert "REJECT" in result.stdout and "yield" in result.stdout and "0.0%" in result.stdout
 
@@ -109,3 +116,46 @@ def test_bad_input_gives_one_clear_error_each(line: Path, tmp_path: Path) -> Non
     cv2.imwrite(str(small / "wide.png"), cv2.resize(image, (320, 256)))
     mixed = inspect("train", "--good", small, "--products", products)
     assert "wide.png: 320x256 differs from" in one_line_error(mixed)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_with_an_http_trigger_answers_the_line_by_part_id(line: Path) -> None:
+    port = _free_port()
+    events = line / "triggered.jsonl"
+    server = subprocess.Popen(
+        [*EDGESIGHT, "inspect", "run", "--source", str(line / "test"), "--product", "grass",
+         "--products", str(line / "products"), "--trigger", "http", "--listen", f"127.0.0.1:{port}",
+         "--max-parts", "2", "--events", str(events)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    answers = []
+    try:
+        for part_id, image in (("L-1", "defect/d0.png"), ("L-2", "good/010.png")):
+            body = json.dumps({"part_id": part_id, "image": image}).encode()
+            answers.append(_post_when_up(f"http://127.0.0.1:{port}/parts", body))
+        out, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert [(a["part_id"], a["passed"]) for a in answers] == [("L-1", False), ("L-2", True)]
+    records = [json.loads(x) for x in events.read_text().splitlines()]
+    assert [r["properties"]["part_id"] for r in records] == ["L-1", "L-2"]
+    assert f"POST part ids to http://127.0.0.1:{port}/parts" in out
+    assert "L-1" in out and "REJECT" in out and "50.0%" in out
+
+
+def _post_when_up(url: str, body: bytes) -> dict[str, object]:
+    deadline = time.monotonic() + 120  # the server loads the product first
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=60) as r:
+                return dict(json.loads(r.read()))
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

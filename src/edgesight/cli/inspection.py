@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
 import re
+import signal as signal_module
 import statistics
-from collections.abc import Iterator
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,12 +26,21 @@ from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.product import PRODUCT_SUFFIX, product_path, read_product, write_product
 from edgesight.apps.inspection.tally import ProductTally
 from edgesight.core.errors import ConfigError
+from edgesight.core.events import Event
 from edgesight.core.wire import EventWriter
 from edgesight.sensor.inspection.evaluation import evaluate
 from edgesight.sensor.inspection.inspector import Inspector, TrainOptions, train_product
 from edgesight.sensor.inspection.line import InspectedPart, apply_feedback, inspect_parts, save_heatmap
 from edgesight.sensor.inspection.parts import IMAGE_SUFFIXES, image_files, read_part, read_parts, video_parts
-from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal, RejectSignal
+from edgesight.sensor.inspection.signals import (
+    ModbusRejectSignal,
+    MqttRejectSignal,
+    OpcUaRejectSignal,
+    RejectSignal,
+)
+from edgesight.sensor.inspection.station import Station
+from edgesight.sensor.inspection.triggers import HttpTrigger, MqttTrigger, Request
+from edgesight.sensor.sources import open_source
 
 __all__ = ["register"]
 
@@ -109,28 +125,52 @@ def _read_feedback(path: Path) -> dict[str, str]:
     return found
 
 
-def _signals(mqtt: str | None, modbus: str | None, coil: int, register: int) -> list[RejectSignal]:
+def _signals(mqtt: str | None, modbus: str | None, opcua: str | None, coil: int, register: int) -> list[RejectSignal]:
     signals: list[RejectSignal] = []
-    if mqtt:
-        signals.append(MqttRejectSignal(*_host_port(mqtt, "--mqtt", 1883)))
-    if modbus:
-        host, port = _host_port(modbus, "--modbus", 502)
-        signals.append(ModbusRejectSignal(host, port, coil=coil, register=register))
+    try:
+        if mqtt:
+            signals.append(MqttRejectSignal(*_host_port(mqtt, "--mqtt", 1883)))
+        if modbus:
+            host, port = _host_port(modbus, "--modbus", 502)
+            signals.append(ModbusRejectSignal(host, port, coil=coil, register=register))
+        if opcua:
+            if not opcua.startswith("opc.tcp://"):
+                raise ConfigError(f"--opcua: expected an endpoint opc.tcp://HOST:PORT/PATH, got {opcua!r}")
+            signals.append(OpcUaRejectSignal(opcua))
+    except BaseException:
+        for signal in signals:
+            signal.close()
+        raise
     return signals
+
+
+class Trigger(StrEnum):
+    """Where parts come from."""
+
+    NONE = "none"
+    MQTT = "mqtt"
+    HTTP = "http"
 
 
 @inspect_app.command("run")
 def run(
-    source: Annotated[Path, typer.Option("--source", help="folder of part images, or a video")],
+    source: Annotated[str, typer.Option("--source", help="folder of part images, an image, a video or a camera")],
     product: Annotated[str, typer.Option(help="trained product name")],
     products: ProductsOption = None,
     events: Annotated[Path, typer.Option(help="inspection events (.jsonl)")] = Path("inspection-events.jsonl"),
     every: Annotated[int, typer.Option(min=1, help="video: take every N-th frame as a part")] = 25,
     threshold: Annotated[float | None, typer.Option(help="override the product's threshold")] = None,
-    mqtt: Annotated[str | None, typer.Option(help="publish rejects to this broker HOST:PORT")] = None,
+    trigger: Annotated[
+        Trigger, typer.Option(help="part ids sent by the line: none (judge all of --source), mqtt or http")
+    ] = Trigger.NONE,
+    listen: Annotated[str, typer.Option(help="--trigger http: listen on HOST:PORT")] = "127.0.0.1:8090",
+    topic_prefix: Annotated[str, typer.Option(help="MQTT topic prefix")] = "edgesight/inspection",
+    max_parts: Annotated[int, typer.Option(min=0, help="with --trigger: stop after N parts (0: until Ctrl-C)")] = 0,
+    mqtt: Annotated[str | None, typer.Option(help="broker HOST:PORT for rejects (and --trigger mqtt)")] = None,
     modbus: Annotated[str | None, typer.Option(help="write verdicts to this Modbus TCP HOST:PORT")] = None,
     coil: Annotated[int, typer.Option(help="Modbus coil set for a reject")] = 0,
     register: Annotated[int, typer.Option(help="Modbus holding register counting parts")] = 0,
+    opcua: Annotated[str | None, typer.Option(help="serve verdicts as OPC UA nodes at opc.tcp://HOST:PORT/PATH")] = None,
     heatmaps: Annotated[Path | None, typer.Option(help="save reject heatmaps here (needs --allow-images)")] = None,
     allow_images: Annotated[bool, typer.Option(help="privacy policy: images may be stored")] = False,
     feedback: Annotated[Path | None, typer.Option(help="CSV part_id,good|defect found by the line")] = None,
@@ -139,46 +179,128 @@ def run(
     """Judge parts: score, pass/fail, defect region; events to a file, rejects to the PLC."""
     if heatmaps is not None and not allow_images:
         raise ConfigError("--heatmaps: the privacy policy forbids images; add --allow-images to store them")
+    if trigger is Trigger.MQTT and not mqtt:
+        raise ConfigError("--trigger mqtt: name the broker with --mqtt HOST:PORT")
+    if trigger is not Trigger.NONE and (feedback or heatmaps):
+        raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
     inspector = Inspector(read_product(product_path(products_dir(products), product)))
     if threshold is not None:
         inspector.set_threshold(threshold)
-    parts: Iterator[tuple[str, np.ndarray]]
-    if source.is_dir():
-        parts = ((path.name, read_part(path)) for path in image_files(source))
-    elif source.suffix.lower() in IMAGE_SUFFIXES:
-        parts = iter([(source.name, read_part(source))])
-    elif source.is_file():
-        parts = video_parts(source, every)
-    else:
-        raise InspectionInputError(f"--source: {source} is neither a folder, an image nor a video")
-    signals = _signals(mqtt, modbus, coil, register)
-    tally = ProductTally(product)
-    results: list[InspectedPart] = []
-    table = Table("part", "score", "verdict", "defect region (x, y, w, h)", "ms", title=f"inspection of {product}")
-    images_kept: dict[str, np.ndarray] = {}
+    signals = _signals(mqtt, modbus, opcua, coil, register)
+    run_id = uuid.uuid4().hex  # frame indexes restart at 0 every run: keep event ids distinct across runs
     try:
         with EventWriter(events) as writer:
-            for part in inspect_parts(inspector, _keep(parts, images_kept), signals, device_id, tally):
-                writer.write(part.event)
-                results.append(part)
-                verdict = part.verdict
-                if heatmaps is not None and not verdict.passed:
-                    save_heatmap(heatmaps, part.part_id, images_kept[part.part_id], inspector, verdict)
-                images_kept.pop(part.part_id, None)
-                table.add_row(
-                    part.part_id, f"{verdict.score:.4f}",
-                    "[green]pass[/]" if verdict.passed else "[bold red]REJECT[/]",
-                    "" if verdict.region is None else str(verdict.region), f"{part.latency_ms:.1f}",
+            emit = lambda event: writer.write(event.in_run(run_id))  # noqa: E731
+            if trigger is Trigger.NONE:
+                tally, latencies = _run_source(source, every, inspector, signals, emit, heatmaps, feedback, device_id)
+            else:
+                tally, latencies = _serve(
+                    trigger, source, inspector, signals, emit, device_id,
+                    _Endpoints(listen, mqtt, topic_prefix), max_parts,
                 )  # fmt: skip
     finally:
         for signal in signals:
             signal.close()
+    _print_summary(tally, inspector.threshold, latencies, events)
+
+
+def _parts(source: str, every: int) -> Iterator[tuple[str, np.ndarray]]:
+    path = Path(source)
+    if path.is_dir():
+        return ((p.name, read_part(p)) for p in image_files(path))
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return iter([(path.name, read_part(path))])
+    if path.is_file():
+        return video_parts(path, every)
+    raise InspectionInputError(f"--source: {source} is neither a folder, an image nor a video")
+
+
+def _run_source(
+    source: str, every: int, inspector: Inspector, signals: list[RejectSignal], emit: Callable[[Event], None],
+    heatmaps: Path | None, feedback: Path | None, device_id: str,
+) -> tuple[ProductTally, list[float]]:  # fmt: skip
+    """Judge every part of ``source`` (a folder, an image, a video with a fixed-cadence trigger)."""
+    tally = ProductTally(inspector.product.id)
+    results: list[InspectedPart] = []
+    table = Table("part", "score", "verdict", "defect region (x, y, w, h)", "ms", title=f"inspection of {tally.product}")
+    images_kept: dict[str, np.ndarray] = {}
+    for part in inspect_parts(inspector, _keep(_parts(source, every), images_kept), signals, device_id, tally):
+        emit(part.event)
+        results.append(part)
+        verdict = part.verdict
+        if heatmaps is not None and not verdict.passed:
+            save_heatmap(heatmaps, part.part_id, images_kept[part.part_id], inspector, verdict)
+        images_kept.pop(part.part_id, None)
+        table.add_row(
+            part.part_id, f"{verdict.score:.4f}", "[green]pass[/]" if verdict.passed else "[bold red]REJECT[/]",
+            "" if verdict.region is None else str(verdict.region), f"{part.latency_ms:.1f}",
+        )  # fmt: skip
     if not results:
         raise InspectionInputError(f"--source: {source} gave no parts")
     if feedback is not None:
-        apply_feedback(tally, results, _read_feedback(feedback))
+        for event in apply_feedback(tally, results, _read_feedback(feedback)):
+            emit(event)
     console.print(table)
-    _print_summary(tally, inspector.threshold, [r.latency_ms for r in results], events)
+    return tally, [r.latency_ms for r in results]
+
+
+@dataclass(frozen=True)
+class _Endpoints:
+    listen: str
+    mqtt: str | None
+    topic_prefix: str
+
+
+def _serve(
+    trigger: Trigger, source: str, inspector: Inspector, signals: list[RejectSignal],
+    emit: Callable[[Event], None], device_id: str, endpoints: _Endpoints, max_parts: int,
+) -> tuple[ProductTally, list[float]]:  # fmt: skip
+    """Judge the parts the line names over MQTT or HTTP until stopped."""
+    latencies: list[float] = []
+
+    def show(part: InspectedPart) -> None:
+        latencies.append(part.latency_ms)
+        verdict = part.verdict
+        console.print(
+            f"{part.part_id}  score {verdict.score:.4f}  "
+            f"{'[green]pass[/]' if verdict.passed else '[bold red]REJECT[/]'}  "
+            f"{'' if verdict.region is None else verdict.region}  {part.latency_ms:.1f} ms",
+            highlight=False,
+        )
+
+    requests: queue.Queue[Request] = queue.Queue()
+    stop = threading.Event()
+    previous = signal_module.signal(signal_module.SIGTERM, lambda *_: stop.set())
+    with ExitStack() as stack:
+        images, grab = _trigger_source(source, stack)
+        station = Station(inspector, emit, signals, images, grab, device_id, show)
+        if trigger is Trigger.HTTP:
+            http = HttpTrigger(requests, *_host_port(endpoints.listen, "--listen", 8090))
+            stack.callback(http.close)
+            console.print(f"POST part ids to http://{endpoints.listen.rpartition(':')[0]}:{http.port}/parts "
+                          "(findings to /findings)", highlight=False)  # fmt: skip
+        else:
+            assert endpoints.mqtt is not None
+            broker = _host_port(endpoints.mqtt, "--mqtt", 1883)
+            mqtt_trigger = MqttTrigger(requests, inspector.product.id, *broker, prefix=endpoints.topic_prefix)
+            stack.callback(mqtt_trigger.close)
+            console.print(f"send part ids to {mqtt_trigger.trigger_topic} on {endpoints.mqtt}; results on "
+                          f"{mqtt_trigger.result_topic('<part_id>')}", highlight=False)  # fmt: skip
+        try:
+            station.serve(requests, stop, max_parts)
+        except KeyboardInterrupt:
+            console.print("stopped")
+        finally:
+            signal_module.signal(signal_module.SIGTERM, previous)
+    return station.tally, latencies
+
+
+def _trigger_source(source: str, stack: ExitStack) -> tuple[Path | None, Callable[[], np.ndarray | None] | None]:
+    """A folder: image paths in triggers are relative to it. Anything else: a camera or video to grab from."""
+    if Path(source).is_dir():
+        return Path(source), None
+    frames = iter(stack.enter_context(open_source(source)))
+    return None, lambda: next((frame.to_bgr() for frame in frames), None)
 
 
 def _keep(
@@ -196,7 +318,7 @@ def _print_summary(tally: ProductTally, threshold: float, latencies: list[float]
     table.add_row(
         tally.product, str(tally.inspected), str(tally.passed), str(tally.rejected), f"{tally.yield_rate:.1%}",
         str(tally.false_rejects), str(tally.escapes), f"{threshold:.4f}",
-        f"{statistics.median(latencies):.1f} / {max(latencies):.1f}",
+        f"{statistics.median(latencies):.1f} / {max(latencies):.1f}" if latencies else "-",
     )  # fmt: skip
     console.print(table)
     console.print(f"events: {events}")

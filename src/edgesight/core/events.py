@@ -210,6 +210,8 @@ PROPERTY_SPECS: Mapping[EventType, Mapping[str, tuple[_Check, str, bool]]] = {
         "passed": (lambda v: isinstance(v, bool), "true or false", True),
         "region": (_region, "null or [x, y, w, h] in part pixels", True),
         "latency_ms": (*_NUM, False),
+        # present only on the event reporting the line's later finding about an inspected part
+        "finding": (lambda v: v in ("good", "defect"), "good or defect (the line's finding)", False),
     },
 }
 """Properties of each event type; types without an entry (the reserved app types) take any JSON object."""

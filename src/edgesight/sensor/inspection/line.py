@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +13,19 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.model import Verdict
 from edgesight.apps.inspection.tally import ProductTally
 from edgesight.core.events import Event, EventType, FrameContext
 from edgesight.sensor.inspection.inspector import Inspector
 from edgesight.sensor.inspection.signals import RejectSignal
 
-__all__ = ["STREAM_ID", "InspectedPart", "apply_feedback", "inspect_parts", "save_heatmap"]
+__all__ = ["FINDINGS", "STREAM_ID", "InspectedPart", "apply_feedback", "feedback_event", "inspect_part", "inspect_parts",
+           "record_finding", "save_heatmap"]
 
 STREAM_ID = "inspection"
+FINDINGS = ("good", "defect")
+"""What the line may report back about a judged part."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,35 @@ class InspectedPart:
     latency_ms: float
 
 
+def inspect_part(
+    inspector: Inspector,
+    part_id: str,
+    image: np.ndarray,
+    index: int = 0,
+    signals: Sequence[RejectSignal] = (),
+    device_id: str = "edgesight-0",
+) -> InspectedPart:
+    """Judge one part, signal its verdict and make its event; ``latency_ms`` runs from image to signal."""
+    started = time.perf_counter()
+    verdict = inspector.inspect(image)
+    properties: dict[str, Any] = {
+        "product": inspector.product.id,
+        "part_id": part_id,
+        "score": round(verdict.score, 6),
+        "threshold": round(verdict.threshold, 6),
+        "passed": verdict.passed,
+        "region": None if verdict.region is None else list(verdict.region),
+    }
+    for signal in signals:
+        signal.send(properties)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    frame = FrameContext(device_id, STREAM_ID, index, time.time(), (image.shape[1], image.shape[0]))
+    event = Event.create(
+        EventType.INSPECTION, frame, inspector.product.id, **properties, latency_ms=round(latency_ms, 3)
+    )
+    return InspectedPart(part_id, verdict, event, latency_ms)
+
+
 def inspect_parts(
     inspector: Inspector,
     parts: Iterable[tuple[str, np.ndarray]],
@@ -40,36 +75,45 @@ def inspect_parts(
     tally: ProductTally | None = None,
 ) -> Iterator[InspectedPart]:
     """Judge ``(part id, BGR image)`` pairs in order; signal each verdict and count it."""
-    product = inspector.product.id
     for index, (part_id, image) in enumerate(parts):
-        started = time.perf_counter()
-        verdict = inspector.inspect(image)
-        properties: dict[str, Any] = {
-            "product": product,
-            "part_id": part_id,
-            "score": round(verdict.score, 6),
-            "threshold": round(verdict.threshold, 6),
-            "passed": verdict.passed,
-            "region": None if verdict.region is None else list(verdict.region),
-        }
-        for signal in signals:
-            signal.send(properties)
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        frame = FrameContext(device_id, STREAM_ID, index, time.time(), (image.shape[1], image.shape[0]))
-        event = Event.create(EventType.INSPECTION, frame, product, **properties, latency_ms=round(latency_ms, 3))
+        part = inspect_part(inspector, part_id, image, index, signals, device_id)
         if tally is not None:
-            tally.count(verdict.passed)
-        yield InspectedPart(part_id, verdict, event, latency_ms)
+            tally.count(part.verdict.passed)
+        yield part
 
 
-def apply_feedback(tally: ProductTally, results: Iterable[InspectedPart], actual: Mapping[str, str]) -> None:
-    """Count false rejects and escapes from the line's findings (``part id -> "good" | "defect"``)."""
-    for part in results:
-        found = actual.get(part.part_id)
-        if found == "good" and not part.verdict.passed:
-            tally.report_false_reject()
-        elif found == "defect" and part.verdict.passed:
-            tally.report_escape()
+def feedback_event(part: InspectedPart, finding: str) -> Event:
+    """The ``inspection`` event that reports the line's finding (``good`` | ``defect``) for a judged part.
+
+    It repeats the part's verdict with ``finding`` added, so the hub counts false rejects and escapes
+    from events alone; it is not a second inspection of the part.
+    """
+    if finding not in FINDINGS:
+        raise InspectionInputError(f"finding of part {part.part_id!r} must be one of {FINDINGS}, got {finding!r}")
+    props = {k: v for k, v in part.event.properties.items() if k != "latency_ms"}
+    # its own id: the part's event id with the finding, so the hub stores both and dedupes repeats
+    return dataclasses.replace(
+        part.event, timestamp=time.time(), properties={**props, "finding": finding},
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{part.event.id}/finding/{finding}")),
+    )  # fmt: skip
+
+
+def record_finding(tally: ProductTally, part: InspectedPart, finding: str) -> Event:
+    """Count the line's finding about a judged part (false reject, escape) and return its event."""
+    event = feedback_event(part, finding)
+    if finding == "good" and not part.verdict.passed:
+        tally.report_false_reject()
+    elif finding == "defect" and part.verdict.passed:
+        tally.report_escape()
+    return event
+
+
+def apply_feedback(tally: ProductTally, results: Iterable[InspectedPart], actual: Mapping[str, str]) -> list[Event]:
+    """Count false rejects and escapes from the line's findings (``part id -> "good" | "defect"``).
+
+    Returns the findings' events, one per judged part the line reported on.
+    """
+    return [record_finding(tally, part, actual[part.part_id]) for part in results if part.part_id in actual]
 
 
 def save_heatmap(folder: Path, part_id: str, image: np.ndarray, inspector: Inspector, verdict: Verdict) -> Path:
