@@ -21,9 +21,7 @@ then decompressed in chunks with a hard cap, never more than one chunk past the 
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import lzma
 import re
 import zipfile
@@ -36,9 +34,11 @@ from pydantic import ValidationError
 
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.intrinsics import Intrinsics
+from edgesight.core.manifest import SIGNATURE_MEMBER, ArchiveFormat, verify_members, write_archive
 
 __all__ = [
     "LIMITS",
+    "PACKAGE",
     "PACKAGE_FORMAT",
     "PACKAGE_SUFFIX",
     "SIGNATURE_MEMBER",
@@ -56,8 +56,8 @@ PACKAGE_FORMAT = "edgesight.model-package/1"
 PACKAGE_SUFFIX = ".espkg"
 _REQUIRED = ("model.onnx", "labels.txt", "intrinsics.json")
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-SIGNATURE_MEMBER = "manifest.sig"
-"""The detached Ed25519 signature of ``manifest.json`` (see :mod:`edgesight.core.signing`)."""
+PACKAGE = ArchiveFormat(PACKAGE_FORMAT, "package", _REQUIRED)
+"""The model package as one of the manifest formats of :mod:`edgesight.core.manifest`."""
 _CHUNK = 1 << 20
 # What zipfile and its codecs raise on damaged archives: bad headers, names, seeks, streams, methods.
 _UNREADABLE = (
@@ -108,10 +108,6 @@ class ModelPackage:
         return f"{self.id}@{self.version}"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def write_package(
     path: Path,
     *,
@@ -141,18 +137,7 @@ def write_package(
         "intrinsics.json": intrinsics.model_dump_json(indent=2).encode(),
         **(extras or {}),
     }
-    manifest = {
-        "format": PACKAGE_FORMAT,
-        "id": model_id,
-        "version": version,
-        "files": {name: _sha256(data) for name, data in sorted(members.items())},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
+    return write_archive(path, PACKAGE, model_id, version, members)
 
 
 def read_package(path: Path | str) -> ModelPackage:
@@ -252,22 +237,7 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, source: s
 
 def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
     """Verify the members of an unpacked package against its manifest."""
-    manifest = _read_manifest(members, source)
-    listed = manifest.files
-    for name in _REQUIRED:
-        if name not in members:
-            raise ModelLoadError(f"{source}: package is missing {name}")
-    for name, data in members.items():
-        if name in ("manifest.json", SIGNATURE_MEMBER):
-            continue
-        expected = listed.get(name)
-        if expected is None:
-            raise ModelLoadError(f"{source}: {name} is not listed in manifest.json (package was altered)")
-        if _sha256(data) != expected:
-            raise ModelLoadError(f"{source}: checksum mismatch for {name} (package is corrupt or was tampered with)")
-    for name in listed:
-        if name not in members:
-            raise ModelLoadError(f"{source}: manifest lists {name} but the package does not contain it")
+    manifest = verify_members(members, PACKAGE, source)
     try:
         text = members["labels.txt"].decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -293,30 +263,3 @@ def parse_package(members: dict[str, bytes], source: str) -> ModelPackage:
         extras=extras,
         source=source,
     )
-
-
-@dataclass(frozen=True)
-class _Manifest:
-    id: str
-    version: str
-    files: dict[str, str]
-
-
-def _read_manifest(members: dict[str, bytes], source: str) -> _Manifest:
-    raw = members.get("manifest.json")
-    if raw is None:
-        raise ModelLoadError(f"{source}: package has no manifest.json")
-    try:
-        manifest = json.loads(raw)
-    except ValueError as exc:
-        raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != PACKAGE_FORMAT:
-        got = manifest.get("format") if isinstance(manifest, dict) else manifest
-        raise ModelLoadError(f"{source}: manifest.json format must be {PACKAGE_FORMAT!r}, got {got!r}")
-    for key in ("id", "version"):
-        if not isinstance(manifest.get(key), str) or not manifest[key]:
-            raise ModelLoadError(f"{source}: manifest.json needs a non-empty string {key!r}")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise ModelLoadError(f"{source}: manifest.json needs a 'files' mapping of name -> sha256")
-    return _Manifest(id=manifest["id"], version=manifest["version"], files=files)

@@ -1,7 +1,7 @@
-"""Ed25519 signatures of model packages: keys, ``sign`` and the signature check.
+"""Ed25519 signatures of model packages and inspection products: keys, ``sign`` and the signature check.
 
-A package's ``manifest.json`` holds the SHA-256 of every other member, so signing the manifest's
-exact bytes signs the whole package. The signature travels inside the package as ``manifest.sig``::
+An archive's ``manifest.json`` holds the SHA-256 of every other member (:mod:`edgesight.core.manifest`),
+so signing the manifest's exact bytes signs the whole package or product. The signature travels inside the package as ``manifest.sig``::
 
     {"algorithm": "ed25519", "key": "ed25519:<base64 public key>", "signature": "<base64>"}
 
@@ -20,6 +20,7 @@ import json
 import os
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -27,10 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edgesight.core.errors import ConfigError, ModelLoadError, PackageTrustError
-from edgesight.core.package import SIGNATURE_MEMBER, parse_package, unpack_bytes
+from edgesight.core.manifest import MANIFEST_MEMBER, SIGNATURE_MEMBER
+from edgesight.core.package import parse_package, unpack_bytes
 
 __all__ = ["KEY_PREFIX", "check_signature", "key_id", "load_private_key", "load_public_key", "parse_public_key",
-           "public_key_text", "sign_package", "write_keypair"]
+           "public_key_text", "sign_archive", "sign_package", "write_keypair"]
 
 KEY_PREFIX = "ed25519:"
 _ALGORITHM = "ed25519"
@@ -132,19 +134,31 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def sign_package(path: Path, key: Ed25519PrivateKey, out: Path | None = None) -> Path:
-    """Sign a package (after checking it is intact) and write it to ``out`` (default: in place).
+    """Sign a model package (after checking it is intact) and write it to ``out`` (default: in place)."""
+    return sign_archive(path, key, parse_package, out, what="model package")
 
-    Any earlier signature is replaced. The file is written beside its target and renamed, so a
-    reader never sees half a package.
+
+def sign_archive(
+    path: Path,
+    key: Ed25519PrivateKey,
+    check: Callable[[dict[str, bytes], str], object],
+    out: Path | None = None,
+    what: str = "archive",
+) -> Path:
+    """Sign any manifest archive (:mod:`edgesight.core.manifest`) once ``check`` finds it intact.
+
+    ``check(members, source)`` raises on a damaged archive (e.g. :func:`parse_package`); ``what``
+    names the archive in errors. Any earlier signature is replaced. The file is written beside its
+    target and renamed, so a reader never sees half an archive.
     """
     out = out or path
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ModelLoadError(f"cannot read model package {path}: {exc.strerror}") from exc
+        raise ModelLoadError(f"cannot read {what} {path}: {exc.strerror}") from exc
     members = unpack_bytes(data, str(path))
-    parse_package(members, str(path))  # never sign a package that is already damaged
-    manifest = members["manifest.json"]
+    check(members, str(path))  # never sign an archive that is already damaged
+    manifest = members[MANIFEST_MEMBER]
     signature = {
         "algorithm": _ALGORITHM,
         "key": public_key_text(key.public_key()),
@@ -191,7 +205,7 @@ def check_signature(
             f"{len(trusted)} trusted key(s)",
         )
     try:
-        signer.verify(signature, members["manifest.json"])
+        signer.verify(signature, members[MANIFEST_MEMBER])
     except InvalidSignature:
         raise PackageTrustError(
             "signature",

@@ -30,7 +30,7 @@ from edgesight.core.errors import ModelLoadError, PackageTrustError
 from edgesight.core.package import LIMITS, ModelPackage, parse_package, unpack_bytes
 from edgesight.core.signing import check_signature, key_id
 
-__all__ = ["AcceptedVersions", "TrustSettings", "Verdict", "sha256_file", "verify_package"]
+__all__ = ["AcceptedVersions", "TrustSettings", "Verdict", "sha256_file", "signature_basis", "verify_package"]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def verify_package(
             )
         basis = f"zoo package pinned by sha256 {digest[:16]}"
     else:
-        basis = _signature_basis(members, settings, source)
+        basis = signature_basis(members, settings, source)
     if settings.accepted_versions is not None:
         versions = AcceptedVersions(settings.accepted_versions)
         versions.check(package)
@@ -150,15 +150,29 @@ def verify_package(
     return Verdict(package=package, basis=basis)
 
 
-def _signature_basis(members: dict[str, bytes], settings: TrustSettings, source: str) -> str:
+def signature_basis(
+    members: dict[str, bytes],
+    settings: TrustSettings,
+    source: str,
+    sign_command: str = "edgesight model sign",
+    noun: str = "package",
+) -> str:
+    """Why an intact archive outside the zoo is trusted: its signature by a trusted key, or the opt-out.
+
+    Raises:
+        PackageTrustError: ``unsigned`` without a signature (unless ``allow_unsigned``), and the
+            checks of :func:`~edgesight.core.signing.check_signature`; ``sign_command`` is the
+            command the unsigned refusal suggests, ``noun`` what it calls the archive.
+    """
     signer = check_signature(members, settings.public_keys(), source)
     if signer is not None:
         return f"signed by trusted key {key_id(signer)}"
     if not settings.allow_unsigned:
         raise PackageTrustError(
             "unsigned",
-            f"{source}: refused (unsigned): the package has no signature (manifest.sig) and is not in the "
-            "zoo; sign it with `edgesight model sign` or, for development only, set allow_unsigned",
+            f"{source}: refused (unsigned): the {noun} has no signature (manifest.sig)"
+            f"{' and is not in the zoo' if noun == 'package' else ''}; sign it with `{sign_command}` or, "
+            "for development only, set allow_unsigned",
         )
     log.warning("%s: accepted WITHOUT a signature because allow_unsigned is on", source)
     return "unsigned, accepted because allow_unsigned is on"

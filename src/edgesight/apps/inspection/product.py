@@ -10,15 +10,16 @@ the same checks on load::
     product.json           part size, preprocessing, threshold and its calibration, provenance
     LICENSES/*             licence and provenance of the network it was cut from
 
+The manifest and its checks are :mod:`edgesight.core.manifest`'s, shared with model packages.
 The threshold is data in ``product.json``, never part of a graph, so a line can read and change
-it. Signing can be added as for model packages: the manifest lists the digest of every member, so
-a signature over ``manifest.json`` (e.g. a ``manifest.sig`` member checked before anything else)
-covers the whole product.
+it. Products are signed like model packages: ``manifest.sig`` signs ``manifest.json``, which lists
+the digest of every member, and :func:`verify_product` refuses an unsigned, tampered or untrusted
+product (:class:`~edgesight.core.errors.PackageTrustError` naming the check) unless unsigned ones
+are allowed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -29,17 +30,38 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.core.errors import ModelLoadError
+from edgesight.core.manifest import ArchiveFormat, verify_members, write_archive
 from edgesight.core.package import unpack_members
+from edgesight.core.signing import sign_archive
+from edgesight.core.trust import TrustSettings, signature_basis
 
-__all__ = ["PRODUCT_FORMAT", "PRODUCT_NAME", "PRODUCT_SUFFIX", "InspectionProduct", "ProductSettings", "check_product_name", "product_path", "read_product", "write_product"]
+__all__ = [
+    "PRODUCT",
+    "PRODUCT_FORMAT",
+    "PRODUCT_NAME",
+    "PRODUCT_SUFFIX",
+    "InspectionProduct",
+    "ProductSettings",
+    "check_product_name",
+    "parse_product",
+    "product_path",
+    "read_product",
+    "sign_product",
+    "verify_product",
+    "write_product",
+]
 
 PRODUCT_FORMAT = "edgesight.inspection-product/1"
 PRODUCT_SUFFIX = ".esinsp"
 PRODUCT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_REQUIRED = ("feature_network.onnx", "memory_bank.npy", "projection.npy", "product.json")
+PRODUCT = ArchiveFormat(
+    PRODUCT_FORMAT, "product", ("feature_network.onnx", "memory_bank.npy", "projection.npy", "product.json")
+)
+"""The product as one of the manifest formats of :mod:`edgesight.core.manifest`."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +130,6 @@ class InspectionProduct:
     source: str = "<memory>"
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -133,7 +151,7 @@ def check_product_name(name: str) -> str:
 
 
 def write_product(path: Path, product: InspectionProduct) -> Path:
-    """Write ``product`` to ``path`` and return the path."""
+    """Write ``product`` to ``path`` (unsigned: see :func:`sign_product`) and return the path."""
     members = {
         "feature_network.onnx": product.network,
         "memory_bank.npy": _npy(product.bank.astype(np.float32)),
@@ -141,29 +159,46 @@ def write_product(path: Path, product: InspectionProduct) -> Path:
         "product.json": product.settings.to_json(),
         **product.licences,
     }
-    manifest = {
-        "format": PRODUCT_FORMAT,
-        "id": check_product_name(product.id),
-        "version": product.version,
-        "files": {name: _sha256(data) for name, data in sorted(members.items())},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2))
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
+    return write_archive(path, PRODUCT, check_product_name(product.id), product.version, members)
+
+
+def _unpack(path: Path) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(path) as zf:  # bounded like model packages: a zip bomb is refused early
+            return unpack_members(zf, str(path))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelLoadError(f"{path}: not a readable inspection product ({exc})") from exc
 
 
 def read_product(path: Path) -> InspectionProduct:
-    """Load and verify a product file; every problem raises :class:`ModelLoadError` naming it."""
-    source = str(path)
-    try:
-        with zipfile.ZipFile(path) as zf:  # bounded like model packages: a zip bomb is refused early
-            members = unpack_members(zf, source)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelLoadError(f"{source}: not a readable inspection product ({exc})") from exc
-    manifest = _verified_manifest(members, source)
+    """Load and verify an intact product (signature not checked: see :func:`verify_product`).
+
+    Every problem raises :class:`ModelLoadError` naming it.
+    """
+    return parse_product(_unpack(path), str(path))
+
+
+def verify_product(path: Path, trust: TrustSettings) -> tuple[InspectionProduct, str]:
+    """Load a product if it is intact and trusted under ``trust``; returns it and why it is trusted.
+
+    Raises:
+        ModelLoadError: the product is damaged.
+        PackageTrustError: intact but refused; ``check`` is ``unsigned``, ``signature`` (altered
+            after signing) or ``untrusted-key``.
+    """
+    members = _unpack(path)
+    product = parse_product(members, str(path))
+    return product, signature_basis(members, trust, str(path), "edgesight inspect sign", "product")
+
+
+def sign_product(path: Path, key: Ed25519PrivateKey, out: Path | None = None) -> Path:
+    """Sign a product (after checking it is intact) and write it to ``out`` (default: in place)."""
+    return sign_archive(path, key, parse_product, out, what="inspection product")
+
+
+def parse_product(members: dict[str, bytes], source: str) -> InspectionProduct:
+    """Verify unpacked product members against their manifest and load them."""
+    manifest = verify_members(members, PRODUCT, source)
     settings = ProductSettings.from_json(members["product.json"], source)
     try:
         bank = np.load(io.BytesIO(members["memory_bank.npy"]), allow_pickle=False)
@@ -175,8 +210,8 @@ def read_product(path: Path) -> InspectionProduct:
             f"{source}: memory bank {bank.shape} does not match projection {projection.shape}"
         )
     return InspectionProduct(
-        id=manifest["id"],
-        version=manifest["version"],
+        id=manifest.id,
+        version=manifest.version,
         settings=settings,
         network=members["feature_network.onnx"],
         bank=bank,
@@ -184,34 +219,6 @@ def read_product(path: Path) -> InspectionProduct:
         licences={n: d for n, d in members.items() if n.startswith("LICENSES/")},
         source=source,
     )
-
-
-def _verified_manifest(members: dict[str, bytes], source: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(members["manifest.json"])
-    except KeyError as exc:
-        raise ModelLoadError(f"{source}: product has no manifest.json") from exc
-    except ValueError as exc:
-        raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != PRODUCT_FORMAT:
-        raise ModelLoadError(f"{source}: manifest.json format must be {PRODUCT_FORMAT!r}")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not all(isinstance(manifest.get(k), str) for k in ("id", "version")):
-        raise ModelLoadError(f"{source}: manifest.json needs string 'id', 'version' and a 'files' mapping")
-    for name in _REQUIRED:
-        if name not in members:
-            raise ModelLoadError(f"{source}: product is missing {name}")
-    for name, data in members.items():
-        if name == "manifest.json":
-            continue
-        if name not in files:
-            raise ModelLoadError(f"{source}: {name} is not listed in manifest.json (product was altered)")
-        if _sha256(data) != files[name]:
-            raise ModelLoadError(f"{source}: checksum mismatch for {name} (product is corrupt or was tampered with)")
-    for name in files:
-        if name not in members:
-            raise ModelLoadError(f"{source}: manifest lists {name} but the product does not contain it")
-    return manifest
 
 
 def product_path(products_dir: Path, name: str) -> Path:
