@@ -10,11 +10,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import cv2
 import pytest
 
+from edgesight.core.signing import write_keypair
 from inspection_set import make_parts
 
 EDGESIGHT = [sys.executable, "-c", "from edgesight.cli import main; main()"]
@@ -48,10 +50,16 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cv2.imwrite(str(root / "test/defect" / f"d{i}.png"), part.image)
         assert part.mask is not None
         cv2.imwrite(str(root / "masks" / f"d{i}_mask.png"), part.mask)
-    result = inspect("train", "--good", root / "train/good", "--products", root / "products")
+    write_keypair(root / "vendor.key")
+    result = inspect("train", "--good", root / "train/good", "--products", root / "products", "--key", root / "vendor.key")
     assert result.returncode == 0, result.stderr
     assert "grass" in result.stdout and "256x256" in result.stdout and "6 + 2" in result.stdout
+    assert "grass.esinsp: signed with key" in result.stdout
     return root
+
+
+def trusting(line: Path) -> tuple[str | Path, ...]:
+    return ("--products", line / "products", "--trusted-key", line / "vendor.key.pub")
 
 
 def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
@@ -59,7 +67,7 @@ def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
     feedback = line / "feedback.csv"
     feedback.write_text("d0.png,defect\n")
     result = inspect(
-        "run", "--source", line / "test/defect", "--product", "grass", "--products", line / "products",
+        "run", "--source", line / "test/defect", "--product", "grass", *trusting(line),
         "--events", events, "--threshold", "0", "--heatmaps", line / "heat", "--allow-images",
         "--feedback", feedback,
     )  # fmt: skip
@@ -76,7 +84,7 @@ def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
 def test_eval_prints_aurocs_pro_and_confusion(line: Path) -> None:
     result = inspect(
         "eval", "--good", line / "test/good", "--defect", line / "test/defect", "--masks", line / "masks",
-        "--product", "grass", "--products", line / "products",
+        "--product", "grass", *trusting(line),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     for text in ("image AUROC", "pixel AUROC", "PRO", "4 + 4", "false rejects", "escapes"):
@@ -129,7 +137,7 @@ def test_run_with_an_http_trigger_answers_the_line_by_part_id(line: Path) -> Non
     events = line / "triggered.jsonl"
     server = subprocess.Popen(
         [*EDGESIGHT, "inspect", "run", "--source", str(line / "test"), "--product", "grass",
-         "--products", str(line / "products"), "--trigger", "http", "--listen", f"127.0.0.1:{port}",
+         *map(str, trusting(line)), "--trigger", "http", "--listen", f"127.0.0.1:{port}",
          "--max-parts", "2", "--events", str(events)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
@@ -159,3 +167,24 @@ def _post_when_up(url: str, body: bytes) -> dict[str, object]:
             if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_products_are_signed_and_unsigned_ones_refused_naming_the_check(line: Path, tmp_path: Path) -> None:
+    products, bare = tmp_path / "products", tmp_path / "bare"
+    products.mkdir()
+    bare.mkdir()
+    with zipfile.ZipFile(line / "products/grass.esinsp") as src, zipfile.ZipFile(bare / "grass.esinsp", "w") as dst:
+        for name in src.namelist():
+            if name != "manifest.sig":
+                dst.writestr(name, src.read(name))
+    (products / "grass.esinsp").write_bytes((bare / "grass.esinsp").read_bytes())
+    write_keypair(tmp_path / "line.key")
+    signed = inspect("sign", "--product", "grass", "--products", products, "--key", tmp_path / "line.key")
+    assert signed.returncode == 0 and "signed" in signed.stdout, signed.stderr
+    ok = inspect("verify", "--product", "grass", "--products", products, "--trusted-key", tmp_path / "line.key.pub")
+    assert ok.returncode == 0, ok.stderr
+    assert "ok grass@" in ok.stdout and "signed by trusted key" in ok.stdout
+
+    refused = inspect("run", "--source", line / "test/good", "--product", "grass", "--products", bare)
+    assert refused.returncode != 0 and "refused (unsigned): the product has no signature" in refused.stderr
+    assert "edgesight inspect sign" in refused.stderr

@@ -23,10 +23,18 @@ from rich.console import Console
 from rich.table import Table
 
 from edgesight.apps.inspection.errors import InspectionInputError
-from edgesight.apps.inspection.product import PRODUCT_SUFFIX, product_path, read_product, write_product
+from edgesight.apps.inspection.product import (
+    PRODUCT_SUFFIX,
+    product_path,
+    sign_product,
+    verify_product,
+    write_product,
+)
 from edgesight.apps.inspection.tally import ProductTally
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event
+from edgesight.core.signing import key_id, load_private_key, load_public_key, public_key_text
+from edgesight.core.trust import TrustSettings
 from edgesight.core.wire import EventWriter
 from edgesight.sensor.inspection.evaluation import evaluate
 from edgesight.sensor.inspection.inspector import Inspector, TrainOptions, train_product
@@ -55,6 +63,15 @@ ProductsOption = Annotated[
 ]
 
 
+TrustedKeyOption = Annotated[
+    list[Path] | None,
+    typer.Option("--trusted-key", "-t", help="public key file (.pub) whose signed products are accepted; repeatable"),
+]
+AllowUnsignedOption = Annotated[
+    bool, typer.Option(help="development only: accept products without a signature")
+]
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(inspect_app, name="inspect")
 
@@ -75,6 +92,16 @@ def _default_name(good: Path) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", base.lower()).strip("-.") or "product"
 
 
+def load_trusted(
+    name: str, products: Path | None, trusted_key: list[Path] | None, allow_unsigned: bool
+) -> tuple[Inspector, str]:
+    """The inspector of product ``name`` if the product is intact and trusted, and why it is trusted."""
+    keys = tuple(public_key_text(load_public_key(p)) for p in trusted_key or [])
+    trust = TrustSettings(trusted_keys=keys, allow_unsigned=allow_unsigned)
+    product, basis = verify_product(product_path(products_dir(products), name), trust)
+    return Inspector(product), basis
+
+
 def _host_port(value: str, option: str, default_port: int) -> tuple[str, int]:
     host, _, port = value.rpartition(":") if ":" in value else (value, "", str(default_port))
     if not host or not port.isdigit():
@@ -89,14 +116,20 @@ def train(
     products: ProductsOption = None,
     false_reject_rate: Annotated[float, typer.Option(help="target share of good parts rejected")] = 0.01,
     coreset_ratio: Annotated[float, typer.Option(min=0.001, max=1.0, help="share of patch features kept")] = 0.1,
+    key: Annotated[
+        Path | None, typer.Option("--key", "-k", help="sign the product with this private key (`model keygen`)")
+    ] = None,
 ) -> None:
     """Train a product: memory bank of good patch features, threshold calibrated on held-out parts."""
+    private = load_private_key(key) if key is not None else None  # a bad key fails before training
     name = product or _default_name(good)
     images = [image for _, image in read_parts(good)]
     trained = train_product(
         name, images, TrainOptions(false_reject_rate=false_reject_rate, coreset_ratio=coreset_ratio)
     )
     path = write_product(products_dir(products) / f"{name}{PRODUCT_SUFFIX}", trained)
+    if private is not None:
+        sign_product(path, private)
     s = trained.settings
     table = Table("product", "parts (bank + held out)", "part size", "memory bank", "threshold", "file",
                   title="trained product")  # fmt: skip
@@ -109,6 +142,33 @@ def train(
         f"{path} ({path.stat().st_size / 1e6:.1f} MB)",
     )
     console.print(table)
+    signed = f"signed with key {key_id(private.public_key())}" if private else "unsigned: sign it with `inspect sign`"
+    console.print(f"product {path.name}: {signed}", highlight=False)
+
+
+@inspect_app.command("sign")
+def sign(
+    product: Annotated[str, typer.Option(help="trained product name")],
+    key: Annotated[Path, typer.Option("--key", "-k", help="private key from `edgesight model keygen`")],
+    products: ProductsOption = None,
+) -> None:
+    """Sign a product's manifest (which holds the SHA-256 of every member), in place."""
+    private = load_private_key(key)
+    path = sign_product(product_path(products_dir(products), product), private)
+    console.print(f"signed {path} with key {key_id(private.public_key())}", highlight=False)
+
+
+@inspect_app.command("verify")
+def verify(
+    product: Annotated[str, typer.Option(help="trained product name")],
+    products: ProductsOption = None,
+    trusted_key: TrustedKeyOption = None,
+    allow_unsigned: AllowUnsignedOption = False,
+) -> None:
+    """Check a product as `run` does: intact, and signed by a trusted key (or unsigned allowed)."""
+    inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned)
+    p = inspector.product
+    console.print(f"ok {p.id}@{p.version} ({p.source}): {basis}", highlight=False, soft_wrap=True)
 
 
 def _read_feedback(path: Path) -> dict[str, str]:
@@ -175,6 +235,8 @@ def run(
     allow_images: Annotated[bool, typer.Option(help="privacy policy: images may be stored")] = False,
     feedback: Annotated[Path | None, typer.Option(help="CSV part_id,good|defect found by the line")] = None,
     device_id: Annotated[str, typer.Option(help="device id in the events")] = "edgesight-0",
+    trusted_key: TrustedKeyOption = None,
+    allow_unsigned: AllowUnsignedOption = False,
 ) -> None:
     """Judge parts: score, pass/fail, defect region; events to a file, rejects to the PLC."""
     if heatmaps is not None and not allow_images:
@@ -183,7 +245,8 @@ def run(
         raise ConfigError("--trigger mqtt: name the broker with --mqtt HOST:PORT")
     if trigger is not Trigger.NONE and (feedback or heatmaps):
         raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
-    inspector = Inspector(read_product(product_path(products_dir(products), product)))
+    inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned)
+    console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
         inspector.set_threshold(threshold)
     signals = _signals(mqtt, modbus, opcua, coil, register)
@@ -331,9 +394,11 @@ def evaluate_command(
     product: Annotated[str, typer.Option(help="trained product name")],
     masks: Annotated[Path | None, typer.Option(help="defect masks, same file stem as the defective parts")] = None,
     products: ProductsOption = None,
+    trusted_key: TrustedKeyOption = None,
+    allow_unsigned: AllowUnsignedOption = False,
 ) -> None:
     """Image AUROC, pixel AUROC and PRO (with masks), and the confusion at the product's threshold."""
-    inspector = Inspector(read_product(product_path(products_dir(products), product)))
+    inspector, _ = load_trusted(product, products, trusted_key, allow_unsigned)
     result = evaluate(inspector, good, defect, masks)
     figures = Table("parts (good + defective)", "image AUROC", "pixel AUROC", "PRO (FPR <= 0.3)",
                     title=f"evaluation of {product}")  # fmt: skip
