@@ -65,7 +65,7 @@ def trusting(line: Path) -> tuple[str | Path, ...]:
 def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
     events = line / "events.jsonl"
     feedback = line / "feedback.csv"
-    feedback.write_text("d0.png,defect\n")
+    feedback.write_text("d0.png,good\n")  # the line found d0 good: a false reject
     result = inspect(
         "run", "--source", line / "test/defect", "--product", "grass", *trusting(line),
         "--events", events, "--threshold", "0", "--heatmaps", line / "heat", "--allow-images",
@@ -75,10 +75,16 @@ def test_run_writes_inspection_events_and_a_summary(line: Path) -> None:
     records = [json.loads(x) for x in events.read_text().splitlines()]
     assert [r["properties"]["part_id"] for r in records] == [*(f"d{i}.png" for i in range(4)), "d0.png"]
     assert all(r["type"] == "inspection" and r["properties"]["passed"] is False for r in records)
-    assert [r["properties"].get("finding") for r in records] == [None] * 4 + ["defect"]  # the line's finding
+    assert [r["properties"].get("finding") for r in records] == [None] * 4 + ["good"]  # the line's finding
     assert len({r["id"] for r in records}) == 5
     assert sorted(p.name for p in (line / "heat").iterdir()) == [f"d{i}.png" for i in range(4)]
     assert "REJECT" in result.stdout and "yield" in result.stdout and "0.0%" in result.stdout
+
+    summary = inspect("summary", events)
+    assert summary.returncode == 0, summary.stderr
+    row = next(line for line in summary.stdout.splitlines() if "grass" in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1:8] == ["grass", "4", "0", "4", "0.0%", "1", "0"]  # inspected, passed, rejected, yield, fr, esc
 
 
 def test_eval_prints_aurocs_pro_and_confusion(line: Path) -> None:

@@ -30,12 +30,12 @@ from edgesight.apps.inspection.product import (
     verify_product,
     write_product,
 )
-from edgesight.apps.inspection.tally import ProductTally
+from edgesight.apps.inspection.tally import ProductTally, tally_inspections
 from edgesight.core.errors import ConfigError
-from edgesight.core.events import Event
+from edgesight.core.events import Event, EventType
 from edgesight.core.signing import key_id, load_private_key, load_public_key, public_key_text
 from edgesight.core.trust import TrustSettings
-from edgesight.core.wire import EventWriter
+from edgesight.core.wire import EventWriter, read_events
 from edgesight.sensor.inspection.evaluation import evaluate
 from edgesight.sensor.inspection.inspector import Inspector, TrainOptions, train_product
 from edgesight.sensor.inspection.line import InspectedPart, apply_feedback, inspect_parts, save_heatmap
@@ -385,6 +385,30 @@ def _print_summary(tally: ProductTally, threshold: float, latencies: list[float]
     )  # fmt: skip
     console.print(table)
     console.print(f"events: {events}")
+
+
+@inspect_app.command("summary")
+def summary(
+    events: Annotated[list[Path], typer.Argument(help="inspection events files (.jsonl) from `inspect run`")],
+) -> None:
+    """Per product: inspected, passed, rejected, yield, false rejects and escapes, from events files."""
+    records = (
+        (event.device_id, event.properties)
+        for path in events
+        for event in read_events(path)
+        if event.type is EventType.INSPECTION
+    )
+    tallies = tally_inspections(records)
+    if not tallies:
+        raise InspectionInputError(f"{', '.join(map(str, events))}: no inspection events")
+    table = Table("product", "inspected", "passed", "rejected", "yield", "false rejects", "escapes",
+                  "latest threshold", title="inspection summary")  # fmt: skip
+    for t in sorted(tallies.values(), key=lambda t: t.product):
+        table.add_row(
+            t.product, str(t.inspected), str(t.passed), str(t.rejected), f"{t.yield_rate:.1%}",
+            str(t.false_rejects), str(t.escapes), "-" if t.threshold is None else f"{t.threshold:.4f}",
+        )  # fmt: skip
+    console.print(table)
 
 
 @inspect_app.command("eval")

@@ -1,14 +1,16 @@
-"""Business insights over stored events: staffing advice (queue_advice) and shelves to restock."""
+"""Business insights over stored events: staffing advice (queue_advice), shelves to restock and
+inspection yield per product."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from edgesight.apps.inspection.tally import tally_inspections
 from edgesight.hub.storage import queries
 from edgesight.hub.storage.db import Database
 
-__all__ = ["restock", "staffing"]
+__all__ = ["inspection", "restock", "staffing"]
 
 
 def staffing(db: Database, site: str | None, start: float | None, end: float | None) -> list[dict[str, Any]]:
@@ -43,3 +45,24 @@ def restock(db: Database, site: str | None, window_s: float = 86_400.0) -> list[
         if r["properties"].get("state") == "alert"
     ]  # fmt: skip
     return sorted(shelves, key=lambda s: (s["time_to_empty_s"] is None, s["time_to_empty_s"] or 0.0))
+
+
+def inspection(
+    db: Database, site: str | None, product: str | None, start: float | None, end: float | None
+) -> list[dict[str, Any]]:
+    """Per product: parts inspected, passed, rejected, yield, false rejects and escapes, by product name.
+
+    From ``inspection`` events (``rule`` is the product): each judged part counts once; false
+    rejects and escapes come from the events reporting the line's findings (property ``finding``),
+    the latest per device and part (see :func:`edgesight.apps.inspection.tally.tally_inspections`).
+    ``threshold`` is the one the latest part was judged with.
+    """
+    f = queries.Filter(site=site, type="inspection", rule=product, start=start, end=end)
+    rows = (row for chunk in queries.iter_events(db, f) for row in chunk)
+    tallies = tally_inspections((r["device_id"], r["properties"]) for r in rows)
+    return [
+        {"product": t.product, "inspected": t.inspected, "passed": t.passed, "rejected": t.rejected,
+         "yield": round(t.yield_rate, 6), "false_rejects": t.false_rejects, "escapes": t.escapes,
+         "threshold": t.threshold}
+        for t in sorted(tallies.values(), key=lambda t: t.product)
+    ]  # fmt: skip

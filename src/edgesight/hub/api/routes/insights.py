@@ -1,4 +1,4 @@
-"""Insights: staffing advice over time and shelves to restock."""
+"""Insights: staffing advice over time, shelves to restock, inspection yield per product."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ def staffing(
 def restock(hub: HubDep, site: str | None = None) -> list[dict[str, Any]]:
     """Shelves currently alerting, soonest ``time_to_empty_s`` first."""
     return insights.restock(hub.db, site)
+
+
+@router.get("/inspection")
+def inspection(
+    hub: HubDep,
+    site: str | None = None,
+    product: str | None = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> list[dict[str, Any]]:
+    """Per product: inspected, passed, rejected, yield, false rejects, escapes, latest threshold."""
+    return insights.inspection(hub.db, site, product, start, end)
