@@ -12,6 +12,9 @@ merges patches (RFC 7386 JSON merge patch: objects merge key by key, lists and v
   under ``pending_restart`` and take effect at the next start.
 * ``upload``: ``{"enabled": bool, "interval_s": float}``; frame metadata is batched per interval.
 * ``privacy``: ``{"allow_images": bool}``; false (the default) refuses every image request.
+* ``inspection``: ``{"thresholds": {"<product>": number}}``; the agent validates and saves it with
+  the twin (``<data dir>/twin.json``), and ``edgesight inspect run --twin`` follows that file,
+  judging the next part with the new threshold (no restart).
 
 The effective config is always *file + desired overrides*, so applying the same twin twice is
 harmless. A twin whose version is not newer than the applied one is ignored; an invalid twin is
@@ -30,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from edgesight.core import wire
 from edgesight.core.config import (
@@ -50,6 +53,7 @@ __all__ = [
     "LIVE_SENSOR_KEYS",
     "DesiredConfig",
     "DesiredTwin",
+    "InspectionPolicy",
     "PrivacyPolicy",
     "TwinState",
     "UploadPolicy",
@@ -80,6 +84,15 @@ class PrivacyPolicy(_Strict):
     allow_images: bool = Field(False, description="allow snapshots and other images to leave the device")
 
 
+class InspectionPolicy(_Strict):
+    """Run-time settings of the inspection products judged on this device."""
+
+    thresholds: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")],
+        Annotated[float, Field(ge=0.0, allow_inf_nan=False)],
+    ] = Field(default_factory=dict, description="product name -> anomaly score above which a part is rejected")
+
+
 class DesiredConfig(_Strict):
     """The ``config`` of a desired twin: overrides of the device config file."""
 
@@ -87,6 +100,7 @@ class DesiredConfig(_Strict):
     analytics: dict[str, Any] = Field(default_factory=dict, description="overrides of the analytics section")
     upload: UploadPolicy = Field(default_factory=UploadPolicy)
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
+    inspection: InspectionPolicy = Field(default_factory=InspectionPolicy)
 
 
 class DesiredTwin(_Strict):
@@ -123,6 +137,7 @@ class TwinState:
     upload: UploadPolicy = field(default_factory=UploadPolicy)
     privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
     pending_restart: tuple[str, ...] = ()
+    inspection: InspectionPolicy = field(default_factory=InspectionPolicy)
 
     @classmethod
     def from_config(cls, config: DeviceConfig) -> TwinState:
@@ -147,6 +162,7 @@ class TwinState:
             "sensor": self.sensor.model_dump(mode="json"),
             "analytics": self.analytics.model_dump(mode="json"),
             "pending_restart": list(self.pending_restart),
+            "inspection": self.inspection.model_dump(mode="json"),
         }
         if error is not None:
             state["error"] = error
@@ -185,7 +201,7 @@ def resolve_twin(
             if key not in LIVE_SENSOR_KEYS and getattr(sensor, key) != getattr(base.sensor, key)
         )
     )
-    return TwinState(twin.version, sensor, analytics, cfg.upload, cfg.privacy, restart)
+    return TwinState(twin.version, sensor, analytics, cfg.upload, cfg.privacy, restart, cfg.inspection)
 
 
 def save_applied(path: Path, twin: DesiredTwin) -> None:

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgesight.agent.inspection_twin import TwinFollower
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.product import (
     PRODUCT_SUFFIX,
@@ -237,6 +238,10 @@ def run(
     device_id: Annotated[str, typer.Option(help="device id in the events")] = "edgesight-0",
     trusted_key: TrustedKeyOption = None,
     allow_unsigned: AllowUnsignedOption = False,
+    twin: Annotated[
+        Path | None,
+        typer.Option(help="follow the threshold in this twin file saved by the agent (<agent data dir>/twin.json)"),
+    ] = None,
 ) -> None:
     """Judge parts: score, pass/fail, defect region; events to a file, rejects to the PLC."""
     if heatmaps is not None and not allow_images:
@@ -249,6 +254,9 @@ def run(
     console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
         inspector.set_threshold(threshold)
+    follow = TwinFollower(twin, inspector) if twin is not None else None
+    if follow is not None:
+        follow()  # a threshold already in the twin applies from the first part
     signals = _signals(mqtt, modbus, opcua, coil, register)
     run_id = uuid.uuid4().hex  # frame indexes restart at 0 every run: keep event ids distinct across runs
     try:
@@ -259,7 +267,7 @@ def run(
             else:
                 tally, latencies = _serve(
                     trigger, source, inspector, signals, emit, device_id,
-                    _Endpoints(listen, mqtt, topic_prefix), max_parts,
+                    _Endpoints(listen, mqtt, topic_prefix), max_parts, follow,
                 )  # fmt: skip
     finally:
         for signal in signals:
@@ -317,6 +325,7 @@ class _Endpoints:
 def _serve(
     trigger: Trigger, source: str, inspector: Inspector, signals: list[RejectSignal],
     emit: Callable[[Event], None], device_id: str, endpoints: _Endpoints, max_parts: int,
+    follow: Callable[[], object] | None = None,
 ) -> tuple[ProductTally, list[float]]:  # fmt: skip
     """Judge the parts the line names over MQTT or HTTP until stopped."""
     latencies: list[float] = []
@@ -350,7 +359,7 @@ def _serve(
             console.print(f"send part ids to {mqtt_trigger.trigger_topic} on {endpoints.mqtt}; results on "
                           f"{mqtt_trigger.result_topic('<part_id>')}", highlight=False)  # fmt: skip
         try:
-            station.serve(requests, stop, max_parts)
+            station.serve(requests, stop, max_parts, follow)
         except KeyboardInterrupt:
             console.print("stopped")
         finally:

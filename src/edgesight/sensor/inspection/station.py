@@ -68,9 +68,21 @@ class Station:
         self._reported: set[str] = set()  # parts with a finding: a repeated report is not counted twice
         self._index = 0
 
-    def serve(self, requests: queue.Queue[Request], stop: threading.Event, max_parts: int = 0) -> None:
-        """Handle requests until ``stop`` is set or ``max_parts`` parts were judged (0: no limit)."""
+    def serve(
+        self,
+        requests: queue.Queue[Request],
+        stop: threading.Event,
+        max_parts: int = 0,
+        tick: Callable[[], object] | None = None,
+    ) -> None:
+        """Handle requests until ``stop`` is set or ``max_parts`` parts were judged (0: no limit).
+
+        ``tick`` runs between requests (at least every 0.1 s), on this thread: e.g. to follow a
+        twin's threshold, which then applies from the next part on.
+        """
         while not stop.is_set() and not (max_parts and self.tally.inspected >= max_parts):
+            if tick is not None:
+                tick()
             try:
                 request = requests.get(timeout=0.1)
             except queue.Empty:
