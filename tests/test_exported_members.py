@@ -254,8 +254,8 @@ EXPORTS = {
     "edgesight.sensor.inspection.signals": ["ModbusRejectSignal", "MqttRejectSignal", "OPCUA_NAMESPACE", "OpcUaRejectSignal", "RejectSignal",
         "SignalError"],
     "edgesight.sensor.inspection.station": ["RECENT_PARTS", "Station"],
-    "edgesight.sensor.inspection.triggers": ["FindingReport", "HttpTrigger", "MqttTrigger", "PART_ID", "PartRequest", "Reply", "Request",
-        "parse_finding", "parse_trigger"],
+    "edgesight.sensor.inspection.triggers": ["BUSY", "FindingReport", "HttpTrigger", "MAX_WAITING", "MqttTrigger", "PART_ID",
+        "PartRequest", "Reply", "Request", "parse_finding", "parse_trigger"],
     "edgesight.sensor.isp": ["BoxTransform", "Isp", "IspOutput", "crop_box", "input_geometry", "tile_regions"
 ],
     "edgesight.sensor.pipeline": ["Sensor", "SensorSettings", "SensorStats", "default_sessions"],

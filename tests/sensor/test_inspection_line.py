@@ -25,7 +25,7 @@ from edgesight.sensor.inspection.inspector import Inspector, train_product
 from edgesight.sensor.inspection.line import inspect_part
 from edgesight.sensor.inspection.signals import OPCUA_NAMESPACE, OpcUaRejectSignal
 from edgesight.sensor.inspection.station import Station
-from edgesight.sensor.inspection.triggers import HttpTrigger, MqttTrigger, PartRequest, Request
+from edgesight.sensor.inspection.triggers import BUSY, HttpTrigger, MqttTrigger, PartRequest, Request
 from edgesight.sensor.sources import open_source
 from inspection_set import make_parts
 from support import need
@@ -223,3 +223,16 @@ def test_opcua_client_sees_part_id_verdict_score_and_a_reject_pulse(
     )  # fmt: skip
     assert changes.values.empty() and node["Reject"].read_value() is False  # a pass sends no pulse
     subscription.delete()
+
+
+def test_http_trigger_refuses_when_the_station_is_full_and_times_out_when_it_is_stuck() -> None:
+    requests: queue.Queue[Request] = queue.Queue(maxsize=2)
+    requests.put(PartRequest("waiting", None, lambda _a: None))
+    http = HttpTrigger(requests, "127.0.0.1", 0, timeout_s=0.5)  # no station serves the queue
+    try:
+        stuck = _post(http.port, "/parts", b'{"part_id": "E-1"}')
+        full = _post(http.port, "/parts", b'{"part_id": "E-2"}')
+    finally:
+        http.close()
+    assert stuck == (504, {"error": "no result within 0.5 s"})
+    assert full == (503, {"part_id": "E-2", "error": BUSY})

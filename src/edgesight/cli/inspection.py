@@ -48,7 +48,7 @@ from edgesight.sensor.inspection.signals import (
     RejectSignal,
 )
 from edgesight.sensor.inspection.station import Station
-from edgesight.sensor.inspection.triggers import HttpTrigger, MqttTrigger, Request
+from edgesight.sensor.inspection.triggers import MAX_WAITING, HttpTrigger, MqttTrigger, Request
 from edgesight.sensor.sources import open_source
 
 __all__ = ["register"]
@@ -340,7 +340,7 @@ def _serve(
             highlight=False,
         )
 
-    requests: queue.Queue[Request] = queue.Queue()
+    requests: queue.Queue[Request] = queue.Queue(maxsize=MAX_WAITING)
     stop = threading.Event()
     previous = signal_module.signal(signal_module.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:

@@ -10,7 +10,8 @@ MQTT (``<prefix>`` defaults to ``edgesight/inspection``)::
                <prefix>/<product>/error             {"part_id": ..., "error": "..."} for a request not served
 
 HTTP: ``POST /parts`` with the trigger's JSON answers with the result (200), or ``{"error"}`` with
-400 (bad request), 422 (the part could not be judged) or 504 (no answer in time); ``POST
+400 (bad request), 422 (the part could not be judged), 503 (too many requests waiting: see
+:data:`MAX_WAITING`) or 504 (no answer in time); ``POST
 /findings`` takes a finding. Without ``image`` the station grabs the camera's next frame.
 
 Triggers only parse and queue; the station judges requests one at a time in arrival order, so the
@@ -38,6 +39,8 @@ from edgesight.sensor.inspection.line import FINDINGS
 from edgesight.sensor.inspection.signals import SignalError
 
 __all__ = [
+    "BUSY",
+    "MAX_WAITING",
     "PART_ID",
     "FindingReport",
     "HttpTrigger",
@@ -54,6 +57,9 @@ log = logging.getLogger(__name__)
 PART_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """Part ids: 1..128 characters that are safe in an MQTT topic and a file name."""
 _MAX_BODY = 64 << 10  # a trigger is a few hundred bytes; anything larger is not one
+MAX_WAITING = 64
+"""Requests a station holds before it refuses more (the line is sending faster than parts are judged)."""
+BUSY = f"station busy: {MAX_WAITING} requests already waiting; the part was not judged"
 
 Reply = Callable[[dict[str, Any]], None]
 """Receives a request's answer: the result, or ``{"part_id", "error"}``."""
@@ -146,7 +152,7 @@ class MqttTrigger:
 
     def __init__(
         self,
-        requests: queue.Queue[Request],
+        requests: queue.Queue[Request],  # bounded (MAX_WAITING): a full queue refuses the part
         product: str,
         host: str = "127.0.0.1",
         port: int = 1883,
@@ -198,7 +204,11 @@ class MqttTrigger:
             log.warning("MQTT trigger: %s", exc)
             self._reply({"error": str(exc)})
             return
-        self._requests.put(request)
+        try:
+            self._requests.put_nowait(request)
+        except queue.Full:
+            log.warning("MQTT trigger: station busy, part %s refused", request.part_id)
+            self._reply({"part_id": request.part_id, "error": BUSY})
 
     def _reply(self, answer: dict[str, Any]) -> None:
         part_id = answer.get("part_id")
@@ -273,12 +283,17 @@ def _handler(requests: queue.Queue[Request], timeout_s: float) -> type[BaseHTTPR
                 return
             waiter = _Waiter()
             try:
-                requests.put(parse(self.rfile.read(length), waiter))
+                request = parse(self.rfile.read(length), waiter)
             except InspectionInputError as exc:
                 self._send(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
                 return
+            try:
+                requests.put_nowait(request)
+            except queue.Full:
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"part_id": request.part_id, "error": BUSY})
+                return
             if not waiter.wait(timeout_s):
-                self._send(HTTPStatus.GATEWAY_TIMEOUT, {"error": f"no result within {timeout_s:.0f} s"})
+                self._send(HTTPStatus.GATEWAY_TIMEOUT, {"error": f"no result within {timeout_s:g} s"})
                 return
             status = HTTPStatus.UNPROCESSABLE_ENTITY if "error" in waiter.answer else HTTPStatus.OK
             self._send(status, waiter.answer)
