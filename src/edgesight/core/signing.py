@@ -176,9 +176,11 @@ def sign_archive(
 
 
 def check_signature(
-    members: dict[str, bytes], trusted: tuple[Ed25519PublicKey, ...], source: str
+    members: dict[str, bytes], trusted: tuple[Ed25519PublicKey, ...], source: str, noun: str = "package"
 ) -> Ed25519PublicKey | None:
-    """The trusted key that signed ``manifest.json``, or None when the package is unsigned.
+    """The trusted key that signed ``manifest.json``, or None when the archive is unsigned.
+
+    ``noun`` is what messages call the archive (``package``, ``product``).
 
     Raises:
         PackageTrustError: ``signature`` if the manifest is not what was signed (the package was
@@ -210,6 +212,6 @@ def check_signature(
         raise PackageTrustError(
             "signature",
             f"{source}: refused (signature): manifest.json does not match its signature by key "
-            f"{key_id(signer)}; the package was altered after it was signed",
+            f"{key_id(signer)}; the {noun} was altered after it was signed",
         ) from None
     return signer

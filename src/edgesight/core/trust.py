@@ -164,7 +164,7 @@ def signature_basis(
             checks of :func:`~edgesight.core.signing.check_signature`; ``sign_command`` is the
             command the unsigned refusal suggests, ``noun`` what it calls the archive.
     """
-    signer = check_signature(members, settings.public_keys(), source)
+    signer = check_signature(members, settings.public_keys(), source, noun)
     if signer is not None:
         return f"signed by trusted key {key_id(signer)}"
     if not settings.allow_unsigned:
