@@ -261,14 +261,11 @@ def run(
     run_id = uuid.uuid4().hex  # frame indexes restart at 0 every run: keep event ids distinct across runs
     try:
         with EventWriter(events) as writer:
-            emit = lambda event: writer.write(event.in_run(run_id))  # noqa: E731
+            line = _Line(inspector, signals, lambda event: writer.write(event.in_run(run_id)), device_id, follow)
             if trigger is Trigger.NONE:
-                tally, latencies = _run_source(source, every, inspector, signals, emit, heatmaps, feedback, device_id)
+                tally, latencies = _run_source(line, source, every, heatmaps, feedback)
             else:
-                tally, latencies = _serve(
-                    trigger, source, inspector, signals, emit, device_id,
-                    _Endpoints(listen, mqtt, topic_prefix), max_parts, follow,
-                )  # fmt: skip
+                tally, latencies = _serve(line, trigger, source, _Endpoints(listen, mqtt, topic_prefix), max_parts)
     finally:
         for signal in signals:
             signal.close()
@@ -286,17 +283,29 @@ def _parts(source: str, every: int) -> Iterator[tuple[str, np.ndarray]]:
     raise InspectionInputError(f"--source: {source} is neither a folder, an image nor a video")
 
 
+@dataclass(frozen=True)
+class _Line:
+    """What judging a part needs besides the part: the inspector, the signals, where events go."""
+
+    inspector: Inspector
+    signals: list[RejectSignal]
+    emit: Callable[[Event], None]
+    device_id: str
+    follow: Callable[[], object] | None  # the twin's threshold, checked before each part
+
+
 def _run_source(
-    source: str, every: int, inspector: Inspector, signals: list[RejectSignal], emit: Callable[[Event], None],
-    heatmaps: Path | None, feedback: Path | None, device_id: str,
-) -> tuple[ProductTally, list[float]]:  # fmt: skip
+    line: _Line, source: str, every: int, heatmaps: Path | None, feedback: Path | None
+) -> tuple[ProductTally, list[float]]:
     """Judge every part of ``source`` (a folder, an image, a video with a fixed-cadence trigger)."""
+    inspector = line.inspector
     tally = ProductTally(inspector.product.id)
     results: list[InspectedPart] = []
     table = Table("part", "score", "verdict", "defect region (x, y, w, h)", "ms", title=f"inspection of {tally.product}")
     images_kept: dict[str, np.ndarray] = {}
-    for part in inspect_parts(inspector, _keep(_parts(source, every), images_kept), signals, device_id, tally):
-        emit(part.event)
+    parts = _keep(_parts(source, every), images_kept, line.follow)
+    for part in inspect_parts(inspector, parts, line.signals, line.device_id, tally):
+        line.emit(part.event)
         results.append(part)
         verdict = part.verdict
         if heatmaps is not None and not verdict.passed:
@@ -310,7 +319,7 @@ def _run_source(
         raise InspectionInputError(f"--source: {source} gave no parts")
     if feedback is not None:
         for event in apply_feedback(tally, results, _read_feedback(feedback)):
-            emit(event)
+            line.emit(event)
     console.print(table)
     return tally, [r.latency_ms for r in results]
 
@@ -323,10 +332,8 @@ class _Endpoints:
 
 
 def _serve(
-    trigger: Trigger, source: str, inspector: Inspector, signals: list[RejectSignal],
-    emit: Callable[[Event], None], device_id: str, endpoints: _Endpoints, max_parts: int,
-    follow: Callable[[], object] | None = None,
-) -> tuple[ProductTally, list[float]]:  # fmt: skip
+    line: _Line, trigger: Trigger, source: str, endpoints: _Endpoints, max_parts: int
+) -> tuple[ProductTally, list[float]]:
     """Judge the parts the line names over MQTT or HTTP until stopped."""
     latencies: list[float] = []
 
@@ -345,7 +352,7 @@ def _serve(
     previous = signal_module.signal(signal_module.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
         images, grab = _trigger_source(source, stack)
-        station = Station(inspector, emit, signals, images, grab, device_id, show)
+        station = Station(line.inspector, line.emit, line.signals, images, grab, line.device_id, show)
         if trigger is Trigger.HTTP:
             http = HttpTrigger(requests, *_host_port(endpoints.listen, "--listen", 8090))
             stack.callback(http.close)
@@ -354,12 +361,12 @@ def _serve(
         else:
             assert endpoints.mqtt is not None
             broker = _host_port(endpoints.mqtt, "--mqtt", 1883)
-            mqtt_trigger = MqttTrigger(requests, inspector.product.id, *broker, prefix=endpoints.topic_prefix)
+            mqtt_trigger = MqttTrigger(requests, line.inspector.product.id, *broker, prefix=endpoints.topic_prefix)
             stack.callback(mqtt_trigger.close)
             console.print(f"send part ids to {mqtt_trigger.trigger_topic} on {endpoints.mqtt}; results on "
                           f"{mqtt_trigger.result_topic('<part_id>')}", highlight=False)  # fmt: skip
         try:
-            station.serve(requests, stop, max_parts, follow)
+            station.serve(requests, stop, max_parts, line.follow)
         except KeyboardInterrupt:
             console.print("stopped")
         finally:
@@ -376,10 +383,13 @@ def _trigger_source(source: str, stack: ExitStack) -> tuple[Path | None, Callabl
 
 
 def _keep(
-    parts: Iterator[tuple[str, np.ndarray]], store: dict[str, np.ndarray]
+    parts: Iterator[tuple[str, np.ndarray]], store: dict[str, np.ndarray], follow: Callable[[], object] | None
 ) -> Iterator[tuple[str, np.ndarray]]:
-    """Pass parts through, keeping each image until its verdict is handled (for heatmaps)."""
+    """Pass parts through, keeping each image until its verdict is handled (for heatmaps); follow
+    the twin's threshold before each part."""
     for part_id, image in parts:
+        if follow is not None:
+            follow()
         store[part_id] = image
         yield part_id, image
 
