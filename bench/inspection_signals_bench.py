@@ -40,13 +40,8 @@ from pymodbus.server import ModbusTcpServer
 from _common import median, table
 from edgesight.sensor.inspection.inspector import Inspector, train_product
 from edgesight.sensor.inspection.line import inspect_part
-from edgesight.sensor.inspection.signals import (
-    OPCUA_NAMESPACE,
-    ModbusRejectSignal,
-    MqttRejectSignal,
-    OpcUaRejectSignal,
-    RejectSignal,
-)
+from edgesight.sensor.inspection.opcua import OPCUA_NAMESPACE, OpcUaRejectSignal
+from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal, RejectSignal
 from inspection_set import make_parts
 
 

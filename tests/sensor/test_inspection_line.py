@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edgesight.core.events import Event
 from edgesight.sensor.inspection.inspector import Inspector, train_product
 from edgesight.sensor.inspection.line import inspect_part
-from edgesight.sensor.inspection.signals import OPCUA_NAMESPACE, OpcUaRejectSignal
+from edgesight.sensor.inspection.opcua import OPCUA_NAMESPACE, OpcUaRejectSignal
 from edgesight.sensor.inspection.station import Station
 from edgesight.sensor.inspection.triggers import BUSY, HttpTrigger, MqttTrigger, PartRequest, Request
 from edgesight.sensor.sources import open_source

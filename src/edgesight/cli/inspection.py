@@ -41,12 +41,7 @@ from edgesight.sensor.inspection.evaluation import evaluate
 from edgesight.sensor.inspection.inspector import Inspector, TrainOptions, train_product
 from edgesight.sensor.inspection.line import InspectedPart, apply_feedback, inspect_parts, save_heatmap
 from edgesight.sensor.inspection.parts import IMAGE_SUFFIXES, image_files, read_part, read_parts, video_parts
-from edgesight.sensor.inspection.signals import (
-    ModbusRejectSignal,
-    MqttRejectSignal,
-    OpcUaRejectSignal,
-    RejectSignal,
-)
+from edgesight.sensor.inspection.signals import ModbusRejectSignal, MqttRejectSignal, RejectSignal
 from edgesight.sensor.inspection.station import Station
 from edgesight.sensor.inspection.triggers import MAX_WAITING, HttpTrigger, MqttTrigger, Request
 from edgesight.sensor.sources import open_source
@@ -197,6 +192,8 @@ def _signals(mqtt: str | None, modbus: str | None, opcua: str | None, coil: int,
         if opcua:
             if not opcua.startswith("opc.tcp://"):
                 raise ConfigError(f"--opcua: expected an endpoint opc.tcp://HOST:PORT/PATH, got {opcua!r}")
+            from edgesight.sensor.inspection.opcua import OpcUaRejectSignal  # asyncua: only when asked for
+
             signals.append(OpcUaRejectSignal(opcua))
     except BaseException:
         for signal in signals:
