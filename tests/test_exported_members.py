@@ -221,7 +221,8 @@ EXPORTS = {
 ],
     "edgesight.hub.storage.migrations.versions.0003_console": ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"
 ],
-    "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "events", "frames", "iter_events"
+    "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "event_properties", "events", "frames",
+        "iter_events"
 ],
     "edgesight.hub.storage.rules": ["alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert",
         "recent_alerts", "update_rule"

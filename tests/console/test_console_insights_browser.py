@@ -98,6 +98,7 @@ def test_device_page_panels_show_queue_shelves_hazards_and_heatmap(admin_page: P
     expect(cells.first).to_be_attached()
     assert 1 <= cells.count() <= 120  # 6 people walking: a few cells, not the whole grid
     expect(page.locator("#heatmap")).to_contain_text("20 stored frames")
+    expect(page.locator("#canvas rect.cell").first).to_be_attached()  # the editor draws over it (no floor plan)
     page.locator("#queue").locator("xpath=../..").screenshot(path=str(DOCS / "console-device-panels.png"))
     assert not _images(responses, hub)  # the heatmap is SVG cells from boxes: no picture reaches the page
 

@@ -1,7 +1,7 @@
 """What the insights page and the device page's panels show, read from the events and frames the hub stores.
 
 * Staffing per store: the counters the queue apps advised (``queue_advice``), hour by hour.
-* Restock list: shelves whose latest ``restock`` event still alerts (:func:`edgesight.hub.insights.restock`).
+* Restock list: shelves whose latest ``restock`` event still alerts (as :func:`edgesight.hub.insights.restock`).
 * Device panels: its queues, shelves and hazards (latest state and recent events), and an occupancy
   heatmap counted here from the detections of its stored frames (boxes only, never pixels: the
   device's own heatmap app keeps its grid on the device and sends nothing).
@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from edgesight.hub import insights
 from edgesight.hub.storage import devices, queries
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.queries import Filter
@@ -65,13 +64,14 @@ def store_staffing(db: Database, now: float | None = None, hours: int = 24) -> l
     advice: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
     longest: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
     # a queue's advice in force at ``start`` was given before it: look back a day for it
-    for r in insights.staffing(db, None, start - _DAY_S, now + 1):
+    f = Filter(type="queue_advice", start=start - _DAY_S, end=now + 1, limit=1_000_000)
+    for r in queries.event_properties(db, f, {"counters": float, "queue_length": float, "wait_s": float}):
         if r["counters"] is not None:
             advice[(r["device_id"], r["rule"])].append((r["timestamp"], int(r["counters"])))
         if r["timestamp"] >= start:
             cell = longest[(site_of.get(r["device_id"], "(no site)"), int((r["timestamp"] - start) // 3600))]
-            cell[0] = max(cell[0], float(r["properties"].get("queue_length") or 0))
-            cell[1] = max(cell[1], float(r["properties"].get("wait_s") or 0))
+            cell[0] = max(cell[0], float(r["queue_length"] or 0))
+            cell[1] = max(cell[1], float(r["wait_s"] or 0))
     per_site: dict[str, list[int | None]] = {}
     queues: dict[str, list[str]] = defaultdict(list)
     for (device_id, rule), points in sorted(advice.items()):
@@ -89,11 +89,19 @@ def store_staffing(db: Database, now: float | None = None, hours: int = 24) -> l
     ]  # fmt: skip
 
 
-def restock_list(db: Database) -> list[dict[str, Any]]:
-    """Shelves to refill, soonest empty first, with their store."""
+def restock_list(db: Database, now: float | None = None) -> list[dict[str, Any]]:
+    """Shelves to refill, soonest empty first, with their store: as :func:`edgesight.hub.insights.restock`
+    (the latest ``restock`` event of each shelf in 24 h alerts), reading only the properties it shows."""
+    now = time.time() if now is None else now
     site_of = {d.id: d.site for d in devices.list_devices(db)}
-    return [{**{k: v for k, v in s.items() if k != "properties"}, "site": site_of.get(s["device_id"]),
-             "gaps": s["properties"].get("gaps")} for s in insights.restock(db, None)]  # fmt: skip
+    f = Filter(type="restock", start=now - _DAY_S, limit=1_000_000)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in queries.event_properties(db, f, {"state": str, "level": float, "time_to_empty_s": float}):
+        latest[(r["device_id"], r["rule"])] = r  # oldest first: the last one wins
+    shelves = [{"device_id": r["device_id"], "shelf": r["rule"], "site": site_of.get(r["device_id"]),
+                "timestamp": r["timestamp"], "level": r["level"], "time_to_empty_s": r["time_to_empty_s"]}
+               for r in latest.values() if r["state"] == "alert"]  # fmt: skip
+    return sorted(shelves, key=lambda s: (s["time_to_empty_s"] is None, s["time_to_empty_s"] or 0.0))
 
 
 def heatmap(db: Database, device_id: str, now: float, grid: tuple[int, int] = HEATMAP_GRID) -> dict[str, Any]:

@@ -70,13 +70,16 @@ export async function showDevice(view, id, who) {
     chart.innerHTML = barChart(hourly(rows), { label: (t) => new Date(t * 1000).getHours() + ":00" });
   };
   let panelsAt = 0;
+  let editor = null;
   const drawPanels = async () => {
     panelsAt = Date.now();
-    renderPanels(view, await get(`/console/api/devices/${encodeURIComponent(id)}/panels`), d);
+    const p = await get(`/console/api/devices/${encodeURIComponent(id)}/panels`);
+    renderPanels(view, p, d);
+    editor?.setHeatmap(p.heatmap);
   };
   // The chart and panels load side by side; the live stream opens at once (the counts need no wait).
   const loading = Promise.all([drawChart(), drawPanels()]);
-  mountEditor(view.querySelector("#editor"), d, who);
+  editor = mountEditor(view.querySelector("#editor"), d, who);
 
   const feed = view.querySelector("#feed");
   const source = new EventSource(`/console/api/devices/${encodeURIComponent(id)}/live`);

@@ -38,14 +38,20 @@ function hazardPanel(p) {
     <ul class="feed hazards">${items.join("") || `<li class="muted">No hazards in 24 h.</li>`}</ul>`;
 }
 
-export function heatmapSvg(hm, shapes) {
-  const { cols, rows, counts } = hm;
+// The heatmap's non-empty cells as SVG rects in a W x H drawing (also the editor's background without a floor plan).
+export function heatCells({ cols, rows, counts }, W, H) {
   const peak = Math.max(0, ...counts.flat());
-  const W = 1000, H = 750, cw = W / cols, ch = H / rows;
+  const cw = W / cols, ch = H / rows;
   let cells = "";
   counts.forEach((row, y) => row.forEach((n, x) => {
     if (n) cells += `<rect class="cell" x="${x * cw}" y="${y * ch}" width="${cw}" height="${ch}" fill-opacity="${(0.15 + 0.8 * n / peak).toFixed(2)}"><title>${n}</title></rect>`;
   }));
+  return cells;
+}
+
+function heatmapSvg(hm, shapes) {
+  const W = 1000, H = 750;
+  const cells = heatCells(hm, W, H);
   const zones = shapes.zones.map((z) => `<polygon class="zone" points="${z.polygon.map(([x, y]) => `${x * W},${y * H}`).join(" ")}"/>`).join("");
   const lines = shapes.lines.map((l) => `<line class="line" x1="${l.start[0] * W}" y1="${l.start[1] * H}" x2="${l.end[0] * W}" y2="${l.end[1] * H}"/>`).join("");
   return `<svg class="heatmap" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="occupancy heatmap">${cells}${zones}${lines}</svg>`;
