@@ -24,10 +24,11 @@ function queuePanel(p) {
 function shelfPanel(p) {
   if (!p.shelves.length) return `<p class="muted">No shelf app reported on this device today.</p>`;
   const rows = p.shelves.map((s) => `<tr data-shelf="${esc(s.rule)}"><td>${esc(s.rule)}</td>
-    <td class="state ${esc(s.state)}">${esc(s.state)}</td><td>${num((s.level ?? 0) * 100, 0)} %</td>
-    <td>${s.item_count ?? "–"}${s.capacity ? ` / ${s.capacity}` : ""}</td><td>${secs(s.time_to_empty_s)}</td><td>${ago(s.timestamp)}</td></tr>`);
-  return `<div class="table-wrap"><table class="shelves"><thead><tr><th>Shelf</th><th>State</th><th>Level</th><th>Items</th>
-    <th>Empty in</th><th>Read</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+    <td class="state ${esc(s.state)}">${esc(s.state)}</td>
+    <td title="${s.item_count ?? "–"}${s.capacity ? ` of ${s.capacity}` : ""} items, read ${ago(s.timestamp)}">${num((s.level ?? 0) * 100, 0)} %</td>
+    <td>${secs(s.time_to_empty_s)}</td></tr>`);
+  return `<div class="table-wrap"><table class="shelves"><thead><tr><th>Shelf</th><th>State</th><th>Level</th>
+    <th>Empty in</th></tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
 }
 
 function hazardPanel(p) {
