@@ -192,3 +192,15 @@ def test_the_fleet_updates_a_device_status_without_reloading(admin_page: Page, h
     expect(row.locator(".status")).to_have_text("online", timeout=WAIT_MS)
     expect(row).to_contain_text("7.5")
     assert len(fleet_gets) == 1  # the change came over the stream, not by fetching the fleet again
+
+
+def test_alerts_and_insights_fit_a_phone(browser: Browser, hub: HubProcess, retail: StreamingDevice) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    sign_in(page, hub, "admin", ADMIN_TOKEN)
+    for route, ready in [("/#/alerts", "#rule-form"), ("/#/insights", ".store svg")]:
+        page.goto(hub.url + route)
+        page.wait_for_selector(ready, timeout=WAIT_MS)
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.querySelector('main').scrollWidth]")
+        assert max(widths) <= 390, (route, widths)
+    context.close()
