@@ -101,6 +101,12 @@ def test_device_page_panels_show_queue_shelves_hazards_and_heatmap(admin_page: P
     expect(page.locator("#canvas rect.cell").first).to_be_attached()  # the editor draws over it (no floor plan)
     page.locator("#queue").locator("xpath=../..").screenshot(path=str(DOCS / "console-device-panels.png"))
     assert not _images(responses, hub)  # the heatmap is SVG cells from boxes: no picture reaches the page
+    # The hazard ends: the page hears of it on its live stream and reloads its panels by itself.
+    retail.post(lambda d: [d.events([_event(d, EventType.HAZARD, "forklift_lane", time.time(), track_ids=[5],
+                                            class_name="person", state="cleared", kind="intrusion",
+                                            severity="critical", duration_s=19.0, lost=False)])])  # fmt: skip
+    expect(page.locator("#hazards-open")).to_have_text("0", timeout=WAIT_MS)
+    expect(page.locator("#hazards li").first).to_contain_text("cleared")
 
 
 def test_insights_show_staffing_per_store_and_the_restock_list(admin_page: Page, hub: HubProcess,

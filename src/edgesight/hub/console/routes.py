@@ -105,11 +105,11 @@ async def fleet_live(request: Request, session: SessionDep, hub: HubDep) -> Stre
 
     async def stream() -> AsyncIterator[str]:
         started = time.time()
-        last: dict[str, dict[str, Any]] = {}
+        last: dict[str, dict[str, Any]] | None = None
         yield "retry: 1000\n\n"
         while time.time() - started < LIVE_STREAM_S and not await request.is_disconnected():
             rows = await run_in_threadpool(views.fleet, hub.db)
-            if not last:
+            if last is None:
                 yield _sse("fleet", rows)
             else:
                 changed = [r for r in rows if last.get(r["id"]) != r]

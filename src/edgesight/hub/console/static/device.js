@@ -70,6 +70,7 @@ export async function showDevice(view, id, who) {
     chart.innerHTML = barChart(hourly(rows), { label: (t) => new Date(t * 1000).getHours() + ":00" });
   };
   let panelsAt = 0;
+  let panelTimer = null;
   let editor = null;
   const drawPanels = async () => {
     panelsAt = Date.now();
@@ -97,13 +98,17 @@ export async function showDevice(view, id, who) {
   source.addEventListener("health", (m) => { view.querySelector("#head").innerHTML = head(JSON.parse(m.data), twinText); });
   source.addEventListener("event", (m) => {
     const e = JSON.parse(m.data);
-    // a queue, shelf or hazard event changes a panel: reload them (at most every 2 s); the heatmap every 30 s
-    if ((PANEL_EVENTS.has(e.type) && Date.now() - panelsAt > 2000) || Date.now() - panelsAt > 30_000) drawPanels();
+    // a queue, shelf or hazard event changes a panel: reload them (at most every 2 s, and once more after a
+    // burst so its last event shows); with any other event, every 30 s (the heatmap)
+    if (PANEL_EVENTS.has(e.type) || Date.now() - panelsAt > 30_000) {
+      const wait = Math.max(0, panelsAt + 2000 - Date.now());
+      if (!panelTimer) panelTimer = setTimeout(() => { panelTimer = null; drawPanels(); }, wait);
+    }
     const li = document.createElement("li");
     li.textContent = describe(e);
     feed.prepend(li);
     while (feed.children.length > 100) feed.lastChild.remove();
   });
   loading.catch((e) => { view.querySelector("#chart").textContent = `Could not load: ${e.message}`; });
-  return () => source.close();
+  return () => { source.close(); clearTimeout(panelTimer); };
 }
