@@ -188,9 +188,12 @@ EXPORTS = {
     "edgesight.hub.console": [],
     "edgesight.hub.console.accounts": ["ADMIN_TOKEN_USER", "Role", "SESSION_TTL_S", "Session", "add_user", "authenticate", "end_session",
         "find_session", "start_session"],
+    "edgesight.hub.console.alerts": ["router"],
     "edgesight.hub.console.auth": ["COOKIE", "EditorDep", "SessionDep", "clear_cookie", "set_cookie"],
     "edgesight.hub.console.backgrounds": ["MAX_BYTES", "exists", "image_type", "load", "store"],
     "edgesight.hub.console.editor": ["ShapesBody", "check_shapes", "running_analytics", "save_shapes"],
+    "edgesight.hub.console.panels": ["HEATMAP_GRID", "HEATMAP_WINDOW_S", "advised_per_hour", "device_panels", "heatmap",
+        "restock_list", "store_staffing"],
     "edgesight.hub.console.passwords": ["hash_password", "new_password", "verify_password"],
     "edgesight.hub.console.routes": ["install", "router"],
     "edgesight.hub.console.views": ["OFFLINE_AFTER_S", "device_row", "device_status", "fleet", "live_counts", "new_events",
@@ -222,9 +225,11 @@ EXPORTS = {
 ],
     "edgesight.hub.storage.migrations.versions.0003_console": ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"
 ],
-    "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "events", "frames", "iter_events"
+    "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "event_properties", "events", "frames",
+        "iter_events"
 ],
-    "edgesight.hub.storage.rules": ["create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert"
+    "edgesight.hub.storage.rules": ["alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert",
+        "recent_alerts", "update_rule"
 ],
     "edgesight.hub.storage.secret_box": ["SEALED_PREFIX", "SealedSecret", "SecretBox"],
     "edgesight.hub.storage.tables": ["Aggregate", "Alert", "Base", "Command", "ConsoleBackground", "ConsoleSession", "ConsoleUser",

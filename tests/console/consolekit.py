@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,10 +128,14 @@ class StreamingDevice(threading.Thread):
 
     def report_twin(self, version: int, analytics: dict[str, Any]) -> None:
         """Report the desired twin ``version`` applied, as the agent does after applying it."""
+        self.post(lambda d: [d.send(ReportedTwin(version, {"analytics": analytics}))])
+
+    def post(self, messages: Callable[[FakeDevice], list[bytes]]) -> None:
+        """Send the envelopes ``messages(device)`` makes, between two of the stream's own messages."""
         with self.lock:
-            body = join_envelopes([self.device.send(ReportedTwin(version, {"analytics": analytics}))])
+            body = join_envelopes(messages(self.device))
             r = httpx.post(self.url, content=body, headers=self.auth, timeout=10)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and all(o["status"] == "stored" for o in r.json()["outcomes"]), r.text
 
     def stop(self) -> None:
         self.stopped.set()

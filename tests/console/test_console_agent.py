@@ -99,4 +99,11 @@ def test_the_agent_streams_vtest_and_applies_a_zone_drawn_in_the_console(
     # Only the zones were edited: the device keeps the lines of its config file.
     assert [line["name"] for line in reported["analytics"]["lines"]] == ["west-gate", "east-gate"]
     page.screenshot(path=str(screenshot_dir(tmp_path) / "console-agent-vtest.png"), full_page=True)
+    # The heatmap panel: counted by the hub from the boxes of the frames the agent shipped, under the shapes.
+    page.reload()
+    expect(page.locator("#heatmap svg rect.cell").first).to_be_attached(timeout=AGENT_WAIT_MS)
+    expect(page.locator("#heatmap svg polygon.zone")).to_have_count(len(reported["analytics"]["zones"]))
+    expect(page.locator("#heatmap svg line.line")).to_have_count(2)
+    heatmap_png = screenshot_dir(tmp_path) / "console-heatmap-vtest.png"
+    page.locator("#heatmap").locator("xpath=..").screenshot(path=str(heatmap_png))
     context.close()

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from edgesight.hub.api.deps import HubDep
 from edgesight.hub.api.routes.devices import device_or_404
-from edgesight.hub.console import accounts, backgrounds, editor, views
+from edgesight.hub.console import accounts, alerts, backgrounds, editor, panels, views
 from edgesight.hub.console.auth import COOKIE, EditorDep, SessionDep, clear_cookie, set_cookie
 from edgesight.hub.storage import devices, queries
 from edgesight.hub.storage.queries import Filter
@@ -34,6 +34,8 @@ LIVE_POLL_S = 1.0
 LIVE_STREAM_S = 30.0
 """How long one live stream lasts: the browser reconnects by itself and resumes after the last event
 it got (``Last-Event-ID``); short streams keep an open page from holding up the hub's shutdown."""
+FLEET_POLL_S = 2.0
+"""How often the fleet stream reads the devices' health (a fleet page shows seconds-old status)."""
 _MAX_FORM_BYTES = 4096
 
 # Our own files only: no inline script, no other origin; images only from us (the uploaded plan).
@@ -94,6 +96,49 @@ def me(session: SessionDep) -> dict[str, Any]:
 def fleet(session: SessionDep, hub: HubDep) -> list[dict[str, Any]]:
     """Every device with status, fps, DNN ms, model, version, last seen and site."""
     return views.fleet(hub.db)
+
+
+@api.get("/fleet/live")
+async def fleet_live(request: Request, session: SessionDep, hub: HubDep) -> StreamingResponse:
+    """Server-sent events: the whole fleet once (``fleet``), then every row whose status, fps, DNN ms,
+    model or last-seen changed (``rows``), read from the database every :data:`FLEET_POLL_S`."""
+
+    async def stream() -> AsyncIterator[str]:
+        started = time.time()
+        last: dict[str, dict[str, Any]] | None = None
+        yield "retry: 1000\n\n"
+        while time.time() - started < LIVE_STREAM_S and not await request.is_disconnected():
+            rows = await run_in_threadpool(views.fleet, hub.db)
+            if last is None:
+                yield _sse("fleet", rows)
+            else:
+                changed = [r for r in rows if last.get(r["id"]) != r]
+                if changed:
+                    yield _sse("rows", changed)
+            last = {r["id"]: r for r in rows}
+            await asyncio.sleep(FLEET_POLL_S)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+@api.get("/insights/staffing")
+def staffing(session: SessionDep, hub: HubDep) -> list[dict[str, Any]]:
+    """Per store: counters its queue apps advised, hour by hour over the last 24 h."""
+    return panels.store_staffing(hub.db)
+
+
+@api.get("/insights/restock")
+def restock(session: SessionDep, hub: HubDep) -> list[dict[str, Any]]:
+    """Shelves to refill (their latest restock event alerts), soonest empty first."""
+    return panels.restock_list(hub.db)
+
+
+@api.get("/devices/{device_id}/panels")
+def device_panels(device_id: str, session: SessionDep, hub: HubDep) -> dict[str, Any]:
+    """The device page's queue, shelf, hazard and heatmap panels."""
+    device_or_404(hub, device_id)
+    return panels.device_panels(hub.db, device_id)
 
 
 @api.get("/devices/{device_id}")
@@ -212,6 +257,7 @@ async def put_background(device_id: str, request: Request, session: EditorDep, h
 
 
 router.include_router(api)
+router.include_router(alerts.router)
 
 
 def install(app: FastAPI) -> None:

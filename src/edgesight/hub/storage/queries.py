@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from edgesight.core.wire import decode_batch, frame_to_dict
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import Aggregate, Device, EventRow, FrameBatch, FrameRow
 
-__all__ = ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "events", "frames", "iter_events"]
+__all__ = ["EVENT_COLUMNS", "Filter", "aggregates", "counts", "event_properties", "events", "frames", "iter_events"]
 
 EVENT_COLUMNS = ("id", "device_id", "stream_id", "seq", "type", "rule", "trigger", "frame_index", "timestamp",
                  "class_name", "track_ids", "properties")  # fmt: skip
@@ -57,6 +57,22 @@ def events(db: Database, f: Filter) -> list[dict[str, Any]]:
     query = _where_events(select(*cols), f).order_by(EventRow.timestamp, EventRow.id).limit(f.limit)
     with db.begin() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def event_properties(db: Database, f: Filter, names: Mapping[str, type[float] | type[str]]) -> list[dict[str, Any]]:
+    """Events matching ``f`` as ``timestamp``, ``device_id``, ``rule`` and only the named properties, oldest first.
+
+    The database extracts each property as a number (``float``) or a string (``str``), None where
+    absent, so a page over thousands of events decodes no JSON document in Python.
+    """
+    props = [(EventRow.properties[n].as_float() if t is float else EventRow.properties[n].as_string()).label(n)
+             for n, t in names.items()]  # fmt: skip
+    query = _where_events(select(EventRow.timestamp, EventRow.device_id, EventRow.rule, *props), f)
+    query = query.order_by(EventRow.timestamp, EventRow.id).limit(f.limit)
+    with db.begin() as conn:
+        result = conn.execute(query)
+        keys = list(result.keys())
+        return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def iter_events(db: Database, f: Filter, chunk: int = 5000) -> Iterator[list[dict[str, Any]]]:

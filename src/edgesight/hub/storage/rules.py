@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from edgesight.core.errors import ConfigError
+from edgesight.core.errors import ConfigError, StorageError
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import Alert, Rule
 
-__all__ = ["create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert"]
+__all__ = [
+    "alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert", "recent_alerts",
+    "update_rule",
+]
 
 _RULE_COLUMNS = (Rule.id, Rule.name, Rule.event_type, Rule.condition, Rule.webhook_url, Rule.mqtt_topic,
                  Rule.created_at)  # fmt: skip
@@ -27,6 +30,25 @@ def create_rule(db: Database, name: str, event_type: str, condition: dict[str, A
                                          webhook_url=webhook_url, mqtt_topic=mqtt_topic,
                                          created_at=time.time()))  # fmt: skip
         row = conn.execute(select(*_RULE_COLUMNS).where(Rule.name == name)).one()
+    return dict(row._mapping)
+
+
+def update_rule(db: Database, rule_id: int, name: str, event_type: str, condition: dict[str, Any],
+                webhook_url: str | None, mqtt_topic: str | None) -> dict[str, Any]:  # fmt: skip
+    """Replace a rule's fields (its id, creation time and alerts stay).
+
+    Raises:
+        StorageError: no rule has this id.
+        ConfigError: another rule has the name.
+    """
+    with db.begin() as conn:
+        if conn.execute(select(Rule.id).where(Rule.id == rule_id)).first() is None:
+            raise StorageError(f"rule {rule_id} does not exist")
+        if conn.execute(select(Rule.id).where(Rule.name == name, Rule.id != rule_id)).first() is not None:
+            raise ConfigError(f"rule {name!r} already exists")
+        conn.execute(update(Rule).where(Rule.id == rule_id).values(
+            name=name, event_type=event_type, condition=condition, webhook_url=webhook_url, mqtt_topic=mqtt_topic))  # fmt: skip
+        row = conn.execute(select(*_RULE_COLUMNS).where(Rule.id == rule_id)).one()
     return dict(row._mapping)
 
 
@@ -52,3 +74,18 @@ def list_alerts(db: Database, rule_id: int | None = None, limit: int = 1000) -> 
         query = query.where(Alert.rule_id == rule_id)
     with db.begin() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def recent_alerts(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest alerts first, at most ``limit``."""
+    query = select(Alert.id, Alert.rule_id, Alert.event_id, Alert.device_id, Alert.created_at, Alert.detail,
+                   Alert.delivered).order_by(Alert.id.desc()).limit(limit)  # fmt: skip
+    with db.begin() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def alert_totals(db: Database) -> dict[int, tuple[int, float]]:
+    """``{rule_id: (alerts raised, time of the last one)}`` of every rule that raised any."""
+    query = select(Alert.rule_id, func.count(), func.max(Alert.created_at)).group_by(Alert.rule_id)
+    with db.begin() as conn:
+        return {int(r[0]): (int(r[1]), float(r[2])) for r in conn.execute(query)}

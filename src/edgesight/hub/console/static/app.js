@@ -1,7 +1,9 @@
-// The console's entry: who is signed in, then the page named by the URL hash (#/ or #/device/ID).
+// The console's entry: who is signed in, then the page named by the URL hash (#/, #/device/ID, #/alerts, #/insights).
 import { ApiError, me, post } from "./api.js";
 import { showFleet } from "./fleet.js";
 import { showDevice } from "./device.js";
+import { showAlerts } from "./alerts.js";
+import { showInsights } from "./insights.js";
 
 const $ = (id) => document.getElementById(id);
 let leave = null; // the current page's clean-up (closes its live stream)
@@ -10,7 +12,10 @@ async function route(who) {
   if (leave) { leave(); leave = null; }
   const view = $("view");
   const m = location.hash.match(/^#\/device\/(.+)$/);
-  leave = m ? await showDevice(view, decodeURIComponent(m[1]), who) : await showFleet(view, who);
+  if (m) leave = await showDevice(view, decodeURIComponent(m[1]), who);
+  else if (location.hash === "#/alerts") leave = await showAlerts(view, who);
+  else if (location.hash === "#/insights") leave = await showInsights(view, who);
+  else leave = await showFleet(view, who);
 }
 
 async function start() {

@@ -3,6 +3,9 @@ import { get } from "./api.js";
 import { barChart } from "./chart.js";
 import { ago, esc, num } from "./html.js";
 import { mountEditor } from "./editor.js";
+import { renderPanels } from "./panels.js";
+
+const PANEL_EVENTS = new Set(["queue_advice", "restock", "hazard"]);
 
 function countCards(counts) {
   const cards = [];
@@ -49,6 +52,12 @@ export async function showDevice(view, id, who) {
       <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
     </div>
     <section class="card chart"><h2>Line crossings per hour (24 h)</h2><div id="chart"></div></section>
+    <div class="grid">
+      <section class="card chart"><h2>Queue and staffing advice</h2><div id="queue"></div></section>
+      <section class="card"><h2>Shelves</h2><div id="shelves"></div></section>
+      <section class="card"><h2>Hazards</h2><div id="hazards"></div></section>
+      <section class="card"><h2>Occupancy heatmap</h2><div id="heatmap"></div></section>
+    </div>
     <section class="card editor"><h2>Zones and lines</h2><div id="editor"></div></section>`;
 
   let twinText = `twin v${d.desired_version}`;
@@ -60,8 +69,18 @@ export async function showDevice(view, id, who) {
     const rows = await get(`/console/api/devices/${encodeURIComponent(id)}/series?bucket=hour&span_h=24`);
     chart.innerHTML = barChart(hourly(rows), { label: (t) => new Date(t * 1000).getHours() + ":00" });
   };
-  await drawChart();
-  mountEditor(view.querySelector("#editor"), d, who);
+  let panelsAt = 0;
+  let panelTimer = null;
+  let editor = null;
+  const drawPanels = async () => {
+    panelsAt = Date.now();
+    const p = await get(`/console/api/devices/${encodeURIComponent(id)}/panels`);
+    renderPanels(view, p, d);
+    editor?.setHeatmap(p.heatmap);
+  };
+  // The chart and panels load side by side; the live stream opens at once (the counts need no wait).
+  const loading = Promise.all([drawChart(), drawPanels()]);
+  editor = mountEditor(view.querySelector("#editor"), d, who);
 
   const feed = view.querySelector("#feed");
   const source = new EventSource(`/console/api/devices/${encodeURIComponent(id)}/live`);
@@ -78,10 +97,18 @@ export async function showDevice(view, id, who) {
   });
   source.addEventListener("health", (m) => { view.querySelector("#head").innerHTML = head(JSON.parse(m.data), twinText); });
   source.addEventListener("event", (m) => {
+    const e = JSON.parse(m.data);
+    // a queue, shelf or hazard event changes a panel: reload them (at most every 2 s, and once more after a
+    // burst so its last event shows); with any other event, every 30 s (the heatmap)
+    if (PANEL_EVENTS.has(e.type) || Date.now() - panelsAt > 30_000) {
+      const wait = Math.max(0, panelsAt + 2000 - Date.now());
+      if (!panelTimer) panelTimer = setTimeout(() => { panelTimer = null; drawPanels(); }, wait);
+    }
     const li = document.createElement("li");
-    li.textContent = describe(JSON.parse(m.data));
+    li.textContent = describe(e);
     feed.prepend(li);
     while (feed.children.length > 100) feed.lastChild.remove();
   });
-  return () => source.close();
+  loading.catch((e) => { view.querySelector("#chart").textContent = `Could not load: ${e.message}`; });
+  return () => { source.close(); clearTimeout(panelTimer); };
 }

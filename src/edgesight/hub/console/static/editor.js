@@ -1,7 +1,8 @@
-// Zone and line editor: SVG shapes over an uploaded floor plan or a plain grid (never a device picture).
+// Zone and line editor: SVG shapes over an uploaded floor plan, or a grid with the occupancy heatmap (never a device picture).
 // Coordinates are normalised 0..1 as in analytics.zones / analytics.lines; saving writes the desired twin.
 import { ApiError, put } from "./api.js";
 import { esc } from "./html.js";
+import { heatCells } from "./panels.js";
 
 const W = 1000, H = 750;
 const r4 = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
@@ -34,6 +35,7 @@ export function mountEditor(root, device, who) {
   const msg = root.querySelector("#editor-msg");
   const nameInput = root.querySelector("#shape-name");
   let hasBackground = device.has_background;
+  let heat = ""; // heatmap cells under the grid, once the device page has them
 
   const point = (ev) => {
     const b = svg.getBoundingClientRect();
@@ -43,7 +45,7 @@ export function mountEditor(root, device, who) {
 
   function background() {
     if (hasBackground) return `<image href="${bgUrl}?v=${Date.now()}" x="0" y="0" width="${W}" height="${H}" preserveAspectRatio="none"/>`;
-    let g = "";
+    let g = heat;
     for (let x = 50; x < W; x += 50) g += `<line class="gridline" x1="${x}" y1="0" x2="${x}" y2="${H}"/>`;
     for (let y = 50; y < H; y += 50) g += `<line class="gridline" x1="0" y1="${y}" x2="${W}" y2="${y}"/>`;
     return g;
@@ -183,4 +185,11 @@ export function mountEditor(root, device, who) {
   }
 
   render();
+  return {
+    // The occupancy heatmap (from the device page's panels) under the grid: where people stood, no picture.
+    setHeatmap(hm) {
+      heat = hm.frames ? heatCells(hm, W, H) : "";
+      if (!hasBackground) { bg = background(); render(); }
+    },
+  };
 }

@@ -1,4 +1,5 @@
 // Fleet page: every device in one table; filtering and sorting happen here, rendered in one innerHTML pass.
+// Status, fps and the rest change without a reload: the hub pushes changed rows by server-sent events.
 import { get } from "./api.js";
 import { ago, esc, num } from "./html.js";
 
@@ -27,7 +28,8 @@ function compare(key, dir) {
 export async function showFleet(view) {
   view.innerHTML = `<section class="card"><h1>Fleet</h1>
     <div class="toolbar"><input id="filter" type="search" placeholder="Filter: id, site, model, status" aria-label="Filter devices">
-    <span id="fleet-count" class="muted"></span><button id="refresh" class="ghost" type="button">Refresh</button></div>
+    <span id="fleet-count" class="muted"></span><span id="fleet-live" class="muted"></span>
+    <button id="refresh" class="ghost" type="button">Refresh</button></div>
     <div class="table-wrap"><table id="fleet"><thead><tr>${COLUMNS.map(([k, t]) => `<th data-key="${k}">${t}</th>`).join("")}</tr></thead>
     <tbody></tbody></table></div></section>`;
   const body = view.querySelector("tbody");
@@ -56,5 +58,16 @@ export async function showFleet(view) {
   });
   view.querySelector("#refresh").addEventListener("click", load);
   await load();
-  return () => {};
+  // Live: the whole fleet when the stream (re)connects, then only the rows that changed; one render per message.
+  const source = new EventSource("/console/api/fleet/live");
+  const live = view.querySelector("#fleet-live");
+  source.addEventListener("fleet", (m) => { devices = JSON.parse(m.data); render(); live.textContent = "· live"; });
+  source.addEventListener("rows", (m) => {
+    const byId = new Map(JSON.parse(m.data).map((d) => [d.id, d]));
+    devices = devices.map((d) => byId.get(d.id) ?? d);
+    for (const d of byId.values()) if (!devices.some((x) => x.id === d.id)) devices.push(d);
+    render();
+  });
+  source.onerror = () => { live.textContent = "· reconnecting"; };
+  return () => source.close();
 }
