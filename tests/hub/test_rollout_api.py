@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from modelkit import new_key, package, tampered
 
 from edgesight.core.wire import (
     Kind,
@@ -30,6 +29,7 @@ from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
 from edgesight.testing import FakeDevice
+from modelkit import new_key, package, tampered
 
 ADMIN = "admin-token-for-tests-0123456789"
 H = {"Authorization": f"Bearer {ADMIN}"}

@@ -94,7 +94,7 @@ def _target(value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
-Target = Annotated[
+_TargetField = Annotated[
     wire.ModelTarget | None,
     BeforeValidator(_target),
     PlainSerializer(lambda t: None if t is None else t.to_dict(), return_type=dict[str, Any] | None),
@@ -110,7 +110,7 @@ class DesiredConfig(_Strict):
     analytics: dict[str, Any] = Field(default_factory=dict, description="overrides of the analytics section")
     upload: UploadPolicy = Field(default_factory=UploadPolicy)
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
-    model: Target = Field(None, description="the model to run, from a deployment (None: the config file's)")
+    model: _TargetField = Field(None, description="the model to run, from a deployment (None: the config file's)")
 
 
 class DesiredTwin(_Strict):
