@@ -60,7 +60,8 @@ def _register(hub: HubService, data: bytes) -> models.ModelInfo:
         try:
             verdict = verify_package(path, trust, record=False)
         except PackageTrustError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _uploaded(str(exc), path)) from exc
+            hint = "" if trust.trusted_keys else " (the hub trusts no key: set EDGESIGHT_HUB_TRUSTED_MODEL_KEYS)"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _uploaded(str(exc), path) + hint) from exc
         except ModelLoadError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, _uploaded(str(exc), path)) from exc
     package = verdict.package
