@@ -264,7 +264,9 @@ class Sensor:
         """Make ``model`` the one the next frame is processed with; returns the one it replaces.
 
         Thread-safe and immediate: the producer reads the current model once per frame, so the
-        frames already picked up finish with the old model and every later frame uses the new one.
+        frames already picked up (in inference, queued after the ISP, and in the ISP: at most
+        ``sessions + 5`` for a file, fewer live) finish with the old model and every later frame
+        uses the new one.
         """
         with self._swap_lock:
             old, self._model = self._model, model
