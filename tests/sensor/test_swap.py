@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from conftest import ClipMaker
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import ModelPackage
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source
 from edgesight.sensor.swap import self_test
 from edgesight.sensor.zoo import load_model
+
+ClipMaker = Callable[..., Path]
 
 
 def test_swap_takes_effect_between_frames_without_losing_one(make_clip: ClipMaker) -> None:
