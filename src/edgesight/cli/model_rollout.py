@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgesight.core.errors import ConfigError, EdgeSightError
+from edgesight.core.exit_codes import ExitCode
 
 __all__ = ["register"]
 
@@ -136,7 +137,7 @@ def status(
     if not watch:
         console.print(_table(info))
     if info["status"] == "halted":
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILURE)
 
 
 def _watch(api: _Hub, deployment: str) -> dict[str, Any]:
