@@ -126,6 +126,8 @@ def test_canaries_first_then_the_rest_when_healthy(
     fleet = {name: _enrol(client, name, ["lobby"] if name != "cam-c" else ["dock"]) for name in ("cam-a", "cam-b", "cam-c")}
     assert client.put("/api/v1/devices/cam-c/tags", json={"tags": ["lobby", "beta"]}, headers=H).json()["tags"] == [
         "beta", "lobby"]  # fmt: skip
+    assert client.put("/api/v1/devices/cam-c/tags", json={"tags": ["no spaces"]}, headers=H).status_code == 422
+    assert client.put("/api/v1/devices/nope/tags", json={"tags": []}, headers=H).status_code == 404
     body = {"model_id": "acme-people", "version": "2.0.0", "tags": ["lobby"], "canaries": ["cam-b"],
             "health_window_s": 2}  # fmt: skip
     r = client.post("/api/v1/deployments", json=body, headers=H)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 DEVICE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+_Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 
 def unstorable(value: Any, where: str = "body") -> str | None:
@@ -79,11 +80,11 @@ class _In(BaseModel):
 class DeviceCreate(_In):
     device_id: str = Field(pattern=DEVICE_ID, description="Unique device id, as in the envelopes.")
     site: str | None = Field(None, max_length=128, description="Store, building or line it belongs to.")
-    tags: list[str] = Field(default_factory=list, max_length=32, description="Labels deployments can target.")
+    tags: list[_Tag] = Field(default_factory=list, max_length=32, description="Labels deployments can target.")
 
 
 class TagsUpdate(_In):
-    tags: list[str] = Field(max_length=32, description="The device's tags, replacing the old ones.")
+    tags: list[_Tag] = Field(max_length=32, description="The device's tags, replacing the old ones.")
 
 
 class Topics(BaseModel):
