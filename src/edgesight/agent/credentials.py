@@ -10,7 +10,8 @@ ingest and is sent as the MQTT password (the MQTT user name is the device id); `
 ``host:port`` with an optional ``mqtt://`` or ``mqtts://`` (TLS) prefix, port 1883 (8883 for
 mqtts) by default. Optional for mqtts: ``ca_file`` (the CA of the broker's certificate; default
 the system's), ``cert_file`` and ``key_file`` (a client certificate); relative paths are relative
-to the credentials file.
+to the credentials file. Optional ``hub_url`` (``http(s)://host:port``): the hub's HTTP API, where
+the agent downloads the models its desired twin names (with ``token``).
 
 Example:
     >>> creds = parse_credentials(
@@ -32,12 +33,14 @@ from typing import Any
 from edgesight.core.errors import ConfigError
 from edgesight.core.mqtt_security import BrokerAddress, TlsFiles, parse_broker_url
 
-__all__ = ["MIN_SECRET_BYTES", "Credentials", "load_credentials", "parse_broker", "parse_credentials"]
+__all__ = ["MIN_SECRET_BYTES", "Credentials", "load_credentials", "parse_broker", "parse_credentials", "parse_hub_url"]
 
 MIN_SECRET_BYTES = 16
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _FIELDS = ("device_id", "secret", "token", "broker")
 _TLS_FIELDS = ("ca_file", "cert_file", "key_file")
+_OPTIONAL = (*_TLS_FIELDS, "hub_url")
+_HUB_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Credentials:
     broker_port: int
     broker_tls: bool = False
     tls: TlsFiles = field(default_factory=TlsFiles)
+    hub_url: str | None = None
 
     @property
     def broker(self) -> BrokerAddress:
@@ -93,11 +97,11 @@ def parse_credentials(data: Any, source: str = "<credentials>", base: Path | Non
     missing = [f for f in _FIELDS if f not in data]
     if missing:
         raise ConfigError(f"{source}: missing {', '.join(missing)}")
-    unknown = sorted(set(data) - set(_FIELDS) - set(_TLS_FIELDS))
+    unknown = sorted(set(data) - set(_FIELDS) - set(_OPTIONAL))
     if unknown:
         raise ConfigError(
             f"{source}: unknown keys {', '.join(unknown)} (expected {', '.join(_FIELDS)}; "
-            f"optional {', '.join(_TLS_FIELDS)})"
+            f"optional {', '.join(_OPTIONAL)})"
         )
     for name in _FIELDS:
         if not isinstance(data[name], str) or not data[name]:
@@ -115,7 +119,21 @@ def parse_credentials(data: Any, source: str = "<credentials>", base: Path | Non
     tls = _tls_files(data, source, base)
     if tls != TlsFiles() and not broker.tls:
         raise ConfigError(f"{source}: {', '.join(_TLS_FIELDS)} need an mqtts:// broker, got {data['broker']!r}")
-    return Credentials(device_id, secret, data["token"], broker.host, broker.port, broker.tls, tls)
+    hub_url = data.get("hub_url")
+    return Credentials(device_id, secret, data["token"], broker.host, broker.port, broker.tls, tls,
+                       None if hub_url is None else parse_hub_url(hub_url, f"{source}: hub_url"))  # fmt: skip
+
+
+def parse_hub_url(value: object, where: str = "hub_url") -> str:
+    """The hub's API URL without a trailing slash.
+
+    Example:
+        >>> parse_hub_url("http://hub:8099/")
+        'http://hub:8099'
+    """
+    if not isinstance(value, str) or not _HUB_URL.match(value):
+        raise ConfigError(f"{where} must look like http(s)://host:port, got {value!r}")
+    return value.rstrip("/")
 
 
 def load_credentials(path: Path | str) -> Credentials:

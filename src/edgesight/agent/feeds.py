@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from edgesight.core.config import DeviceConfig, SensorSection
 from edgesight.core.errors import ConfigError
@@ -16,8 +16,9 @@ from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.core.package import ModelPackage
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import FrameSource, open_source
+from edgesight.sensor.swap import LoadedModel, self_test
 
-__all__ = ["FrameFeed", "SensorFeed"]
+__all__ = ["FrameFeed", "SensorFeed", "SwappableFeed"]
 
 
 class FrameFeed(Protocol):
@@ -32,6 +33,23 @@ class FrameFeed(Protocol):
     def dnn_ms(self) -> float: ...
     def set_sensor(self, section: SensorSection) -> None:
         """Apply the live sensor keys (thresholds) of a new ``sensor`` section."""
+
+
+@runtime_checkable
+class SwappableFeed(FrameFeed, Protocol):
+    """A feed whose model can be replaced while it runs (the sensor's; see :mod:`edgesight.sensor.swap`)."""
+
+    def load_model(self, package: ModelPackage) -> LoadedModel:
+        """Load ``package`` beside the running model (raises ModelLoadError)."""
+
+    def self_test(self, model: LoadedModel) -> None:
+        """Run ``model`` on a recent frame and check its outputs (raises ModelLoadError)."""
+
+    def swap_model(self, model: LoadedModel) -> LoadedModel:
+        """Run ``model`` from the next frame on; returns the model it replaces."""
+
+    def errors(self) -> int:
+        """Frames whose inference failed so far (under a model on probation)."""
 
 
 class SensorFeed:
@@ -49,6 +67,7 @@ class SensorFeed:
         self.package = package
         self._source: FrameSource | None = None
         self._sensor: Sensor | None = None
+        self._section = config.sensor  # the live one: the twin may change thresholds
 
     def __enter__(self) -> SensorFeed:
         assert self.config.sensor.source is not None
@@ -79,6 +98,21 @@ class SensorFeed:
     def labels(self) -> tuple[str, ...]:
         return tuple(self.package.labels)
 
+    def load_model(self, package: ModelPackage) -> LoadedModel:
+        sensor = self._running()
+        return sensor.load_model(package, self._section.thresholds(package.intrinsics.thresholds))
+
+    def self_test(self, model: LoadedModel) -> None:
+        self_test(model, self._running().last_frame)
+
+    def swap_model(self, model: LoadedModel) -> LoadedModel:
+        old = self._running().swap_model(model)
+        self.package = model.package  # heartbeats, labels and thresholds follow the running model
+        return old
+
+    def errors(self) -> int:
+        return self._running().stats.errors
+
     def frames(self, max_frames: int | None) -> Iterator[FrameMeta]:
         return self._running().run(max_frames)
 
@@ -90,5 +124,6 @@ class SensorFeed:
         return stats.dnn_ms / stats.frames if stats.frames else 0.0
 
     def set_sensor(self, section: SensorSection) -> None:
+        self._section = section
         self._running().set_thresholds(section.thresholds(self.package.intrinsics.thresholds))
 

@@ -34,8 +34,10 @@ from edgesight.agent.batching import Batcher
 from edgesight.agent.commands import PRIVACY_REFUSAL, CommandHandler
 from edgesight.agent.credentials import Credentials
 from edgesight.agent.downlink_guard import DownlinkGuard
-from edgesight.agent.feeds import FrameFeed
+from edgesight.agent.feeds import FrameFeed, SwappableFeed
 from edgesight.agent.heartbeat import HeartbeatClock
+from edgesight.agent.model_fetch import download_model
+from edgesight.agent.model_rollout import ModelRollout
 from edgesight.agent.outbox import DEFAULT_MAX_BYTES, Outbox, OutboxFullError
 from edgesight.agent.twin import TwinState, load_applied, parse_desired, resolve_twin, save_applied
 from edgesight.agent.uplink import Uplink, UplinkSettings, UplinkStats
@@ -43,7 +45,7 @@ from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
 from edgesight.core.frame import FrameMeta
-from edgesight.core.wire import Envelope, Kind, Message
+from edgesight.core.wire import Envelope, Kind, Message, ModelReport, ModelTarget
 
 __all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
 
@@ -142,6 +144,13 @@ class Agent:
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
         self._twin_path = settings.data_dir / "twin.json"
+        self.rollout: ModelRollout | None = None
+        """Deploys the model the desired twin names (a feed that cannot swap models cannot)."""
+        if isinstance(feed, SwappableFeed):
+            self.rollout = ModelRollout(
+                feed, config.model_trust, lambda target, folder: download_model(credentials, target, folder),
+                settings.data_dir / "models",
+            )  # fmt: skip
         self.run_id = ""
         """Minted by :meth:`run`; part of every event id of that run."""
 
@@ -196,6 +205,9 @@ class Agent:
             self._last_frame = meta
             self._batcher.add(result.frame, [e.in_run(self.run_id) for e in result.events], time.monotonic())
             now = time.monotonic()
+            if self.rollout is not None:
+                for report in self.rollout.on_frame(meta, now):  # a swap happens here, between frames
+                    self._send(self.state.reported(model=report))
             if self._batcher.due(now, self.state.upload.interval_s):
                 self._flush()
             if self._beats.due(now):
@@ -298,6 +310,7 @@ class Agent:
         except SchemaError as exc:  # the hub's retained twin will come again when connected
             log.error("%s: ignoring the saved twin %s: %s", self.config.device_id, self._twin_path, exc)
             return
+        self._want_model(twin.config.model)  # reported with the next twin report
         log.info("%s: running with saved twin version %d", self.config.device_id, twin.version)
 
     def _apply_desired(self, payload: bytes) -> None:
@@ -309,16 +322,17 @@ class Agent:
         except SchemaError as exc:
             self.stats.twins_rejected += 1
             log.error("%s: desired twin not applied: %s", self.config.device_id, exc)
-            self._send(self.state.reported(error=str(exc)))
+            self._send(self.state.reported(error=str(exc), model=self._model_report()))
             return
         self._apply(new)
+        self._want_model(twin.config.model)
         try:
             save_applied(self._twin_path, twin)
         except StorageError as exc:
             log.error("%s: %s", self.config.device_id, exc)
         self.stats.twins_applied += 1
         log.info("%s: applied twin version %d", self.config.device_id, twin.version)
-        self._send(self.state.reported())
+        self._send(self.state.reported(model=self._model_report()))
 
     def _apply(self, new: TwinState) -> None:
         """Switch to ``new`` live: rebuild analytics if their config changed, set the thresholds."""
@@ -342,4 +356,14 @@ class Agent:
             self.state = self.state.with_upload(outcome.upload)
         self._send(outcome.result)
         if outcome.upload is not None:
-            self._send(self.state.reported())
+            self._send(self.state.reported(model=self._model_report()))
+
+    def _want_model(self, target: ModelTarget | None) -> None:
+        if self.rollout is not None:
+            self.rollout.want(target)
+        elif target is not None:
+            log.error("%s: the twin names model %s but this feed cannot swap models", self.config.device_id,
+                      target.name)  # fmt: skip
+
+    def _model_report(self) -> ModelReport | None:
+        return None if self.rollout is None else self.rollout.report

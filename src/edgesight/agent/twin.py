@@ -15,6 +15,10 @@ merges patches (RFC 7386 JSON merge patch: objects merge key by key, lists and v
 * ``inspection``: ``{"thresholds": {"<product>": number}}``; the agent validates and saves it with
   the twin (``<data dir>/twin.json``), and ``edgesight inspect run --twin`` follows that file,
   judging the next part with the new threshold (no restart).
+* ``model``: the model to run (:class:`~edgesight.core.wire.ModelTarget`: id, version, sha256,
+  size, deployment, health limits). The agent downloads, verifies, self-tests and swaps it in
+  without restarting (:mod:`edgesight.agent.model_rollout`); the device's trust settings
+  (``model_trust``, top level of its config file) are not part of the twin and apply to it.
 
 The effective config is always *file + desired overrides*, so applying the same twin twice is
 harmless. A twin whose version is not newer than the applied one is ignored; an invalid twin is
@@ -35,7 +39,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationError,
+)
 
 from edgesight.core import wire
 from edgesight.core.config import (
@@ -93,14 +105,34 @@ class InspectionPolicy(_Strict):
     ] = Field(default_factory=dict, description="product name -> anomaly score above which a part is rejected")
 
 
+def _target(value: Any) -> Any:
+    """The wire's reader checks a ``model`` section (its SchemaError names the field)."""
+    if value is None or isinstance(value, wire.ModelTarget):
+        return value
+    try:
+        return wire.ModelTarget.from_dict(value)
+    except SchemaError as exc:
+        raise ValueError(str(exc)) from None
+
+
+_TargetField = Annotated[
+    wire.ModelTarget | None,
+    BeforeValidator(_target),
+    PlainSerializer(lambda t: None if t is None else t.to_dict(), return_type=dict[str, Any] | None),
+]
+
+
 class DesiredConfig(_Strict):
-    """The ``config`` of a desired twin: overrides of the device config file."""
+    """The ``config`` of a desired twin: overrides of the device config file, and the model to run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     sensor: dict[str, Any] = Field(default_factory=dict, description="overrides of the sensor section")
     analytics: dict[str, Any] = Field(default_factory=dict, description="overrides of the analytics section")
     upload: UploadPolicy = Field(default_factory=UploadPolicy)
     privacy: PrivacyPolicy = Field(default_factory=PrivacyPolicy)
     inspection: InspectionPolicy = Field(default_factory=InspectionPolicy)
+    model: _TargetField = Field(None, description="the model to run, from a deployment (None: the config file's)")
 
 
 class DesiredTwin(_Strict):
@@ -148,8 +180,8 @@ class TwinState:
         """The state after a ``start_upload`` / ``stop_upload`` command."""
         return replace(self, upload=self.upload.model_copy(update={"enabled": enabled}))
 
-    def reported(self, error: str | None = None) -> wire.ReportedTwin:
-        """The kind-4 message: the version applied and the state running.
+    def reported(self, error: str | None = None, model: wire.ModelReport | None = None) -> wire.ReportedTwin:
+        """The kind-4 message: the version applied, the state running and the model report.
 
         Example:
             >>> from edgesight.core.config import DeviceConfig
@@ -166,6 +198,8 @@ class TwinState:
         }
         if error is not None:
             state["error"] = error
+        if model is not None:
+            state["model"] = model.to_dict()
         return wire.ReportedTwin(self.version, state)
 
 

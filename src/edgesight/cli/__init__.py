@@ -24,12 +24,13 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from edgesight.cli import agent, events, hub, inspection, model_train, models, sense
+    from edgesight.cli import agent, events, hub, inspection, model_rollout, model_train, models, sense
 
     sense.register(app)
     events.register(app)
     models.register(app)
     model_train.register(models.model_app)
+    model_rollout.register(models.model_app)
     agent.register(app)
     hub.register(app)
     inspection.register(app)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from edgesight.agent.credentials import load_credentials
+from edgesight.agent.credentials import load_credentials, parse_hub_url
 from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.runner import Agent, AgentSettings, AgentStats
 from edgesight.core.config import load_config
@@ -33,6 +33,7 @@ def agent(
     config: Annotated[Path, typer.Option("--config", "-c", help="device config YAML")],
     credentials: Annotated[Path, typer.Option(help="credentials JSON printed by `edgesight hub enrol`")],
     broker: Annotated[str | None, typer.Option(help="[mqtt://|mqtts://]HOST:PORT, overrides the credentials' broker")] = None,
+    hub_url: Annotated[str | None, typer.Option(help="the hub's API (http(s)://HOST:PORT) to download deployed models from; overrides the credentials' hub_url")] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="outbox and twin folder; default ./edgesight-data/DEVICE_ID")
     ] = None,
@@ -54,6 +55,8 @@ def agent(
         address = parse_broker_url(broker, "--broker")
         creds = dataclasses.replace(creds, broker_host=address.host, broker_port=address.port,
                                     broker_tls=address.tls)  # fmt: skip
+    if hub_url is not None:
+        creds = dataclasses.replace(creds, hub_url=parse_hub_url(hub_url, "--hub-url"))
     settings = AgentSettings(
         data_dir=data_dir or Path("edgesight-data") / device.device_id,
         batch_frames=batch_frames,

@@ -121,6 +121,8 @@ def enrol(
     data_dir: DataOpt = None,
     broker: Annotated[str, typer.Option(help="Broker HOST:PORT the device connects to.")] = "127.0.0.1:1883",
     out: Annotated[Path | None, typer.Option("--out", help="Write the credentials to this file (mode 0600).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag deployments can target (repeatable).")] = None,
+    hub_url: Annotated[str | None, typer.Option(help="The hub's API URL the agent downloads models from.")] = None,
 ) -> None:
     """Enrol a device and print its credentials file for the agent (secret and token: shown only once).
 
@@ -134,17 +136,39 @@ def enrol(
     database = Database(settings.database_url(), settings.master_key())
     database.migrate()
     try:
-        enrolment = devices.enrol(database, device_id, site)
+        enrolment = devices.enrol(database, device_id, site, tuple(tag or ()))
     finally:
         database.close()
     creds = {"device_id": enrolment.device_id, "secret": base64.b64encode(enrolment.secret).decode(),
              "token": enrolment.token, "broker": broker}  # fmt: skip
+    if hub_url is not None:
+        creds["hub_url"] = hub_url
     text = json.dumps(creds, indent=2)
     if out is None:
         typer.echo(text)
         return
     write_private_text(out, text + "\n")
     typer.echo(f"credentials of {device_id} written to {out} (mode 0600)", err=True)
+
+
+@hub_app.command("tag")
+def tag_device(
+    device_id: Annotated[str, typer.Argument(help="The device.")],
+    tags: Annotated[list[str], typer.Argument(help="Its tags (replacing the old ones; none clears them).")],
+    db: DbOpt = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Set a device's tags; ``edgesight model deploy --tag`` targets them."""
+    from edgesight.hub.storage import Database, devices
+
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
+    database.migrate()
+    try:
+        stored = devices.set_tags(database, device_id, tags)
+    finally:
+        database.close()
+    typer.echo(f"{device_id} tags: {', '.join(stored) or '(none)'}")
 
 
 user_app = typer.Typer(no_args_is_help=True, help="Users of the web console (roles admin and viewer).")

@@ -129,6 +129,8 @@ class Ingestor:
         self.metrics = metrics or HubMetrics()
         self.options = options or IngestOptions()
         self.rules = rules
+        self.on_reported: Callable[[set[str]], None] | None = None
+        """Called after each commit with the devices whose reported twin was stored (the rollout)."""
         self._secrets: dict[str, tuple[bytes | None, bool, float]] = {}
         self._marks: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -332,6 +334,12 @@ class Ingestor:
             with self._lock:
                 for device_id, ack in result.acks.items():
                     self._marks[device_id] = max(self._marks.get(device_id, 0), ack.stored_through)
+            reported = {
+                msg.log.device_id for msg in batch.messages
+                if msg.reported is not None and msg.log.key in result.claimed and msg.log.status is IngestStatus.STORED
+            }  # fmt: skip
+            if reported and self.on_reported is not None:
+                self.on_reported(reported)
         m.batch_size.observe(len(final))
         return BatchResult(final, result.acks if result else {}, rejected)
 

@@ -1,4 +1,4 @@
-"""The hub's parts wired together: database, ingestor, rules, metrics, downlink, MQTT worker."""
+"""The hub's parts wired together: database, ingestor, rules, rollouts, metrics, downlink, MQTT worker."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from edgesight.hub.downlink import NullPublisher, Publisher
 from edgesight.hub.ingest import IngestOptions, Ingestor
 from edgesight.hub.login_throttle import LoginThrottle
 from edgesight.hub.metrics import HubMetrics
+from edgesight.hub.rollout import RolloutController
 from edgesight.hub.rules import RuleEngine
 from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
@@ -35,6 +36,8 @@ class HubService:
         self.rules = RuleEngine(self.db, self.metrics, self.publisher)
         options = IngestOptions(settings.keep_every_nth_frame, settings.max_future_s, settings.secret_cache_s)
         self.ingestor = Ingestor(self.db, self.metrics, options, self.rules)
+        self.rollouts = RolloutController(self.db, self.publisher)
+        self.ingestor.on_reported = self.rollouts.observe  # reported twins drive the rollouts
         self.run_mqtt = run_mqtt and settings.mqtt_host is not None
         self.admin_token = ""
         self.login_throttle = LoginThrottle(settings.auth_failures_per_minute, window_s=60.0)
@@ -53,6 +56,7 @@ class HubService:
             if isinstance(self.publisher, NullPublisher):
                 self.publisher = worker
                 self.rules.publisher = worker
+                self.rollouts.publisher = worker
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """True once the MQTT worker is connected and subscribed (True at once without MQTT)."""

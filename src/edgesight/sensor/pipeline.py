@@ -10,6 +10,10 @@ A file source waits for the sensor: every frame is analysed. A live source (came
 not: when inference falls behind, the frame waiting for a worker is replaced by the newest one and
 counted in ``SensorStats.dropped``, and frames beyond the model's ``inference_rate`` are skipped
 before any work (``SensorStats.skipped``), as a real sensor does.
+
+The model can be replaced while the sensor runs (:meth:`Sensor.load_model` beside the running one,
+then :meth:`Sensor.swap_model`): each frame is processed, ISP to decoder, by the model current
+when the producer picked the frame up, so a swap takes effect at a frame boundary.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edgesight.core.config import DeviceConfig
+from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
 from edgesight.core.region import Region
 from edgesight.sensor.appearance import torso_histograms
-from edgesight.sensor.detector import Detector
+from edgesight.sensor.detector import Detector, DetectorTimings
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
 from edgesight.sensor.sources import Frame, FrameSource
+from edgesight.sensor.swap import LoadedModel, load_beside
 
 __all__ = ["Sensor", "SensorSettings", "SensorStats", "default_sessions"]
 
@@ -122,12 +128,14 @@ class SensorStats:
 
     ``dropped``: live frames replaced by a newer one while waiting for inference (the sensor was
     behind the camera). ``skipped``: live frames above the model's ``inference_rate``, never
-    processed. Both stay 0 for files.
+    processed. Both stay 0 for files. ``errors``: frames whose inference failed under a model on
+    probation (see :class:`~edgesight.sensor.swap.LoadedModel`); they carry no detections.
     """
 
     frames: int = 0
     dropped: int = 0
     skipped: int = 0
+    errors: int = 0
     detections: int = 0
     isp_ms: float = 0.0
     dnn_ms: float = 0.0
@@ -146,6 +154,14 @@ class _Prepared:
     passes: list[IspOutput]
     isp_ms: float
     image: ImageAttachment | None
+    model: LoadedModel
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    meta: FrameMeta
+    frame: Frame
+    failed: bool
 
 
 class RateGate:
@@ -199,23 +215,62 @@ class Sensor:
         self, source: FrameSource, package: ModelPackage, settings: SensorSettings | None = None
     ) -> None:
         self.source = source
-        self.package = package
         self.settings = settings or SensorSettings()
-        intrinsics = package.intrinsics
         self.sessions = self.settings.sessions or default_sessions()
-        self.detector = Detector(package, self.settings.thresholds, self.settings.threads, self.sessions)
-        model_tiling = intrinsics.tiling if intrinsics.tiling.rows * intrinsics.tiling.cols > 1 else None
-        self.isp = Isp(
-            intrinsics.input,
-            self.settings.roi,
-            self.settings.tiling or model_tiling,
-            auto_tiling=self.settings.auto_tiling,
-        )
-        self.model_ref = ModelRef(package.id, package.version)
+        self._model = self.load_model(package, self.settings.thresholds, tolerate_errors=False)
+        self._swap_lock = threading.Lock()
         self.stats = SensorStats()
         self.live = source.live
         self._seq = 0
         self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
+
+    @property
+    def model(self) -> LoadedModel:
+        """The model frames are picked up by now."""
+        return self._model
+
+    @property
+    def package(self) -> ModelPackage:
+        return self._model.package
+
+    @property
+    def detector(self) -> Detector:
+        return self._model.detector
+
+    @property
+    def isp(self) -> Isp:
+        return self._model.isp
+
+    @property
+    def model_ref(self) -> ModelRef:
+        return self._model.ref
+
+    def load_model(
+        self, package: ModelPackage, thresholds: Thresholds | None, *, tolerate_errors: bool = True
+    ) -> LoadedModel:
+        """Load ``package`` with this sensor's ROI, tiling, threads and sessions, beside the
+        running model (which keeps running). ``thresholds``: overrides of the package's own.
+
+        Raises:
+            ModelLoadError: the network does not load or its outputs do not fit its decoder.
+        """
+        s = self.settings
+        return load_beside(
+            package, roi=s.roi, tiling=s.tiling, auto_tiling=s.auto_tiling, thresholds=thresholds,
+            threads=s.threads, sessions=self.sessions, tolerate_errors=tolerate_errors,
+        )  # fmt: skip
+
+    def swap_model(self, model: LoadedModel) -> LoadedModel:
+        """Make ``model`` the one the next frame is processed with; returns the one it replaces.
+
+        Thread-safe and immediate: the producer reads the current model once per frame, so the
+        frames already picked up (in inference, queued after the ISP, and in the ISP: at most
+        ``sessions + 5`` for a file, fewer live) finish with the old model and every later frame
+        uses the new one.
+        """
+        with self._swap_lock:
+            old, self._model = self._model, model
+        return old
 
     def set_thresholds(self, thresholds: Thresholds | None) -> None:
         """Change the detection thresholds live; None restores the model's.
@@ -240,7 +295,7 @@ class Sensor:
         )
         self.stats = SensorStats()
         self._seq = 0
-        in_flight: deque[Future[tuple[FrameMeta, Frame]]] = deque()
+        in_flight: deque[Future[_Result]] = deque()
         workers = ThreadPoolExecutor(max_workers=self.sessions, thread_name_prefix="edgesight-dnn")
         producer.start()
         try:
@@ -278,15 +333,16 @@ class Sensor:
                 if gate is not None and not gate.admit(frame.timestamp):
                     self.stats.skipped += 1
                     continue
+                model = self._model  # one model for this frame, from ISP to decoder
                 t0 = time.perf_counter()
-                passes = self.isp.process(frame)
+                passes = model.isp.process(frame)
                 isp_ms = (time.perf_counter() - t0) * 1e3
                 image = encode_attachment(
                     frame, self.settings.output_mode, self.settings.roi, self.settings.image_width
                 )
                 if self.live:
                     self._replace_waiting(out)
-                if not _put(out, _Prepared(frame, passes, isp_ms, image), stop):
+                if not _put(out, _Prepared(frame, passes, isp_ms, image, model), stop):
                     return
             _put(out, _End(), stop)
         except BaseException as exc:  # forwarded to the consumer, which re-raises it in the caller
@@ -300,9 +356,17 @@ class Sensor:
             return
         self.stats.dropped += 1
 
-    def _infer(self, item: _Prepared, seq: int) -> tuple[FrameMeta, Frame]:
+    def _infer(self, item: _Prepared, seq: int) -> _Result:
         """One frame through the network (runs in a worker thread)."""
-        detections, timings = self.detector.detect(item.passes, self.isp.roi)
+        model = item.model
+        failed = False
+        try:
+            detections, timings = model.detector.detect(item.passes, model.isp.roi)
+        except Exception:
+            if not model.tolerate_errors:
+                raise
+            failed = True  # counted; the agent watching the probation rolls back past its limit
+            detections, timings = Detections.empty(), DetectorTimings(0.0, 0.0)
         frame = item.frame
         if self.settings.appearance and len(detections):
             detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
@@ -312,19 +376,20 @@ class Sensor:
             seq=seq,
             frame_index=frame.index,
             timestamp=frame.timestamp,
-            model=self.model_ref,
+            model=model.ref,
             frame_size=(frame.width, frame.height),
             detections=detections,
             kpi=Kpi(isp_ms=item.isp_ms, dnn_ms=timings.dnn_ms, post_ms=timings.post_ms),
             image=item.image,
         )
-        return meta, frame
+        return _Result(meta, frame, failed)
 
-    def _account(self, result: tuple[FrameMeta, Frame]) -> FrameMeta:
+    def _account(self, result: _Result) -> FrameMeta:
         """Counts the record about to be yielded, and keeps its frame as :attr:`last_frame`."""
-        meta, self.last_frame = result
+        meta, self.last_frame = result.meta, result.frame
         s, kpi = self.stats, meta.kpi
         s.frames += 1
+        s.errors += result.failed
         s.detections += len(meta.detections)
         s.isp_ms += kpi.isp_ms
         s.dnn_ms += kpi.dnn_ms

@@ -10,6 +10,8 @@
 * Typed messages, one per envelope kind but frames: :class:`EventBatch`, :class:`Heartbeat`,
   :class:`ReportedTwin`, :class:`CommandResult`, :class:`DesiredTwin`, :class:`Command`,
   :class:`Ack`, each with ``to_bytes`` / ``from_bytes`` and a payload version.
+* Model rollout: :class:`ModelTarget` (a desired twin's ``model``) and :class:`ModelReport` (a
+  reported twin's ``model``).
 * The MQTT topic layout: :func:`topic` and :class:`Leaf`.
 
 A payload of an unknown or newer version raises :class:`~edgesight.core.errors.UnsupportedVersionError`
@@ -72,6 +74,7 @@ from edgesight.core.wire._messages import (
     ReportedTwin,
     decode_message,
 )
+from edgesight.core.wire._rollout import ROLLOUT_VERSION, HealthLimits, ModelReport, ModelState, ModelTarget
 from edgesight.core.wire._topics import (
     DOWNLINK_KINDS,
     Leaf,
@@ -89,6 +92,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_PAYLOAD",
     "MESSAGE_TYPES",
+    "ROLLOUT_VERSION",
     "SUPPORTED_SCHEMAS",
     "Ack",
     "Command",
@@ -100,11 +104,15 @@ __all__ = [
     "EventWriter",
     "FrameBatch",
     "FrameEntry",
+    "HealthLimits",
     "Heartbeat",
     "Kind",
     "Leaf",
     "Message",
     "MetadataWriter",
+    "ModelReport",
+    "ModelState",
+    "ModelTarget",
     "ReportedTwin",
     "SecretLookup",
     "decode_batch",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from edgesight.hub.api.deps import AdminDep, get_settings
 from edgesight.hub.api.errors import RefuseNulMiddleware, install_error_handlers
-from edgesight.hub.api.routes import devices, export, health, ingest, insights, queries, rules, twins
+from edgesight.hub.api.routes import devices, export, health, ingest, insights, models, queries, rules, twins
 from edgesight.hub.service import HubService
 from edgesight.hub.settings import HubSettings
 
@@ -44,6 +44,8 @@ def create_app(settings: HubSettings, service: HubService | None = None) -> Fast
     app.dependency_overrides[get_settings] = lambda: settings
     for module in (health, devices, twins, ingest, queries, export, rules, insights):
         app.include_router(module.router)
+    app.include_router(models.admin_router)
+    app.include_router(models.device_router)
     from edgesight.hub.console import routes as console  # here: the console's modules import hub.api.deps
 
     console.install(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
@@ -15,21 +15,27 @@ __all__ = [
     "CommandCreate",
     "CommandPublic",
     "Condition",
+    "DeploymentCreate",
+    "DeploymentPublic",
     "DesiredPatch",
     "DeviceCreate",
     "DeviceCredentials",
     "DevicePublic",
+    "DeviceRolloutPublic",
     "EventPublic",
     "FramePublic",
     "IngestResponse",
+    "ModelPublic",
     "OutcomePublic",
     "RuleCreate",
     "RulePublic",
+    "TagsUpdate",
     "Topics",
     "TwinPublic",
 ]
 
 DEVICE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+_Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 
 def unstorable(value: Any, where: str = "body") -> str | None:
@@ -74,6 +80,11 @@ class _In(BaseModel):
 class DeviceCreate(_In):
     device_id: str = Field(pattern=DEVICE_ID, description="Unique device id, as in the envelopes.")
     site: str | None = Field(None, max_length=128, description="Store, building or line it belongs to.")
+    tags: list[_Tag] = Field(default_factory=list, max_length=32, description="Labels deployments can target.")
+
+
+class TagsUpdate(_In):
+    tags: list[_Tag] = Field(max_length=32, description="The device's tags, replacing the old ones.")
 
 
 class Topics(BaseModel):
@@ -102,6 +113,7 @@ class DevicePublic(BaseModel):
     revoked_at: float | None
     stored_through: int
     health: dict[str, Any] | None
+    tags: list[str] = Field(default_factory=list)
 
 
 class TwinPublic(BaseModel):
@@ -205,3 +217,54 @@ class FramePublic(BaseModel):
     model: str
     n_detections: int
     detections: list[dict[str, Any]]
+
+
+class ModelPublic(BaseModel):
+    """A package in the hub's registry."""
+
+    id: str
+    version: str
+    sha256: str
+    signer: str = Field(description="Key id of the trusted key that signed it.")
+    size: int
+    uploaded_at: float
+
+
+class DeploymentCreate(_In):
+    """Deploy ``model_id@version`` to the devices listed, tagged or at the site; canaries first."""
+
+    model_id: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    devices: list[str] = Field(default_factory=list, max_length=10_000)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+    site: str | None = Field(None, max_length=128)
+    canaries: list[str] = Field(default_factory=list, max_length=1000, description="Devices that go first.")
+    canary_count: int = Field(1, ge=1, le=1000, description="Without canaries: this many targets go first.")
+    health_window_s: float = Field(30.0, ge=0, le=86_400, description="How long a device watches the new model.")
+    min_fps_ratio: float = Field(0.5, ge=0, le=1, description="Roll back below this fraction of the old fps.")
+    min_fps: float = Field(0.0, ge=0, le=1000, description="Roll back below this fps (0: no floor).")
+    max_error_rate: float = Field(0.05, ge=0, le=1, description="Roll back above this fraction of failed frames.")
+
+
+class DeviceRolloutPublic(BaseModel):
+    device_id: str
+    canary: bool
+    state: str = Field(description="pending, sent, downloading, verifying, loading, running, healthy, refused "
+                       "or rolled_back.")
+    detail: str | None
+    running: str | None = Field(description="The model of the device's last heartbeat (id@version).")
+    fps: float | None
+    updated_at: float
+
+
+class DeploymentPublic(BaseModel):
+    id: str
+    model_id: str
+    model_version: str
+    target: dict[str, Any]
+    health: dict[str, Any]
+    status: str = Field(description="canary, rolling, completed or halted.")
+    detail: str | None
+    created_at: float
+    updated_at: float
+    devices: list[DeviceRolloutPublic]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 import uuid
@@ -22,6 +23,7 @@ __all__ = [
     "DeviceInfo",
     "Enrolment",
     "TwinState",
+    "check_tags",
     "create_command",
     "enrol",
     "get_device",
@@ -30,8 +32,13 @@ __all__ = [
     "patch_desired",
     "revoke",
     "secrets_of",
+    "set_tags",
     "verify_token",
 ]
+
+
+_TAG = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_MAX_TAGS = 32
 
 
 def _hash_token(token: str) -> str:
@@ -56,6 +63,7 @@ class DeviceInfo:
     revoked_at: float | None
     stored_through: int
     health: dict[str, Any] | None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +76,28 @@ class TwinState:
     updated_at: float
 
 
-def enrol(db: Database, device_id: str, site: str | None = None) -> Enrolment:
+def check_tags(tags: list[str] | tuple[str, ...]) -> list[str]:
+    """Tags sorted and without repeats; each must be 1-64 characters of ``[A-Za-z0-9._:-]``.
+
+    Example:
+        >>> check_tags(["lobby", "beta", "lobby"])
+        ['beta', 'lobby']
+        >>> check_tags(["no spaces"])
+        Traceback (most recent call last):
+        ...
+        edgesight.core.errors.ConfigError: tag 'no spaces' must match ^[A-Za-z0-9._:-]{1,64}$
+    """
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ConfigError(f"tag {tag!r} must match {_TAG.pattern}")
+    if len(set(tags)) > _MAX_TAGS:
+        raise ConfigError(f"a device has at most {_MAX_TAGS} tags, got {len(set(tags))}")
+    return sorted(set(tags))
+
+
+def enrol(db: Database, device_id: str, site: str | None = None, tags: tuple[str, ...] = ()) -> Enrolment:
     """Create a device with a fresh 32-byte secret and API token; refuses an id already enrolled."""
+    tag_list = check_tags(tags)
     secret = secrets.token_bytes(32)
     token = secrets.token_urlsafe(32)
     now = time.time()
@@ -79,7 +107,7 @@ def enrol(db: Database, device_id: str, site: str | None = None) -> Enrolment:
         conn.execute(
             insert(Device).values(
                 id=device_id, site=site, secret=secret, token_hash=_hash_token(token),
-                enrolled_at=now, revoked_at=None, stored_through=0, down_seq=0,
+                enrolled_at=now, revoked_at=None, stored_through=0, down_seq=0, tags=tag_list,
             )
         )  # fmt: skip
         conn.execute(
@@ -104,6 +132,16 @@ def revoke(db: Database, device_id: str) -> float:
                 raise StorageError(f"device {device_id!r} is not enrolled")
             return float(row[0] or now)
     return now
+
+
+def set_tags(db: Database, device_id: str, tags: list[str] | tuple[str, ...]) -> list[str]:
+    """Replace a device's tags; returns them as stored. Raises StorageError for an unknown device."""
+    tag_list = check_tags(tags)
+    with db.begin() as conn:
+        result = conn.execute(update(Device).where(Device.id == device_id).values(tags=tag_list))
+    if result.rowcount == 0:
+        raise StorageError(f"device {device_id!r} is not enrolled")
+    return tag_list
 
 
 def secrets_of(db: Database, device_ids: list[str]) -> dict[str, tuple[bytes, bool]]:
@@ -139,7 +177,7 @@ def list_devices(db: Database, site: str | None = None, device_id: str | None = 
     """Devices (optionally of one site, or one id) with their latest health."""
     query = (
         select(
-            Device.id, Device.site, Device.enrolled_at, Device.revoked_at, Device.stored_through,
+            Device.id, Device.site, Device.enrolled_at, Device.revoked_at, Device.stored_through, Device.tags,
             DeviceHealth.last_seen, DeviceHealth.fps, DeviceHealth.dnn_ms, DeviceHealth.model,
             DeviceHealth.outbox_pending, DeviceHealth.uptime_s,
         )
@@ -152,7 +190,10 @@ def list_devices(db: Database, site: str | None = None, device_id: str | None = 
         query = query.where(Device.id == device_id)
     with db.begin() as conn:
         rows = conn.execute(query).all()
-    return [DeviceInfo(r.id, r.site, r.enrolled_at, r.revoked_at, r.stored_through, _health(r)) for r in rows]
+    return [
+        DeviceInfo(r.id, r.site, r.enrolled_at, r.revoked_at, r.stored_through, _health(r), tuple(r.tags or ()))
+        for r in rows
+    ]
 
 
 def get_device(db: Database, device_id: str) -> DeviceInfo | None:

@@ -1,4 +1,4 @@
-"""ORM tables of the hub (SQLAlchemy 2). Migrations 0001 to 0003 create exactly these.
+"""ORM tables of the hub (SQLAlchemy 2). Migrations 0001 to 0004 create exactly these.
 
 Times are Unix seconds (float) throughout, as on the wire; JSON columns hold the wire forms.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from edgesight.hub.storage.secret_box import SealedSecret
@@ -20,12 +20,15 @@ __all__ = [
     "ConsoleBackground",
     "ConsoleSession",
     "ConsoleUser",
+    "Deployment",
+    "DeploymentDevice",
     "Device",
     "DeviceHealth",
     "EventRow",
     "FrameBatch",
     "FrameRow",
     "IngestLog",
+    "ModelRow",
     "Rule",
     "Twin",
 ]
@@ -45,6 +48,8 @@ class Device(Base):
     revoked_at: Mapped[float | None] = mapped_column(Float)
     stored_through: Mapped[int] = mapped_column(BigInteger, default=0)
     down_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Free labels (``lobby``, ``beta``) that deployments target; since 0004."""
 
 
 class Twin(Base):
@@ -207,4 +212,55 @@ class ConsoleBackground(Base):
     device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ModelRow(Base):
+    """A signed model package in the hub's registry, one row per ``(id, version)``; the package
+    bytes are kept here (bounded by the package reader's limits) so every hub worker serves them."""
+
+    __tablename__ = "models"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    signer: Mapped[str] = mapped_column(String(64))
+    """Key id of the trusted key that signed it (``edgesight.core.signing.key_id``)."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_at: Mapped[float] = mapped_column(Float)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Deployment(Base):
+    """A model rolled out to a set of devices: canaries first, then the rest.
+
+    ``status``: ``canary`` (waiting for the canaries to be healthy), ``rolling`` (sent to all),
+    ``completed`` (every device healthy) or ``halted`` (a device refused or rolled back).
+    """
+
+    __tablename__ = "deployments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """What the admin asked for: ``{"devices": [...], "tags": [...], "site": ...}``."""
+    health: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The health limits sent to devices (``edgesight.core.wire.HealthLimits``)."""
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DeploymentDevice(Base):
+    """One device of a deployment: its stage, its last reported state, what it ran before."""
+
+    __tablename__ = "deployment_devices"
+    deployment_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    canary: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    """``pending`` (not sent yet), ``sent``, or a :class:`edgesight.core.wire.ModelState` value."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The device's desired ``model`` before this deployment (restored when it halts)."""
     updated_at: Mapped[float] = mapped_column(Float)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from edgesight.core.errors import ConfigError
 from edgesight.core.wire import Leaf, topic
 from edgesight.hub.api.deps import AdminDep, HubDep
-from edgesight.hub.api.schemas import DeviceCreate, DeviceCredentials, DevicePublic, Topics
+from edgesight.hub.api.schemas import DeviceCreate, DeviceCredentials, DevicePublic, TagsUpdate, Topics
 from edgesight.hub.storage import devices
 from edgesight.hub.storage.devices import Enrolment
 
@@ -47,7 +47,7 @@ def enrol(body: DeviceCreate, hub: HubDep) -> DeviceCredentials:
     try:
         address = hub.settings.broker()
         broker = None if address is None else address.url if address.tls else f"{address.host}:{address.port}"
-        return credentials(devices.enrol(hub.db, body.device_id, body.site), broker)
+        return credentials(devices.enrol(hub.db, body.device_id, body.site, tuple(body.tags)), broker)
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
@@ -69,4 +69,15 @@ def revoke(device_id: str, hub: HubDep) -> DevicePublic:
     device_or_404(hub, device_id)
     devices.revoke(hub.db, device_id)
     hub.ingestor.forget(device_id)
+    return device_or_404(hub, device_id)
+
+
+@router.put("/{device_id}/tags")
+def set_tags(device_id: str, body: TagsUpdate, hub: HubDep) -> DevicePublic:
+    """Replace the device's tags (deployments target devices by id, tag or site)."""
+    device_or_404(hub, device_id)
+    try:
+        devices.set_tags(hub.db, device_id, body.tags)
+    except ConfigError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return device_or_404(hub, device_id)

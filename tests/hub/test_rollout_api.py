@@ -1,0 +1,184 @@
+"""The model registry and rollouts through the HTTP API, on SQLite and PostgreSQL.
+
+Devices here are FakeDevices that report through HTTP ingest, the path the MQTT worker also takes:
+the reports drive the controller (canary -> rest, or halt) with nothing polling.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from edgesight.core.wire import (
+    Kind,
+    ModelReport,
+    ModelState,
+    ModelTarget,
+    ReportedTwin,
+    join_envelopes,
+)
+from edgesight.hub.api import create_app
+from edgesight.hub.downlink import RecordingPublisher
+from edgesight.hub.service import HubService
+from edgesight.hub.settings import HubSettings
+from edgesight.hub.storage import Database
+from edgesight.testing import FakeDevice
+from modelkit import new_key, package, tampered
+
+ADMIN = "admin-token-for-tests-0123456789"
+H = {"Authorization": f"Bearer {ADMIN}"}
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Any]:
+    vendor, vendor_text = new_key()
+    other, _ = new_key()
+    return {"vendor": vendor, "vendor_text": vendor_text, "other": other}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Any]) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("packages")
+    v2 = package(folder, "2.0.0", keys["vendor"])
+    return {
+        "v2": v2,
+        "v3": package(folder, "3.0.0", keys["vendor"]),
+        "v1": package(folder, "1.0.0", keys["vendor"]),
+        "unsigned": package(folder / "u", "4.0.0", None),
+        "other-key": package(folder / "o", "4.0.0", keys["other"]),
+        "tampered": tampered(v2, folder / "tampered.espkg"),
+    }
+
+
+@pytest.fixture
+def published() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def client(db: Database, tmp_path: Path, published: RecordingPublisher, keys: dict[str, Any]) -> Iterator[TestClient]:
+    settings = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None, secret_cache_s=0,
+                           auth_failures_per_minute=1000, trusted_model_keys=(keys["vendor_text"],))  # fmt: skip
+    with TestClient(create_app(settings, HubService(settings, published, run_mqtt=False))) as c:
+        yield c
+
+
+def _upload(client: TestClient, path: Path) -> Any:
+    return client.post("/api/v1/models", content=path.read_bytes(), headers=H)
+
+
+def _enrol(client: TestClient, device_id: str, tags: list[str]) -> tuple[FakeDevice, dict[str, Any]]:
+    r = client.post("/api/v1/devices", json={"device_id": device_id, "site": "s1", "tags": tags}, headers=H)
+    assert r.status_code == 201, r.text
+    creds = r.json()
+    return FakeDevice(device_id, base64.b64decode(creds["secret"])), creds
+
+
+def _auth(creds: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {creds['device_id']}:{creds['token']}"}
+
+
+def _report(client: TestClient, dev: FakeDevice, creds: dict[str, Any], report: ModelReport) -> None:
+    twin = client.get(f"/api/v1/devices/{dev.device_id}/twin", headers=H).json()
+    payload = ReportedTwin(twin["desired_version"], {"model": report.to_dict()}).to_bytes()
+    r = client.post("/api/v1/ingest", content=join_envelopes([dev.seal(Kind.REPORTED, payload)]),
+                    headers={**_auth(creds), "Content-Type": "application/octet-stream"})  # fmt: skip
+    assert r.status_code == 200 and r.json()["outcomes"][0]["status"] == "stored", r.text
+
+
+def _target(client: TestClient, device_id: str) -> ModelTarget | None:
+    raw = client.get(f"/api/v1/devices/{device_id}/twin", headers=H).json()["desired"].get("model")
+    return None if raw is None else ModelTarget.from_dict(raw)
+
+
+def _states(client: TestClient, deployment: str) -> tuple[str, dict[str, str]]:
+    info = client.get(f"/api/v1/deployments/{deployment}", headers=H).json()
+    return info["status"], {d["device_id"]: d["state"] for d in info["devices"]}
+
+
+def test_upload_checks_the_package_as_a_device_would(client: TestClient, packages: dict[str, Path]) -> None:
+    r = _upload(client, packages["v2"])
+    assert r.status_code == 201, r.text
+    info = r.json()
+    assert (info["id"], info["version"]) == ("acme-people", "2.0.0")
+    assert info["sha256"] == hashlib.sha256(packages["v2"].read_bytes()).hexdigest()
+    assert _upload(client, packages["v2"]).status_code == 201  # the same bytes again: harmless
+    for name, check in [("unsigned", "unsigned"), ("other-key", "untrusted-key"), ("tampered", "signature")]:
+        r = _upload(client, packages[name])
+        assert r.status_code == 422 and f"refused ({check})" in r.json()["detail"], (name, r.text)
+        assert "/tmp" not in r.json()["detail"]  # the hub's temp file is not named
+    r = _upload(client, packages["v1"])
+    assert r.status_code == 409 and "refused (downgrade)" in r.json()["detail"]
+    assert client.post("/api/v1/models", content=b"not a zip", headers=H).status_code == 422
+    assert [m["version"] for m in client.get("/api/v1/models", headers=H).json()] == ["2.0.0"]
+
+
+def test_canaries_first_then_the_rest_when_healthy(
+    client: TestClient, packages: dict[str, Path], published: RecordingPublisher
+) -> None:
+    assert _upload(client, packages["v2"]).status_code == 201
+    fleet = {name: _enrol(client, name, ["lobby"] if name != "cam-c" else ["dock"]) for name in ("cam-a", "cam-b", "cam-c")}
+    assert client.put("/api/v1/devices/cam-c/tags", json={"tags": ["lobby", "beta"]}, headers=H).json()["tags"] == [
+        "beta", "lobby"]  # fmt: skip
+    assert client.put("/api/v1/devices/cam-c/tags", json={"tags": ["no spaces"]}, headers=H).status_code == 422
+    assert client.put("/api/v1/devices/nope/tags", json={"tags": []}, headers=H).status_code == 404
+    body = {"model_id": "acme-people", "version": "2.0.0", "tags": ["lobby"], "canaries": ["cam-b"],
+            "health_window_s": 2}  # fmt: skip
+    r = client.post("/api/v1/deployments", json=body, headers=H)
+    assert r.status_code == 201, r.text
+    dep = r.json()["id"]
+    assert _states(client, dep) == ("canary", {"cam-a": "pending", "cam-b": "sent", "cam-c": "pending"})
+    target = _target(client, "cam-b")
+    assert target is not None and target.deployment == dep and target.health.window_s == 2
+    assert _target(client, "cam-a") is None and _target(client, "cam-c") is None
+    assert any(t.endswith("/cam-b/down/desired") and retain for t, _p, retain in published.sent)
+
+    # A device downloads only the model its twin names, with its own token.
+    dev_b, creds_b = fleet["cam-b"]
+    blob = client.get("/api/v1/device/models/acme-people/2.0.0", headers=_auth(creds_b))
+    assert blob.status_code == 200 and hashlib.sha256(blob.content).hexdigest() == target.sha256
+    assert client.get("/api/v1/device/models/acme-people/2.0.0", headers=_auth(fleet["cam-a"][1])).status_code == 403
+    assert client.get("/api/v1/device/models/acme-people/2.0.0").status_code == 401
+
+    # A second deployment may not take devices that are in one already.
+    assert client.post("/api/v1/deployments", json={**body, "canaries": []}, headers=H).status_code == 409
+
+    _report(client, dev_b, creds_b, ModelReport(ModelState.RUNNING, ("acme-people", "2.0.0"), target))
+    assert _states(client, dep) == ("canary", {"cam-a": "pending", "cam-b": "running", "cam-c": "pending"})
+    _report(client, dev_b, creds_b, ModelReport(ModelState.HEALTHY, ("acme-people", "2.0.0"), target))
+    assert _states(client, dep) == ("rolling", {"cam-a": "sent", "cam-b": "healthy", "cam-c": "sent"})
+    for name in ("cam-a", "cam-c"):
+        dev, creds = fleet[name]
+        t = _target(client, name)
+        assert t == target
+        _report(client, dev, creds, ModelReport(ModelState.HEALTHY, ("acme-people", "2.0.0"), t))
+    assert _states(client, dep)[0] == "completed"
+
+
+def test_a_failed_canary_halts_and_gets_its_previous_model_back(client: TestClient, packages: dict[str, Path]) -> None:
+    assert _upload(client, packages["v2"]).status_code == 201
+    fleet = {name: _enrol(client, name, []) for name in ("cam-a", "cam-b")}
+    r = client.post("/api/v1/deployments", json={"model_id": "acme-people", "version": "2.0.0", "site": "s1"},
+                    headers=H)  # fmt: skip
+    assert r.status_code == 201, r.text
+    dep = r.json()["id"]
+    assert _states(client, dep) == ("canary", {"cam-a": "sent", "cam-b": "pending"})  # canary_count 1, by id
+    dev, creds = fleet["cam-a"]
+    target = _target(client, "cam-a")
+    assert target is not None
+    _report(client, dev, creds, ModelReport(ModelState.REFUSED, ("nanodet", "1.0.0"), target, check="untrusted-key",
+                                            detail="refused (untrusted-key): signed by key 0123"))  # fmt: skip
+    info = client.get(f"/api/v1/deployments/{dep}", headers=H).json()
+    assert info["status"] == "halted" and "cam-a: refused (untrusted-key)" in info["detail"]
+    assert {d["device_id"]: d["state"] for d in info["devices"]} == {"cam-a": "refused", "cam-b": "pending"}
+    assert _target(client, "cam-a") is None and _target(client, "cam-b") is None  # the canary's old twin is back
+    bad = {"model_id": "acme-people", "version": "9.9.9", "devices": ["cam-b"]}
+    assert client.post("/api/v1/deployments", json=bad, headers=H).status_code == 404
+    assert client.post("/api/v1/deployments", json={**bad, "version": "2.0.0", "devices": ["nope"]},
+                       headers=H).status_code == 409  # fmt: skip
