@@ -21,14 +21,16 @@ The CPU ms per frame of each (process CPU time, all threads) are printed too: on
 wall-clock fps fall with the load, while ours/ceiling CPU time still shows what the pipeline adds
 to the bare work (threads, queues, decoding of boxes, NMS).
 
-Then: DNN ms of the default network in fp32 and int8, metadata bytes (tracked, binary) against
-the 4K H.264 stream, and peak memory.
+Then: where each video's CPU time per frame goes (decode, ISP, one network pass; process CPU
+time, so it holds on a shared machine), DNN ms of the default network in fp32 and int8, metadata
+bytes (tracked, binary, KPIs per batch and per frame) against the 4K H.264 stream, and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import resource
@@ -162,6 +164,44 @@ def end_to_end(
     return rows, metas
 
 
+def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object]]:
+    """Process CPU ms per frame of decoding (``frames`` frames), of the defaults' ISP (all tiles, on
+    30 decoded frames kept in memory: 370 MB at 4K) and of one network pass (one single-threaded
+    session): min and median over ``rounds`` interleaved runs."""
+    package = load_model(DEFAULT_MODEL)
+    network = OnnxNetwork(package, 1)
+    rows: list[list[object]] = []
+    for video in videos:
+        isp = Sensor(open_source(str(video.path)), package).isp
+        n = min(frames, video.frames)
+        with open_source(str(video.path)) as source:
+            pictures = list(itertools.islice(source, 30))
+        outputs = isp.process(pictures[0])
+        passes, tensor = len(outputs), outputs[0].tensor
+        decode, isp_ms, dnn = [], [], []
+        for _ in range(rounds):
+            with open_source(str(video.path)) as source:
+                cpu = time.process_time()
+                count = sum(1 for _ in itertools.islice(source, n))
+                decode.append(1e3 * (time.process_time() - cpu) / count)
+            cpu = time.process_time()
+            for picture in pictures:
+                isp.process(picture)
+            isp_ms.append(1e3 * (time.process_time() - cpu) / len(pictures))
+            for _ in range(20):
+                cpu = time.process_time()
+                network.run(tensor)
+                dnn.append(1e3 * (time.process_time() - cpu))
+        del pictures
+        rows.append([
+            video.label, n, rounds, f"{min(decode):.1f} / {statistics.median(decode):.1f}",
+            f"{min(isp_ms):.1f} / {statistics.median(isp_ms):.1f}", passes,
+            f"{min(dnn):.1f} / {statistics.median(dnn):.1f}",
+            f"{statistics.median(decode) + statistics.median(isp_ms) + passes * statistics.median(dnn):.1f}",
+        ])  # fmt: skip
+    return rows
+
+
 def dnn_fp32_vs_int8(runs: int, repeats: int) -> list[list[object]]:
     """DNN ms in a tight loop on one ISP tensor of vtest.avi, fp32 and int8 interleaved, 1 thread."""
     int8 = load_model(DEFAULT_MODEL)
@@ -192,10 +232,14 @@ def metadata_bytes(metas: dict[str, list[FrameMeta]], videos: list[Video]) -> li
         ]
         per_s = video.fps / len(records)
         for label, recs in (("untracked", records), ("tracked", tracked)):
-            binary = sum(4 + len(encode_batch(recs[i : i + 30])) for i in range(0, len(recs), 30))
+            binary, per_frame_kpis = (
+                sum(4 + len(encode_batch(recs[i : i + 30], kpi=kpi)) for i in range(0, len(recs), 30))
+                for kpi in ("batch", "frame")
+            )
             rows.append([
                 f"{name}: {len(recs)} frames, {label}", video.label, int(video.bitrate_bytes_s),
-                f"{binary / len(recs):.1f}", f"{binary * per_s:.0f}", f"{video.bitrate_bytes_s / (binary * per_s):.0f}",
+                f"{binary / len(recs):.1f}", f"{per_frame_kpis / len(recs):.1f}", f"{binary * per_s:.0f}",
+                f"{video.bitrate_bytes_s / (binary * per_s):.0f}",
             ])  # fmt: skip
     return rows
 
@@ -256,14 +300,20 @@ def main() -> None:
                "fps target (VNNI)", "targets met", "ours CPU ms/frame", "peer CPU ms/frame",
                "ceiling CPU ms/frame"]  # fmt: skip
     print(table(headers, rows))
+    print("\n## 1b. CPU ms per frame by stage (process CPU time, min / median over rounds)\n")
+    stage_rows = stage_cpu([vtest, video_4k], min(args.frames, 150), max(2, args.rounds))
+    print(table(["video", "frames", "rounds", "decode ms", "ISP ms (all passes)", "passes", "DNN ms/pass (1 thread)",
+                 "sum of medians ms"], stage_rows))  # fmt: skip
     print(
         f"\n## 2. DNN ms of {DEFAULT_MODEL.replace('-int8', '')}, fp32 vs int8 (1 thread, interleaved, median)\n"
     )
     dnn_rows = dnn_fp32_vs_int8(args.dnn_runs, args.dnn_repeats)
     print(table(["repeat", "runs", "fp32 ms", "int8 ms", "fp32/int8"], dnn_rows))
-    print("\n## 3. Metadata: binary .esb (30-frame batches) vs the video stream\n")
+    print("\n## 3. Metadata: binary .esb (30-frame batches, KPIs per batch) vs the video stream\n")
     meta_rows = metadata_bytes(metas, [video_4k, vtest])
-    print(table(["records", "video", "video B/s", "binary B/frame", "binary B/s", "video/binary"], meta_rows))
+    headers = ["records", "video", "video B/s", "binary B/frame", "B/frame, KPIs per frame", "binary B/s",
+               "video/binary"]  # fmt: skip
+    print(table(headers, meta_rows))
     print("\n## 4. Peak memory of a sensor run at the defaults (own process, VmHWM)\n")
     mem_rows = peak_memory(DEFAULT_MODEL, [video_4k, vtest], min(args.frames, 150))
     print(table(["model", "video", "frames", "peak RSS MB"], mem_rows))
@@ -273,7 +323,7 @@ def main() -> None:
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
-        "end_to_end": rows, "dnn": dnn_rows, "metadata": meta_rows, "memory": mem_rows,
+        "end_to_end": rows, "stages": stage_rows, "dnn": dnn_rows, "metadata": meta_rows, "memory": mem_rows,
         "elapsed_s": elapsed, "machine": machine,
     }, indent=1, default=str))  # fmt: skip
 

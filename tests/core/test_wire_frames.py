@@ -102,8 +102,11 @@ def walking_scene(
     return frames
 
 
-def assert_same(a: FrameMeta, b: FrameMeta, *, box_tol: float, score_tol: float, ts_tol: float) -> None:
-    """``b`` is ``a`` after a round trip; ``box_tol`` is in units of the frame side."""
+def assert_same(
+    a: FrameMeta, b: FrameMeta, *, box_tol: float, score_tol: float, ts_tol: float, kpi: Kpi | None = None
+) -> None:
+    """``b`` is ``a`` after a round trip; ``box_tol`` is in units of the frame side; ``kpi`` is the
+    KPIs ``b`` should have when they are not ``a``'s own (a batch's mean)."""
     assert (b.device_id, b.stream_id, b.seq, b.frame_index) == (
         a.device_id,
         a.stream_id,
@@ -113,7 +116,7 @@ def assert_same(a: FrameMeta, b: FrameMeta, *, box_tol: float, score_tol: float,
     assert b.model == a.model and b.frame_size == a.frame_size and b.image == a.image
     assert abs(b.timestamp - a.timestamp) <= ts_tol
     for name in ("isp_ms", "dnn_ms", "post_ms"):
-        assert abs(getattr(b.kpi, name) - getattr(a.kpi, name)) <= 0.005 + 1e-9
+        assert abs(getattr(b.kpi, name) - getattr(kpi or a.kpi, name)) <= 0.005 + 1e-9
     da, db = a.detections, b.detections
     assert len(da) == len(db)
     w, h = a.frame_size
@@ -338,14 +341,32 @@ def bin_tol(box_bits: int = 12) -> dict[str, float]:
     return {"box_tol": 0.5 / ((1 << box_bits) - 1), "score_tol": 0.5 / 255, "ts_tol": 0.5e-3 + 1e-6}
 
 
+def mean_kpi(frames: list[FrameMeta]) -> Kpi:
+    """What every frame of a batch decodes to with ``kpi="batch"``."""
+    return Kpi(*(float(np.mean([getattr(f.kpi, n) for f in frames])) for n in ("isp_ms", "dnn_ms", "post_ms")))
+
+
 @pytest.mark.parametrize("compress", [True, False])
 @pytest.mark.parametrize("box_bits", [12, 16, 8])
-def test_binary_round_trip_30_frames(compress: bool, box_bits: int) -> None:
+@pytest.mark.parametrize("kpi", ["batch", "frame"])
+def test_binary_round_trip_30_frames(compress: bool, box_bits: int, kpi: str) -> None:
     frames = walking_scene(30)
-    decoded = decode_batch(encode_batch(frames, compress, box_bits=box_bits))
+    decoded = decode_batch(encode_batch(frames, compress, box_bits=box_bits, kpi=kpi))
     assert len(decoded) == 30
+    expected = mean_kpi(frames) if kpi == "batch" else None
     for a, b in zip(frames, decoded, strict=True):
-        assert_same(a, b, **bin_tol(box_bits))
+        assert_same(a, b, **bin_tol(box_bits), kpi=expected)
+
+
+def test_batch_kpis_keep_the_totals_and_frame_kpis_cost_bytes() -> None:
+    frames = walking_scene(30)
+    batch, own = decode_batch(encode_batch(frames)), decode_batch(encode_batch(frames, kpi="frame"))
+    for name in ("isp_ms", "dnn_ms", "post_ms"):
+        total = sum(getattr(f.kpi, name) for f in frames)
+        assert abs(sum(getattr(f.kpi, name) for f in batch) - total) <= 30 * 0.005
+        assert [getattr(f.kpi, name) for f in own] == [getattr(f.kpi, name) for f in frames]
+    assert len({f.kpi for f in batch}) == 1 and len({f.kpi for f in own}) > 1
+    assert len(encode_batch(frames)) < len(encode_batch(frames, kpi="frame"))
 
 
 @pytest.mark.parametrize(
@@ -370,7 +391,7 @@ def test_binary_carries_a_label_table_and_frames_from_several_devices() -> None:
                                   ["person", "car", "person"], [3, 1, 3])  # fmt: skip
     a = FrameMeta("cam1", "main", 9, 9, 10.0, ModelRef("m", "1"), (8, 8), dets, Kpi())
     b = FrameMeta("cam2", "side", 0, 4, 9.5, ModelRef("m", "2"), (16, 8), dets[::-1], Kpi(0, 0, 7))
-    for x, y in zip([a, b, a], decode_batch(encode_batch([a, b, a])), strict=True):
+    for x, y in zip([a, b, a], decode_batch(encode_batch([a, b, a], kpi="frame")), strict=True):
         assert_same(x, y, **bin_tol())
 
 
@@ -389,9 +410,11 @@ def test_encode_batch_rejects_an_empty_batch_and_bad_precision() -> None:
         encode_batch([])
     with pytest.raises(ValueError, match=r"box_bits must be in 8\.\.16, got 17"):
         encode_batch([make_meta(1)], box_bits=17)
+    with pytest.raises(ValueError, match=r"kpi must be one of batch, frame, got 'each'"):
+        encode_batch([make_meta(1)], kpi="each")
 
 
-def _rewrap(body: bytes, *, version: int = 1, flags: int = 0, crc: int | None = None) -> bytes:
+def _rewrap(body: bytes, *, version: int = 2, flags: int = 0, crc: int | None = None) -> bytes:
     """A batch around a hand-edited uncompressed body (checksum recomputed unless given)."""
     crc = zlib.crc32(body) if crc is None else crc
     return struct.pack("<3sBBII", b"ESB", version, flags, len(body), crc) + body
@@ -406,7 +429,7 @@ def test_binary_header_problems_are_named() -> None:
     cases = [
         (b"", "batch: 0 bytes is shorter than the 13-byte header"),
         (b"PK\x03\x04" + good[4:], "batch: not an EdgeSight frame batch (magic b'PK\\x03'"),
-        (good[:3] + b"\x02" + good[4:], "batch: unsupported binary version 2; this decoder reads versions 1"),
+        (good[:3] + b"\x03" + good[4:], "batch: unsupported binary version 3; this decoder reads versions 1, 2"),
         (good[:4] + b"\x81" + good[5:], "batch: unknown header flags 0x81"),
         (good[:5] + struct.pack("<I", 1 << 30) + good[9:], "batch: body of 1073741824 bytes exceeds"),
         (good[:-3], "batch: compressed body is truncated"),
@@ -550,9 +573,14 @@ def frame_metas(draw: st.DrawFn) -> FrameMeta:
 
 
 @FUZZ
-@given(st.lists(frame_metas(), min_size=1, max_size=4), st.booleans(), st.sampled_from([8, 12, 16]))
-def test_random_valid_frames_round_trip(frames: list[FrameMeta], compress: bool, box_bits: int) -> None:
-    for a, b in zip(frames, decode_batch(encode_batch(frames, compress, box_bits=box_bits)), strict=True):
-        assert_same(a, b, **bin_tol(box_bits))
+@given(
+    st.lists(frame_metas(), min_size=1, max_size=4), st.booleans(), st.sampled_from([8, 12, 16]),
+    st.sampled_from(["batch", "frame"]),
+)  # fmt: skip
+def test_random_valid_frames_round_trip(frames: list[FrameMeta], compress: bool, box_bits: int, kpi: str) -> None:
+    decoded = decode_batch(encode_batch(frames, compress, box_bits=box_bits, kpi=kpi))
+    expected = mean_kpi(frames) if kpi == "batch" else None
+    for a, b in zip(frames, decoded, strict=True):
+        assert_same(a, b, **bin_tol(box_bits), kpi=expected)
     for a in frames:
         assert_same(a, frame_from_json(frame_to_json(a)), **JSON_TOL)

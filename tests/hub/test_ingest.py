@@ -167,7 +167,7 @@ def test_newer_payload_versions_are_refused_permanently_and_counted(db: Database
     dev = _device(db)
     ing = Ingestor(db)
     frames = bytearray(FrameBatch((dev.frame(),)).to_bytes())
-    frames[3] = 2  # binary layout version 2
+    frames[3] = 3  # binary layout version 3
     event = dev.event(EventType.ZONE_ENTER, "z", side=None).to_dict()
     raws = [
         ("cam-1", dev.seal(Kind.HEARTBEAT, b'{"v":2,"fps":9.0}')),
@@ -178,7 +178,7 @@ def test_newer_payload_versions_are_refused_permanently_and_counted(db: Database
     result = ing.ingest_batch(raws)
     assert [o.status for o in result.outcomes] == ["unsupported_version"] * 3 + ["stored"]
     assert "this reader knows version 1" in result.outcomes[0].detail
-    assert "unsupported binary version 2" in result.outcomes[1].detail
+    assert "unsupported binary version 3" in result.outcomes[1].detail
     # permanent: logged, so the device's stored_through moves past them and it stops resending
     assert result.acks["cam-1"].stored_through == 4
     assert result.rejected["cam-1"] == [(1, "unsupported_version"), (2, "unsupported_version"),

@@ -222,3 +222,27 @@ def test_region_is_the_one_core_type() -> None:
     roi = parse_config({"sensor": {"roi": [0.25, 0, 0.5, 1]}}).sensor.roi
     isp = Isp(InputSpec(width=64, height=64), roi)
     assert type(roi) is Region and isp.roi is roi
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["bgr-array", "yuv420p"])
+def test_4k_tiles_share_one_scaling_and_map_back_exactly(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two default 4K tiles are cut from one scaled picture, and a person-sized rectangle in
+    their overlap maps back from both tiles to where it is in the frame (within one source pixel
+    per input pixel, 5 px at this scale)."""
+    rect = (1800, 700, 2000, 1300)  # inside both tiles (they overlap around x = 1706..2134)
+    frame = rect_frame(3840, 2160, rect)
+    frame = as_yuv_frame(frame) if native else frame
+    spec = InputSpec(width=416, height=416, resize=ResizeMode.STRETCH, std=(255.0, 255.0, 255.0))
+    isp = Isp(spec, auto_tiling=True)
+    calls: list[CropBox] = []
+    scale = Frame.crop_scale
+    monkeypatch.setattr(Frame, "crop_scale", lambda self, box, *a: calls.append(box) or scale(self, box, *a))
+    outputs = isp.process(frame)
+    assert len(outputs) == 2 and calls == [CropBox(0, 0, 3840, 2160)]
+    assert outputs[0].tensor is not outputs[1].tensor
+    for out in outputs:
+        assert out.tensor.shape == (1, 3, 416, 416)
+        found = out.transform.to_source([subpixel_box(unit_plane(out.tensor))])[0]
+        assert np.abs(found - np.array(rect)).max() < out.transform.scale_x, (found, out.transform)
+    left, right = (o.transform.to_source([[0, 0, 416, 416]])[0] for o in outputs)
+    assert left[0] == 0 and right[2] == 3840 and right[0] < left[2]  # together they cover the frame

@@ -68,7 +68,13 @@ def test_decoder_matches_the_reference_maths(name: str, frame_400) -> None:  # t
     expected = reference_decode(outputs, size, threshold)
     assert len(expected) >= 5  # the walkway has people at this frame
     assert len(ours) == len(expected)
-    np.testing.assert_allclose(np.array(ours), np.array(expected), rtol=0, atol=1e-3)
+    # Matched one to one rather than compared in sorted order: int8 outputs give ties (two boxes
+    # with the same left edge), which float32 and float64 may sort differently.
+    remaining = list(ours)
+    for row in expected:
+        match = next((k for k, r in enumerate(remaining) if np.allclose(r, row, rtol=0, atol=1e-3)), None)
+        assert match is not None, f"reference candidate {row} not among ours: {remaining}"
+        remaining.pop(match)
 
 
 def test_plus_packages_carry_their_layout_and_licence() -> None:
