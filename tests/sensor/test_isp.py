@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-
 import av
 import numpy as np
 import numpy.typing as npt
@@ -202,17 +200,19 @@ def test_crop_box_rejects_nothing_valid_and_frame_checks_sizes() -> None:
         rect_frame().crop_scale(CropBox(0, 0, 10, 10), (0, 5))
 
 
-def test_4k_frame_to_416_float_tensor_is_cheap() -> None:
-    """Smoke check of the fast path (the benchmark in the report is the real measure)."""
-    yuv = np.random.default_rng(0).integers(0, 256, (2160 * 3 // 2, 3840), np.uint8)
-    frame = Frame.from_av(0, 0.0, av.VideoFrame.from_ndarray(yuv, format="yuv420p"))
+def test_4k_yuv_frame_becomes_the_same_416_tensor_as_its_bgr_picture() -> None:
+    """The decoder's fast path (yuv420p scaled inside the conversion) gives the tensor the plain
+    path gives for the same 4K picture; its speed is measured in bench/, not here."""
+    rng = np.random.default_rng(0)
+    # Smooth content (a blurred noise field): the two paths resample chroma differently, so sharp noise would differ.
+    coarse = rng.integers(0, 256, (54, 96, 3), np.uint8)
+    picture = np.asarray(av.VideoFrame.from_ndarray(coarse, format="bgr24").reformat(3840, 2160).to_ndarray(format="bgr24"))
     isp = Isp(InputSpec(width=416, height=416, mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4)))
-    timings = []
-    for _ in range(10):
-        (out,) = isp.process(frame)
-        timings.append(isp.last_isp_ms)
-    assert out.tensor.shape == (1, 3, 416, 416) and out.tensor.dtype == np.float32
-    assert statistics.median(timings) < 40.0  # ~3 ms on an idle 2-core box; loose for busy CI
+    (fast,) = isp.process(as_yuv_frame(Frame.from_bgr(0, 0.0, picture)))
+    (plain,) = isp.process(Frame.from_bgr(0, 0.0, picture))
+    assert fast.tensor.shape == plain.tensor.shape == (1, 3, 416, 416) and fast.tensor.dtype == np.float32
+    # One 8-bit level is 1/57 in normalised units; yuv420p rounding and chroma subsampling stay within a few.
+    assert float(np.median(np.abs(fast.tensor - plain.tensor))) < 3 / 57
 
 
 def test_region_is_the_one_core_type() -> None:
