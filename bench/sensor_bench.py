@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _common import OUT, VTEST, Video, interleaved_ms, machine_description, make_h264, probe, table
+from edgesight.agent.runner import AgentSettings
 from edgesight.apps.tracking import Tracker
 from edgesight.core.frame import FrameMeta
 from edgesight.core.package import ModelPackage
@@ -219,8 +220,8 @@ def dnn_fp32_vs_int8(runs: int, repeats: int) -> list[list[object]]:
 
 
 def metadata_bytes(metas: dict[str, list[FrameMeta]], videos: list[Video]) -> list[list[object]]:
-    """Binary ``.esb`` bytes per second (30-frame batches behind a 4-byte length) of tracked and
-    untracked records against the video's own bytes per second."""
+    """Binary ``.esb`` bytes per second (the agent's batches, ``AgentSettings.batch_frames`` frames
+    behind a 4-byte length) of tracked and untracked records against the video's own bytes per second."""
     rows: list[list[object]] = []
     by_name = {v.path.name: v for v in videos}
     for name, records in metas.items():
@@ -231,9 +232,10 @@ def metadata_bytes(metas: dict[str, list[FrameMeta]], videos: list[Video]) -> li
             dataclasses.replace(r, detections=tracker.update(r.detections, r.timestamp)) for r in records
         ]
         per_s = video.fps / len(records)
+        size = AgentSettings.batch_frames
         for label, recs in (("untracked", records), ("tracked", tracked)):
             binary, per_frame_kpis = (
-                sum(4 + len(encode_batch(recs[i : i + 30], kpi=kpi)) for i in range(0, len(recs), 30))
+                sum(4 + len(encode_batch(recs[i : i + size], kpi=kpi)) for i in range(0, len(recs), size))
                 for kpi in ("batch", "frame")
             )
             rows.append([

@@ -60,7 +60,9 @@ class AgentSettings:
 
     Attributes:
         data_dir: folder of the outbox database and the last applied twin.
-        batch_frames: most frames per ``FRAMES`` envelope.
+        batch_frames: most frames per ``FRAMES`` envelope (60: two seconds at 30 fps; a batch also
+            ends after ``upload.interval_s``, so a slow sensor is not held longer than that; longer
+            batches are smaller per frame, BENCHMARKS.md "Metadata against the 4K H.264 stream").
         heartbeat_s: seconds between heartbeats.
         max_frames: stop sensing after this many frames (None: until the source ends).
         drain_timeout_s: after sensing ends, wait this long for the hub to acknowledge everything.
@@ -69,7 +71,7 @@ class AgentSettings:
     """
 
     data_dir: Path
-    batch_frames: int = 30
+    batch_frames: int = 60
     heartbeat_s: float = 10.0
     max_frames: int | None = None
     drain_timeout_s: float = 30.0

@@ -41,7 +41,7 @@ def agent(
     drain_timeout: Annotated[
         float, typer.Option(min=0.0, help="seconds to wait for the hub's acks after sensing ends")
     ] = 30.0,
-    batch_frames: Annotated[int, typer.Option(min=1, max=1000, help="frames per metadata envelope")] = 30,
+    batch_frames: Annotated[int, typer.Option(min=1, max=1000, help="most frames per metadata envelope")] = 60,
     heartbeat: Annotated[float, typer.Option(min=0.1, help="seconds between heartbeats")] = 10.0,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="log connections and twin changes")

@@ -8,7 +8,8 @@ message. The layout (byte table and the reasons for each choice in docs/schema.m
              n_frames varint | box_bits u8 | label table | batch KPIs (version 2) | frame 0 | frame 1 | ...
 
 Boxes are fixed-point over the frame: normalised, then ``round(v * (2**box_bits - 1))`` with
-``box_bits`` 12 by default (error at most 1/8190 of the frame side, 0.47 px on a 3840-px frame).
+``box_bits`` 11 by default (error at most 1/4094 of the frame side, 0.94 px on a 3840-px frame: a
+fifth of the pixel the detector sees there, so finer bits would carry only its jitter).
 A tracked box and score are sent as differences from the same track earlier in the batch, so a
 walking person costs about one byte per coordinate. Scores are ``round(score * 255)``,
 timestamps whole milliseconds (sent as the change of the frame interval), KPIs hundredths of a
@@ -74,7 +75,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 
 _CONTEXT_TEXTS = (("device_id", MAX_TEXT), ("stream_id", MAX_TEXT), ("model.id", MAX_NAME), ("model.version", MAX_NAME))
 """A frame context's strings and their longest lengths (``id@version`` fits the hub's column)."""
-DEFAULT_BOX_BITS = 12
+DEFAULT_BOX_BITS = 11
 BOX_BITS_RANGE = range(8, 17)
 SCORE_SCALE = 255
 _HEADER = struct.Struct("<3sBBII")
