@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-TEXTURES = ("brick", "grass", "gravel")
+TEXTURES = ("brick", "grass", "gravel", "moon")
 PART_SIZE = 256
 DEFECT_KINDS = ("scratch", "hole", "crack", "stain")
 

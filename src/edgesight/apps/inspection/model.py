@@ -98,15 +98,22 @@ class InspectionModel:
         return features if self.projection is None else features @ self.projection
 
     def grid_map(self, features: np.ndarray, grid: tuple[int, int], sigma: float = SMOOTHING_CELLS) -> np.ndarray:
-        """The smoothed anomaly map of one part's ``(cells, dim)`` patch features."""
-        grid_map = anomaly_grid(self.bank.nearest_distances(self.project(features)), grid, sigma)
+        """The smoothed anomaly map of one part's ``(cells, dim)`` patch features.
+
+        Only the judged cells are searched (the border is a quarter of a 32x32 grid's cells) and
+        smoothed among themselves, so the high distances of edge cells do not bleed inward.
+        """
         b = self.border_cells
-        if b:
-            if min(grid) <= 2 * b:
-                raise InspectionInputError(f"a part of {grid} feature cells is too small for a border of {b} cells")
-            interior = grid_map[b:-b, b:-b].copy()
-            grid_map[:] = 0.0
-            grid_map[b:-b, b:-b] = interior
+        if not b:
+            return anomaly_grid(self.bank.nearest_distances(self.project(features)), grid, sigma)
+        height, width = grid
+        if min(grid) <= 2 * b:
+            raise InspectionInputError(f"a part of {grid} feature cells is too small for a border of {b} cells")
+        interior = features.reshape(height, width, -1)[b:-b, b:-b].reshape((height - 2 * b) * (width - 2 * b), -1)
+        grid_map = np.zeros(grid, np.float32)
+        grid_map[b:-b, b:-b] = anomaly_grid(
+            self.bank.nearest_distances(self.project(interior)), (height - 2 * b, width - 2 * b), sigma
+        )
         return grid_map
 
     def judge(self, features: np.ndarray, grid: tuple[int, int], sigma: float = SMOOTHING_CELLS) -> Verdict:
