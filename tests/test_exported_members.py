@@ -50,7 +50,7 @@ EXPORTS = {
     "edgesight.apps.inspection.model": ["InspectionModel", "Verdict"],
     "edgesight.apps.inspection.product": ["InspectionProduct", "PRODUCT_FORMAT", "PRODUCT_NAME", "PRODUCT_SUFFIX", "ProductSettings",
         "check_product_name", "product_path", "read_product", "write_product"],
-    "edgesight.apps.inspection.scoring": ["SMOOTHING_CELLS", "anomaly_grid", "defect_region", "upsample"],
+    "edgesight.apps.inspection.scoring": ["PIXEL_SIGMA", "SMOOTHING_CELLS", "anomaly_grid", "defect_region", "pixel_map", "upsample"],
     "edgesight.apps.inspection.tally": ["ProductTally"],
     "edgesight.apps.lines": ["LineCounter"],
     "edgesight.apps.retail": [],
@@ -241,6 +241,7 @@ EXPORTS = {
     "edgesight.sensor.inspection.backbone": ["BACKBONE_MODEL", "BackboneSpec", "FEATURE_STRIDE", "FeatureNetwork", "GRID_STAGE", "STAGE_OUTPUTS",
         "cut_feature_network", "load_backbone"],
     "edgesight.sensor.inspection.evaluation": ["Evaluation", "evaluate"],
+    "edgesight.sensor.inspection.feature_head": ["FEATURES_OUTPUT", "with_feature_head"],
     "edgesight.sensor.inspection.inspector": ["Inspector", "MIN_GOOD_PARTS", "MIN_TRAIN_PARTS", "TrainOptions", "part_size_of", "train_product"
 ],
     "edgesight.sensor.inspection.line": ["InspectedPart", "STREAM_ID", "apply_feedback", "inspect_parts", "save_heatmap"

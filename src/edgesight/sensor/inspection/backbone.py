@@ -109,6 +109,7 @@ class FeatureNetwork:
     def __init__(
         self, network: bytes, spec: BackboneSpec, threads: int = 2, projection: np.ndarray | None = None
     ) -> None:
+        self.spec = spec
         self.projected = projection is not None
         if projection is not None:
             network = with_feature_head(network, projection, f"feature network of {spec.source}")

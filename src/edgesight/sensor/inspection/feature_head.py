@@ -64,4 +64,5 @@ def with_feature_head(network: bytes, projection: np.ndarray, source: str = "fea
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise ModelLoadError(f"{source}: the feature head does not fit this network: {exc}") from exc
-    return model.SerializeToString()
+    headed: bytes = model.SerializeToString()
+    return headed

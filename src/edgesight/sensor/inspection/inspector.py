@@ -22,7 +22,7 @@ from edgesight.apps.inspection.features import random_projection
 from edgesight.apps.inspection.memory_bank import MemoryBank, greedy_coreset
 from edgesight.apps.inspection.model import InspectionModel, Verdict
 from edgesight.apps.inspection.product import InspectionProduct, ProductSettings, check_product_name
-from edgesight.apps.inspection.scoring import upsample
+from edgesight.apps.inspection.scoring import PIXEL_SIGMA
 from edgesight.core.package import read_package
 from edgesight.sensor.inspection.backbone import (
     BACKBONE_MODEL,
@@ -62,7 +62,7 @@ class TrainOptions:
     held_out: float = 0.2
     false_reject_rate: float = 0.01
     coreset_ratio: float = 0.1
-    max_bank: int = 2048
+    max_bank: int = 4096
     projection_dim: int = 128
     border_cells: int = 2
     seed: int = 0
@@ -109,8 +109,9 @@ def train_product(
     keep = greedy_coreset(projected, bank_size, options.seed)
     log.info("coreset of %d from %d features in %.1f s", len(keep), len(projected), time.perf_counter() - started)
     model = InspectionModel(
-        MemoryBank(projected[keep]), threshold=0.0, stride=FEATURE_STRIDE, border_cells=options.border_cells
-    )
+        MemoryBank(projected[keep]), threshold=0.0, stride=FEATURE_STRIDE,
+        border_cells=options.border_cells, pixel_sigma=PIXEL_SIGMA,
+    )  # fmt: skip
     # held-out parts are scored exactly as at run time: projected inside the network
     projected_features = FeatureNetwork(network, spec, projection=projection)
     scores = np.array([_judge(projected_features, model, fit_part(good_parts[i], size)).score for i in held])
@@ -119,6 +120,7 @@ def train_product(
         part_size=size, mean=spec.mean, std=spec.std, backbone=spec.source, stride=FEATURE_STRIDE,
         border_cells=options.border_cells, threshold=threshold, false_reject_rate=options.false_reject_rate,
         calibration_scores=tuple(round(float(s), 6) for s in scores), train_parts=len(train),
+        pixel_sigma=PIXEL_SIGMA,
     )  # fmt: skip
     licences = {name: data for name, data in package.extras.items() if name.startswith("LICENSES/")}
     return InspectionProduct(
@@ -154,7 +156,9 @@ class Inspector:
         s = product.settings
         spec = BackboneSpec(s.backbone, s.mean, s.std)
         self.features = FeatureNetwork(product.network, spec, threads, projection=product.projection)
-        self.model = InspectionModel(MemoryBank(product.bank), s.threshold, s.stride, border_cells=s.border_cells)
+        self.model = InspectionModel(
+            MemoryBank(product.bank), s.threshold, s.stride, border_cells=s.border_cells, pixel_sigma=s.pixel_sigma
+        )
 
     @property
     def threshold(self) -> float:
@@ -188,4 +192,4 @@ class Inspector:
 
     def heatmap(self, verdict: Verdict) -> np.ndarray:
         """The verdict's anomaly map at the part's pixel size."""
-        return upsample(verdict.grid_map, self.product.settings.part_size)
+        return verdict.pixel_map if verdict.pixel_map is not None else self.model.heatmap(verdict.grid_map)
