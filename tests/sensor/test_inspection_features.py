@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from edgesight.apps.inspection.features import patch_features, random_projection
 from edgesight.apps.inspection.memory_bank import MemoryBank
 from edgesight.apps.inspection.model import InspectionModel
-from edgesight.apps.inspection.product import ProductSettings
+from edgesight.apps.inspection.product import ProductSettings, read_product, write_product
 from edgesight.apps.inspection.scoring import PIXEL_SIGMA
 from edgesight.core.errors import ModelLoadError
 from edgesight.sensor.inspection.backbone import GRID_STAGE, FeatureNetwork, load_backbone
@@ -74,6 +76,22 @@ def test_products_without_pixel_scoring_are_scored_on_the_grid(
     assert old_verdict.score == pytest.approx(float(old_verdict.grid_map.max()))
     assert new_verdict.score == pytest.approx(float(new.heatmap(new_verdict).max()))
     assert new_verdict.score < float(new_verdict.grid_map.max())  # the pixel blur lowers a lone peak
+
+
+def test_a_product_of_another_format_version_is_refused_naming_it(
+    gravel: tuple[list[np.ndarray], list[np.ndarray]], tmp_path: Path
+) -> None:
+    path = write_product(tmp_path / "gravel.esinsp", train_product("gravel", gravel[0], TrainOptions(max_bank=50)))
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["format"] = "edgesight.inspection-product/2"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(ModelLoadError, match=r"format must be 'edgesight.inspection-product/1', got 'edgesight.inspection-product/2'"):
+        read_product(path)
 
 
 def test_feature_head_needs_the_two_stage_outputs() -> None:

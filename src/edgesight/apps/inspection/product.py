@@ -197,8 +197,12 @@ def _verified_manifest(members: dict[str, bytes], source: str) -> dict[str, Any]
         raise ModelLoadError(f"{source}: product has no manifest.json") from exc
     except ValueError as exc:
         raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != PRODUCT_FORMAT:
-        raise ModelLoadError(f"{source}: manifest.json format must be {PRODUCT_FORMAT!r}")
+    got = manifest.get("format") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or got != PRODUCT_FORMAT:
+        raise ModelLoadError(
+            f"{source}: manifest.json format must be {PRODUCT_FORMAT!r}, got {got!r} (a product of another "
+            "EdgeSight version: train it again with this one)"
+        )
     files = manifest.get("files")
     if not isinstance(files, dict) or not all(isinstance(manifest.get(k), str) for k in ("id", "version")):
         raise ModelLoadError(f"{source}: manifest.json needs string 'id', 'version' and a 'files' mapping")
