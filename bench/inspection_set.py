@@ -1,7 +1,10 @@
 """A seeded offline inspection test set: real textures cut into parts, with synthetic defects and masks.
 
-Textures are scikit-image's bundled sample photographs (``brick``, ``grass``, ``gravel``; 512x512
-grey, shipped inside the wheel, so nothing is downloaded). A *part* is a 256x256 crop at a random
+Textures are scikit-image's bundled sample photographs, 512x512 grey, shipped inside the wheel so
+nothing is downloaded: ``brick`` (regular), ``grass`` and ``gravel`` (stochastic), and ``moon`` (a
+smooth, low-contrast pitted surface, the nearest the wheel has to a cast or matte metal part; its
+own craters are normal variation, present in training parts too). The wheel has no fabric or
+brushed-metal photograph; its other images are scenes, not surfaces. A *part* is a 256x256 crop at a random
 offset, rotated by up to +-3 degrees and scaled in brightness by up to +-4%, as parts vary on a
 line. A defective part gets one defect of a random kind, size and contrast, and a mask of it:
 
@@ -30,7 +33,7 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-TEXTURES = ("brick", "grass", "gravel")
+TEXTURES = ("brick", "grass", "gravel", "moon")
 PART_SIZE = 256
 DEFECT_KINDS = ("scratch", "hole", "crack", "stain")
 

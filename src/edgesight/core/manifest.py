@@ -123,7 +123,10 @@ def _read_manifest(members: Mapping[str, bytes], fmt: ArchiveFormat, source: str
         raise ModelLoadError(f"{source}: manifest.json is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != fmt.format:
         got = manifest.get("format") if isinstance(manifest, dict) else manifest
-        raise ModelLoadError(f"{source}: manifest.json format must be {fmt.format!r}, got {got!r}")
+        raise ModelLoadError(
+            f"{source}: manifest.json format must be {fmt.format!r}, got {got!r} (a {fmt.noun} of another "
+            "EdgeSight version or not an EdgeSight archive: make it again with this version)"
+        )
     for key in ("id", "version"):
         if not isinstance(manifest.get(key), str) or not manifest[key]:
             raise ModelLoadError(f"{source}: manifest.json needs a non-empty string {key!r}")

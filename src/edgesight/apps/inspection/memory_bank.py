@@ -51,6 +51,7 @@ class MemoryBank:
     def __init__(self, vectors: np.ndarray) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._norms = np.sum(self.vectors**2, axis=1)
+        self._minus_twice_t = np.ascontiguousarray(-2.0 * self.vectors.T)  # one matrix product gives -2 q.v
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -60,8 +61,10 @@ class MemoryBank:
         out = np.empty(len(queries), dtype=np.float32)
         for start in range(0, len(queries), _CHUNK):
             block = queries[start : start + _CHUNK].astype(np.float32, copy=False)
-            # |q - v|^2 = |q|^2 + |v|^2 - 2 q.v; |q|^2 is the same along a row, so add it after the min
-            partial = self._norms[None, :] - 2.0 * (block @ self.vectors.T)
-            squared = partial.min(axis=1) + np.sum(block**2, axis=1)
+            # |q - v|^2 = |q|^2 + |v|^2 - 2 q.v; |q|^2 is the same along a row, so add it after the min.
+            # In place on the one product matrix: it is the only large array of the search.
+            partial = block @ self._minus_twice_t
+            partial += self._norms
+            squared = partial.min(axis=1) + np.einsum("ij,ij->i", block, block)
             out[start : start + len(block)] = np.sqrt(np.maximum(squared, 0.0))
         return out

@@ -78,6 +78,8 @@ class ProductSettings:
         false_reject_rate: the target the threshold was calibrated for.
         calibration_scores: scores of the held-out good parts used for calibration.
         train_parts: good parts whose features fill the bank.
+        pixel_sigma: the score is the maximum of the pixel map blurred with this sigma; None (products
+            written before it existed) scores on the grid map, as their threshold was calibrated.
     """
 
     part_size: tuple[int, int]
@@ -90,6 +92,7 @@ class ProductSettings:
     false_reject_rate: float
     calibration_scores: tuple[float, ...]
     train_parts: int
+    pixel_sigma: float | None = None
 
     def to_json(self) -> bytes:
         """The ``product.json`` bytes."""
@@ -111,6 +114,7 @@ class ProductSettings:
                 false_reject_rate=float(data["false_reject_rate"]),
                 calibration_scores=tuple(float(s) for s in data["calibration_scores"]),
                 train_parts=int(data["train_parts"]),
+                pixel_sigma=None if data.get("pixel_sigma") is None else float(data["pixel_sigma"]),
             )
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ModelLoadError(f"{source}: product.json: bad or missing {exc}") from exc

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["SMOOTHING_CELLS", "anomaly_grid", "defect_region", "upsample"]
+__all__ = ["PIXEL_SIGMA", "SMOOTHING_CELLS", "anomaly_grid", "defect_region", "pixel_map", "upsample"]
 
 SMOOTHING_CELLS = 0.5
-"""Gaussian sigma of the anomaly map in grid cells (PatchCore's 4 px at stride 8)."""
+"""Gaussian sigma of the grid map in cells, for products scored on the grid (before pixel scoring)."""
+PIXEL_SIGMA = 4.0
+"""Gaussian sigma in pixels of the upsampled anomaly map, PatchCore's."""
 
 
 def anomaly_grid(distances: np.ndarray, grid: tuple[int, int], sigma: float = SMOOTHING_CELLS) -> np.ndarray:
@@ -32,6 +34,20 @@ def upsample(grid_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     width, height = size
     zoom = (height / grid_map.shape[0], width / grid_map.shape[1])
     return np.asarray(ndimage.zoom(grid_map, zoom, order=1, mode="nearest", grid_mode=True), np.float32)
+
+
+def pixel_map(grid_map: np.ndarray, size: tuple[int, int], sigma: float = PIXEL_SIGMA) -> np.ndarray:
+    """PatchCore's anomaly map: the grid map upsampled to ``(width, height)`` pixels, then blurred.
+
+    Its maximum is the part's score: the blur spreads a lone high patch, so one noisy patch
+    weighs less than a defect covering neighbouring patches.
+
+    Example:
+        >>> m = np.zeros((4, 4), np.float32); m[1, 1] = 1.0
+        >>> p = pixel_map(m, (32, 32)); p.shape, bool(0 < p.max() < 1)
+        ((32, 32), True)
+    """
+    return np.asarray(ndimage.gaussian_filter(upsample(grid_map, size), sigma, mode="nearest"), np.float32)
 
 
 def defect_region(grid_map: np.ndarray, threshold: float, stride: int) -> tuple[int, int, int, int] | None:

@@ -18,6 +18,7 @@ import onnxruntime as ort
 from edgesight.apps.inspection.features import patch_features
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import ModelPackage, read_package
+from edgesight.sensor.inspection.feature_head import with_feature_head
 from edgesight.sensor.zoo import resolve_model
 
 __all__ = ["BACKBONE_MODEL", "FEATURE_STRIDE", "GRID_STAGE", "STAGE_OUTPUTS", "BackboneSpec", "FeatureNetwork", "cut_feature_network", "load_backbone"]
@@ -94,18 +95,29 @@ def load_backbone(model: str = BACKBONE_MODEL) -> tuple[bytes, BackboneSpec]:
 
 
 class FeatureNetwork:
-    """Runs the feature network on BGR uint8 parts and returns the two stage maps.
+    """Runs the feature network on BGR uint8 parts.
 
     Args:
         network: ONNX bytes from :func:`cut_feature_network`.
         spec: its preprocessing.
         threads: ONNX Runtime intra-op threads.
+        projection: if given, pooling and this projection run inside the network
+            (:func:`~edgesight.sensor.inspection.feature_head.with_feature_head`) and
+            :meth:`patches` returns projected features.
     """
 
-    def __init__(self, network: bytes, spec: BackboneSpec, threads: int = 2) -> None:
+    def __init__(
+        self, network: bytes, spec: BackboneSpec, threads: int = 2, projection: np.ndarray | None = None
+    ) -> None:
+        self.spec = spec
+        self.projected = projection is not None
+        if projection is not None:
+            network = with_feature_head(network, projection, f"feature network of {spec.source}")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Parts arrive one at a time with gaps: spinning threads would burn the cores the sensor needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(network, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own unrelated exception types
@@ -115,7 +127,8 @@ class FeatureNetwork:
         self._scale = 1.0 / np.asarray(spec.std, np.float32).reshape(1, 3, 1, 1)
 
     def __call__(self, part_bgr: np.ndarray) -> list[np.ndarray]:
-        """Stage maps ``(C, H / s, W / s)`` of one BGR uint8 part, finest stage first."""
+        """Output maps ``(C, H / s, W / s)`` of one BGR uint8 part: the stage maps, finest first,
+        or the one projected feature map if the network has the feature head."""
         tensor = part_bgr.transpose(2, 0, 1)[None].astype(np.float32)
         tensor = (tensor - self._mean) * self._scale
         outputs = self._session.run(None, {self._input: tensor})
@@ -123,4 +136,9 @@ class FeatureNetwork:
 
     def patches(self, part_bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Patch features ``(cells, dim)`` of one part and their grid (see :func:`patch_features`)."""
-        return patch_features(self(part_bgr), reference=GRID_STAGE)
+        maps = self(part_bgr)
+        if not self.projected:
+            return patch_features(maps, reference=GRID_STAGE)
+        features = maps[0]
+        dim, height, width = features.shape
+        return np.ascontiguousarray(features.reshape(dim, -1).T), (height, width)

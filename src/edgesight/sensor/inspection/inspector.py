@@ -22,7 +22,7 @@ from edgesight.apps.inspection.features import random_projection
 from edgesight.apps.inspection.memory_bank import MemoryBank, greedy_coreset
 from edgesight.apps.inspection.model import InspectionModel, Verdict
 from edgesight.apps.inspection.product import InspectionProduct, ProductSettings, check_product_name
-from edgesight.apps.inspection.scoring import upsample
+from edgesight.apps.inspection.scoring import PIXEL_SIGMA
 from edgesight.core.package import read_package
 from edgesight.sensor.inspection.backbone import (
     BACKBONE_MODEL,
@@ -52,6 +52,8 @@ class TrainOptions:
         held_out: share of good parts kept out of the bank to calibrate the threshold.
         false_reject_rate: target share of good parts rejected.
         coreset_ratio: share of patch features kept in the bank.
+        max_bank: most features kept in the bank, whatever the good set's size: the search per
+            part grows with the bank, so this bounds the latency.
         projection_dim: dimension of the random projection of patch features.
         border_cells: edge cells not judged.
         seed: seeds the split, the projection and the coreset's start.
@@ -60,6 +62,7 @@ class TrainOptions:
     held_out: float = 0.2
     false_reject_rate: float = 0.01
     coreset_ratio: float = 0.1
+    max_bank: int = 4096
     projection_dim: int = 128
     border_cells: int = 2
     seed: int = 0
@@ -102,18 +105,22 @@ def train_product(
     projection = random_projection(stacked.shape[1], options.projection_dim, options.seed)
     projected = stacked @ projection
     started = time.perf_counter()
-    keep = greedy_coreset(projected, max(1, int(len(projected) * options.coreset_ratio)), options.seed)
+    bank_size = min(options.max_bank, max(1, int(len(projected) * options.coreset_ratio)))
+    keep = greedy_coreset(projected, bank_size, options.seed)
     log.info("coreset of %d from %d features in %.1f s", len(keep), len(projected), time.perf_counter() - started)
     model = InspectionModel(
         MemoryBank(projected[keep]), threshold=0.0, stride=FEATURE_STRIDE,
-        projection=projection, border_cells=options.border_cells,
+        border_cells=options.border_cells, pixel_sigma=PIXEL_SIGMA,
     )  # fmt: skip
-    scores = np.array([_judge(features, model, fit_part(good_parts[i], size)).score for i in held])
+    # held-out parts are scored exactly as at run time: projected inside the network
+    projected_features = FeatureNetwork(network, spec, projection=projection)
+    scores = np.array([_judge(projected_features, model, fit_part(good_parts[i], size)).score for i in held])
     threshold = calibrate_threshold(scores, options.false_reject_rate)
     settings = ProductSettings(
         part_size=size, mean=spec.mean, std=spec.std, backbone=spec.source, stride=FEATURE_STRIDE,
         border_cells=options.border_cells, threshold=threshold, false_reject_rate=options.false_reject_rate,
         calibration_scores=tuple(round(float(s), 6) for s in scores), train_parts=len(train),
+        pixel_sigma=PIXEL_SIGMA,
     )  # fmt: skip
     licences = {name: data for name, data in package.extras.items() if name.startswith("LICENSES/")}
     return InspectionProduct(
@@ -140,16 +147,17 @@ class Inspector:
         threads: ONNX Runtime threads of the feature network.
 
     Attributes:
-        features: the feature network (stage maps of a part).
+        features: the feature network, with the pooling and projection inside it.
         model: the decision (memory bank and threshold).
     """
 
     def __init__(self, product: InspectionProduct, threads: int = 2) -> None:
         self.product = product
         s = product.settings
-        self.features = FeatureNetwork(product.network, BackboneSpec(s.backbone, s.mean, s.std), threads)
+        spec = BackboneSpec(s.backbone, s.mean, s.std)
+        self.features = FeatureNetwork(product.network, spec, threads, projection=product.projection)
         self.model = InspectionModel(
-            MemoryBank(product.bank), s.threshold, s.stride, product.projection, s.border_cells
+            MemoryBank(product.bank), s.threshold, s.stride, border_cells=s.border_cells, pixel_sigma=s.pixel_sigma
         )
 
     @property
@@ -184,4 +192,4 @@ class Inspector:
 
     def heatmap(self, verdict: Verdict) -> np.ndarray:
         """The verdict's anomaly map at the part's pixel size."""
-        return upsample(verdict.grid_map, self.product.settings.part_size)
+        return verdict.pixel_map if verdict.pixel_map is not None else self.model.heatmap(verdict.grid_map)
