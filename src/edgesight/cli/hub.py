@@ -6,8 +6,10 @@ import base64
 import json
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +17,9 @@ from edgesight.core.errors import ConfigError
 from edgesight.core.mqtt_security import parse_broker_url
 from edgesight.core.private_files import write_private_text
 from edgesight.hub.settings import HubSettings
+
+if TYPE_CHECKING:
+    from edgesight.hub.storage import Database
 
 __all__ = ["hub_app", "register"]
 
@@ -54,6 +59,20 @@ def _settings(db: str | None, data_dir: Path | None, mqtt: str | None = None, **
     if overrides.get("mqtt_host") == "":
         settings = settings.model_copy(update={"mqtt_host": None})
     return settings
+
+
+@contextmanager
+def _database(db: str | None, data_dir: Path | None) -> Iterator[Database]:
+    """The hub's database, migrated to the current schema, closed after the command."""
+    from edgesight.hub.storage import Database  # imported late: `edgesight --help` stays quick
+
+    settings = _settings(db, data_dir)
+    database = Database(settings.database_url(), settings.master_key())
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 @hub_app.command("serve")
@@ -129,16 +148,11 @@ def enrol(
     The JSON is ``{"device_id", "secret" (base64), "token", "broker"}``, what ``edgesight.agent``
     loads; save it on the device, readable only by the agent.
     """
-    from edgesight.hub.storage import Database, devices
+    from edgesight.hub.storage import devices
 
     parse_mqtt(broker)
-    settings = _settings(db, data_dir)
-    database = Database(settings.database_url(), settings.master_key())
-    database.migrate()
-    try:
+    with _database(db, data_dir) as database:
         enrolment = devices.enrol(database, device_id, site, tuple(tag or ()))
-    finally:
-        database.close()
     creds = {"device_id": enrolment.device_id, "secret": base64.b64encode(enrolment.secret).decode(),
              "token": enrolment.token, "broker": broker}  # fmt: skip
     if hub_url is not None:
@@ -159,15 +173,10 @@ def tag_device(
     data_dir: DataOpt = None,
 ) -> None:
     """Set a device's tags; ``edgesight model deploy --tag`` targets them."""
-    from edgesight.hub.storage import Database, devices
+    from edgesight.hub.storage import devices
 
-    settings = _settings(db, data_dir)
-    database = Database(settings.database_url(), settings.master_key())
-    database.migrate()
-    try:
+    with _database(db, data_dir) as database:
         stored = devices.set_tags(database, device_id, tags)
-    finally:
-        database.close()
     typer.echo(f"{device_id} tags: {', '.join(stored) or '(none)'}")
 
 
@@ -184,16 +193,11 @@ def user_add(
 ) -> None:
     """Create a console user and print its generated password (shown only once)."""
     from edgesight.hub.console import accounts
-    from edgesight.hub.storage import Database
 
     if role not in {r.value for r in accounts.Role}:
         raise ConfigError(f"--role: expected admin or viewer, got {role!r}")
-    database = Database(_settings(db, data_dir).database_url())
-    database.migrate()
-    try:
+    with _database(db, data_dir) as database:
         password = accounts.add_user(database, name, accounts.Role(role))
-    finally:
-        database.close()
     typer.echo(f"user {name} ({role}) password: {password}")
 
 
@@ -204,13 +208,8 @@ def revoke(
     data_dir: DataOpt = None,
 ) -> None:
     """Revoke a device: its messages are rejected from now on."""
-    from edgesight.hub.storage import Database, devices
+    from edgesight.hub.storage import devices
 
-    settings = _settings(db, data_dir)
-    database = Database(settings.database_url(), settings.master_key())
-    database.migrate()
-    try:
+    with _database(db, data_dir) as database:
         devices.revoke(database, device_id)
-    finally:
-        database.close()
     typer.echo(f"revoked {device_id}")
