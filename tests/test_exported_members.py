@@ -243,6 +243,8 @@ EXPORTS = {
         "down_revision", "downgrade", "revision", "upgrade"],
     "edgesight.hub.storage.migrations.versions.0004_rollout": ["branch_labels", "depends_on",
         "down_revision", "downgrade", "revision", "upgrade"],
+    "edgesight.hub.storage.migrations.versions.0005_rule_mute": ["branch_labels", "depends_on",
+        "down_revision", "downgrade", "revision", "upgrade"],
     "edgesight.hub.storage.models": ["ModelInfo", "add_model", "get_model", "highest_version",
         "list_models", "model_blob"],
     "edgesight.hub.storage.queries": ["EVENT_COLUMNS", "Filter", "aggregates", "counts",
