@@ -124,3 +124,18 @@ def test_the_device_page_follows_a_rollout_and_the_deployments_page_lists_it(bro
     assert status == 403
     assert hub.admin("GET", "/api/v1/devices").json()[1]["tags"] == ["lobby"]
     page.context.close()
+
+
+def test_the_deployments_and_device_pages_fit_a_phone(browser: Browser, hub: HubProcess) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(hub.url + "/")
+    page.fill("input[name=password]", ADMIN_TOKEN)
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_contain_text("admin", timeout=WAIT_MS)
+    for route, ready in [("/#/deployments", "#view h1"), ("/#/device/cam-a", "#tags-form")]:
+        page.goto(hub.url + route)
+        page.wait_for_selector(ready, timeout=WAIT_MS)
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.querySelector('main').scrollWidth]")
+        assert max(widths) <= 390, (route, widths)
+    context.close()
