@@ -56,6 +56,8 @@ class HubProcess:
 
     data_dir: Path
     mqtt: str = "off"
+    env: dict[str, str] = field(default_factory=dict)
+    """More environment for the hub (its settings: ``EDGESIGHT_HUB_*``)."""
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -64,7 +66,7 @@ class HubProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN_TOKEN}
+        env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         self.proc = subprocess.Popen(
             [*CLI, "hub", "serve", "--mqtt", self.mqtt, "--data-dir", str(self.data_dir), "--port", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

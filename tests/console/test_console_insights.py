@@ -112,6 +112,34 @@ def test_a_viewer_sees_rules_but_cannot_create_or_edit_them(hub: Hub) -> None:
     assert [r["name"] for r in hub.client.get("/console/api/rules").json()] == ["crowded till"]
 
 
+def test_an_admin_mutes_a_rule_and_a_viewer_cannot(hub: Hub) -> None:
+    device = hub.enrol("cam-1", "store-1")
+    csrf = hub.sign_in("admin", ADMIN)
+    client, h = hub.client, {"X-CSRF-Token": csrf}
+    rule_id = client.post("/console/api/rules", json=RULE, headers=h).json()["id"]
+    assert client.put(f"/console/api/rules/{rule_id}/mute", json={"until": "8h"}).status_code == 403  # no CSRF
+    r = client.put(f"/console/api/rules/{rule_id}/mute", json={"until": "2h"}, headers=h)
+    assert r.status_code == 422 and "until" in r.text
+    r = client.put(f"/console/api/rules/{rule_id}/mute", json={"until": "8h"}, headers=h)
+    assert r.status_code == 200 and r.json()["muted"]
+    assert r.json()["muted_until"] == pytest.approx(time.time() + 8 * 3600, abs=60)
+    hub.send("cam-1", device.events([_till(device, 4)]))  # muted: no alert
+    assert client.get("/console/api/alerts").json() == []
+    r = client.put(f"/console/api/rules/{rule_id}/mute", json={"until": "unmuted"}, headers=h)
+    assert r.json()["muted"] and r.json()["muted_until"] is None  # until an admin unmutes it: JSON-safe
+    assert client.put("/console/api/rules/999/mute", json={"until": "1h"}, headers=h).status_code == 404
+    password = accounts.add_user(hub.service.db, "vera", Role.VIEWER)
+    viewer_csrf = hub.sign_in("vera", password)
+    assert client.delete(f"/console/api/rules/{rule_id}/mute", headers={"X-CSRF-Token": viewer_csrf}).status_code == 403
+    assert client.get("/console/api/rules").json()[0]["muted"]
+    csrf = hub.sign_in("admin", ADMIN)
+    r = client.delete(f"/console/api/rules/{rule_id}/mute", headers={"X-CSRF-Token": csrf})
+    assert (r.status_code, r.json()["muted"]) == (200, False)
+    hub.send("cam-1", device.events([_till(device, 5)]))
+    assert [a["detail"]["event"]["properties"]["count"] for a in client.get("/console/api/alerts").json()] == [5]
+    assert 'edgesight_hub_alerts_muted_total{rule="crowded till"} 1.0' in client.get("/metrics", headers=BEARER).text
+
+
 def _advice(device: FakeDevice, ts: float, counters: int, queue_length: int, wait_s: float) -> Any:
     return device.event(EventType.QUEUE_ADVICE, "checkout", timestamp=ts, counters=counters,
                         queue_length=queue_length, wait_s=wait_s, previous_counters=None)  # fmt: skip

@@ -158,6 +158,21 @@ def test_an_admin_creates_and_edits_a_rule_and_sees_its_alerts(admin_page: Page,
     expect(page.locator("#rules tr[data-rule='crowded till']")).to_have_count(0)
     rules = hub.admin("GET", "/api/v1/rules").json()
     assert [(r["name"], r["condition"]["value"]) for r in rules] == [("busy till", 2)]
+    # Muted for 8 hours, then until unmuted, then unmuted; the state column says which.
+    busy = page.locator("#rules tr[data-rule='busy till']")
+    busy.locator("[data-mute-for]").select_option("8h")
+    busy.locator("[data-mute]").click()
+    expect(busy.locator(".mute-state")).to_contain_text("muted until ", timeout=WAIT_MS)
+    fired = _fired(page, "busy till")
+    page.wait_for_timeout(3000)  # the device keeps sending counts of 2..4: a muted rule fires on none of them
+    page.reload()
+    expect(busy.locator(".mute-state")).to_contain_text("muted until ", timeout=WAIT_MS)
+    assert _fired(page, "busy till") == fired
+    busy.locator("[data-unmute]").click()
+    expect(busy.locator(".mute-state")).to_have_text("active", timeout=WAIT_MS)
+    busy.locator("[data-mute-for]").select_option("unmuted")
+    busy.locator("[data-mute]").click()
+    expect(busy.locator(".mute-state")).to_have_text("muted until unmuted", timeout=WAIT_MS)
     page.screenshot(path=str(DOCS / "console-alerts.png"), full_page=True)
 
 
@@ -171,15 +186,19 @@ def test_a_viewer_sees_the_rules_but_cannot_create_or_edit_them(browser: Browser
     expect(page.locator("#rules tr[data-rule='viewer sees me']")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#rule-form")).to_have_count(0)
     expect(page.locator("[data-edit]")).to_have_count(0)
+    expect(page.locator("[data-mute], [data-unmute]")).to_have_count(0)
     status: Any = page.evaluate("""async (id) => {
         const me = await (await fetch('/console/api/me')).json();
         const body = JSON.stringify({name: 'mine', event_type: 'hazard', mqtt_topic: 'x/y'});
         const headers = {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf};
         const made = await fetch('/console/api/rules', {method: 'POST', headers, body});
         const edited = await fetch('/console/api/rules/' + id, {method: 'PUT', headers, body});
-        return [made.status, edited.status];
+        const muted = await fetch('/console/api/rules/' + id + '/mute', {method: 'PUT', headers,
+                                  body: JSON.stringify({until: '1h'})});
+        const unmuted = await fetch('/console/api/rules/' + id + '/mute', {method: 'DELETE', headers});
+        return [made.status, edited.status, muted.status, unmuted.status];
     }""", r.json()["id"])
-    assert status == [403, 403]
+    assert status == [403, 403, 403, 403]
     assert "mine" not in [x["name"] for x in hub.admin("GET", "/api/v1/rules").json()]
     context.close()
 

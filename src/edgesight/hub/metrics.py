@@ -50,6 +50,11 @@ class HubMetrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.muted = Counter(
+            "edgesight_hub_alerts_muted", "Alerts not raised because their rule was muted, by rule.", ["rule"],
+            registry=self.registry,
+        )  # fmt: skip
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every hub metric."""
         return generate_latest(self.registry)

@@ -74,6 +74,9 @@ class _Delivery:
 class RuleEngine:
     """Evaluates rules on new events and delivers the alerts.
 
+    A muted rule (``muted_until`` in the future) raises no alert; the events it would have fired on
+    are counted in ``edgesight_hub_alerts_muted``.
+
     Use as a context manager (starts and stops the delivery thread).
     """
 
@@ -126,6 +129,9 @@ class RuleEngine:
         for event in events:
             for rule in self._rules:
                 if matches(rule, event):
+                    if rule["muted_until"] is not None and now < rule["muted_until"]:
+                        self.metrics.muted.labels(rule["name"]).inc()
+                        continue
                     detail = {"rule": rule["name"], "event": _event_body(event)}
                     rows.append({"rule_id": rule["id"], "event_id": event["id"], "device_id": event["device_id"],
                                  "created_at": now, "detail": detail, "delivered": "pending"})  # fmt: skip

@@ -1,4 +1,4 @@
-"""The console's alert rules and fired alerts: list for any session; create and edit for an admin (CSRF).
+"""The console's alert rules and fired alerts: list for any session; create, edit, mute for an admin (CSRF).
 
 The rules are the hub's own (:mod:`edgesight.hub.rules`): the same checks as ``/api/v1/rules``, and
 the rule engine reloads them after every change, so an edited rule fires on the next event.
@@ -6,9 +6,12 @@ the rule engine reloads them after every change, so an edited rule fires on the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import math
+import time
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict
 
 from edgesight.core.errors import ConfigError, StorageError
 from edgesight.hub.api.deps import HubDep
@@ -19,6 +22,21 @@ from edgesight.hub.storage import rules as rule_store
 __all__ = ["router"]
 
 router = APIRouter(prefix="/console/api", tags=["console"])
+
+MUTE_HOURS = {"1h": 1.0, "8h": 8.0, "24h": 24.0, "unmuted": math.inf}
+"""The console's mute choices: for 1, 8 or 24 hours, or until an admin unmutes the rule."""
+
+
+class MuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    until: Literal["1h", "8h", "24h", "unmuted"]
+
+
+def _public(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule as JSON: ``muted`` says whether it is muted now; ``muted_until`` is null when until unmuted."""
+    until = rule["muted_until"]
+    muted = until is not None and until > time.time()
+    return {**rule, "muted": muted, "muted_until": until if muted and math.isfinite(until) else None}
 
 
 def _fields(body: RuleCreate) -> tuple[str, str, dict[str, Any], str | None, str | None]:
@@ -32,8 +50,8 @@ def _fields(body: RuleCreate) -> tuple[str, str, dict[str, Any], str | None, str
 def list_rules(session: SessionDep, hub: HubDep) -> list[dict[str, Any]]:
     """Every rule with the number of alerts it raised and when it last did."""
     totals = rule_store.alert_totals(hub.db)
-    return [{**r, "alerts": totals.get(r["id"], (0, None))[0], "last_alert_at": totals.get(r["id"], (0, None))[1]}
-            for r in rule_store.list_rules(hub.db)]  # fmt: skip
+    return [{**_public(r), "alerts": totals.get(r["id"], (0, None))[0],
+             "last_alert_at": totals.get(r["id"], (0, None))[1]} for r in rule_store.list_rules(hub.db)]  # fmt: skip
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED)
@@ -44,7 +62,7 @@ def create_rule(body: RuleCreate, session: EditorDep, hub: HubDep) -> dict[str, 
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     hub.rules.invalidate()
-    return row
+    return _public(row)
 
 
 @router.put("/rules/{rule_id}")
@@ -57,7 +75,28 @@ def edit_rule(rule_id: int, body: RuleCreate, session: EditorDep, hub: HubDep) -
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     hub.rules.invalidate()
-    return row
+    return _public(row)
+
+
+def _mute(hub: HubDep, rule_id: int, until: float | None) -> dict[str, Any]:
+    try:
+        row = rule_store.mute_rule(hub.db, rule_id, until)
+    except StorageError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    hub.rules.invalidate()  # the rule engine skips (or fires) the rule from the next event on
+    return _public(row)
+
+
+@router.put("/rules/{rule_id}/mute")
+def mute_rule(rule_id: int, body: MuteRequest, session: EditorDep, hub: HubDep) -> dict[str, Any]:
+    """Mute a rule for 1, 8 or 24 hours, or until unmuted (admin only): it raises no alert meanwhile."""
+    return _mute(hub, rule_id, time.time() + MUTE_HOURS[body.until] * 3600.0)
+
+
+@router.delete("/rules/{rule_id}/mute")
+def unmute_rule(rule_id: int, session: EditorDep, hub: HubDep) -> dict[str, Any]:
+    """Unmute a rule (admin only)."""
+    return _mute(hub, rule_id, None)
 
 
 @router.get("/alerts")

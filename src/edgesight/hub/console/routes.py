@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from edgesight.hub.api.deps import HubDep
 from edgesight.hub.api.routes.devices import device_or_404
-from edgesight.hub.console import accounts, alerts, backgrounds, editor, panels, views
+from edgesight.hub.console import accounts, alerts, backgrounds, editor, fleet_admin, panels, views
 from edgesight.hub.console.auth import COOKIE, EditorDep, SessionDep, clear_cookie, set_cookie
 from edgesight.hub.storage import devices, queries
 from edgesight.hub.storage.queries import Filter
@@ -155,6 +155,7 @@ def device(device_id: str, session: SessionDep, hub: HubDep) -> dict[str, Any]:
         "desired_version": twin.desired_version if twin else 0,
         "reported_version": twin.reported_version if twin else 0,
         "has_background": backgrounds.exists(hub.db, device_id),
+        "rollout": views.model_rollout(twin.reported) if twin else None,
     }  # fmt: skip
 
 
@@ -258,6 +259,7 @@ async def put_background(device_id: str, request: Request, session: EditorDep, h
 
 router.include_router(api)
 router.include_router(alerts.router)
+router.include_router(fleet_admin.router)
 
 
 def install(app: FastAPI) -> None:

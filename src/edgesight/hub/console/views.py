@@ -7,13 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from edgesight.core.errors import SchemaError
+from edgesight.core.wire import ModelReport
 from edgesight.hub.storage import devices, queries
 from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.queries import Filter
 from edgesight.hub.storage.tables import EventRow
 
 __all__ = [
-    "OFFLINE_AFTER_S", "device_row", "device_status", "fleet", "live_counts", "new_events", "split_model", "twin_versions",
+    "OFFLINE_AFTER_S", "device_row", "device_status", "fleet", "live_counts", "model_rollout", "new_events", "split_model",
+    "twin_versions",
 ]
 
 OFFLINE_AFTER_S = 30.0
@@ -53,7 +56,7 @@ def _row(d: devices.DeviceInfo, now: float) -> dict[str, Any]:
     return {
         "id": d.id, "site": d.site, "status": device_status(h.get("last_seen"), d.revoked_at is not None, now),
         "last_seen": h.get("last_seen"), "fps": h.get("fps"), "dnn_ms": h.get("dnn_ms"),
-        "model": model, "version": version,
+        "model": model, "version": version, "tags": list(d.tags),
     }  # fmt: skip
 
 
@@ -104,9 +107,37 @@ def new_events(db: Database, device_id: str, after: tuple[float, str], limit: in
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def model_rollout(reported: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the device is with its target model, from its reported twin's ``model`` report; None without one.
+
+    ``state`` is the report's (downloading, verifying, loading, running, healthy, refused, rolled_back),
+    or ``unreadable`` with the schema error as ``detail``.
+
+    Example:
+        >>> r = {"model": {"v": 1, "state": "refused", "running": {"id": "m", "version": "1"}, "check": "sha256"}}
+        >>> model_rollout(r)["state"], model_rollout(r)["check"], model_rollout({})
+        ('refused', 'sha256', None)
+    """
+    raw = reported.get("model")
+    if raw is None:
+        return None
+    try:
+        report = ModelReport.from_dict(raw)
+    except SchemaError as exc:
+        return {"state": "unreadable", "detail": str(exc)}
+    target = report.target
+    return {
+        "state": report.state.value, "running": "@".join(report.running),
+        "target": None if target is None else target.name, "deployment": None if target is None else target.deployment,
+        "check": report.check, "reason": report.reason, "detail": report.detail, "fps": report.fps,
+    }  # fmt: skip
+
+
 def twin_versions(db: Database, device_id: str) -> dict[str, Any]:
-    """The desired version, the version the device reports applied, and its error if it refused one."""
+    """The desired version, the version the device reports applied, its error if it refused one, and
+    its model rollout state (:func:`model_rollout`)."""
     twin = devices.get_twin(db, device_id)
     if twin is None:
-        return {"desired": 0, "reported": 0, "error": None}
-    return {"desired": twin.desired_version, "reported": twin.reported_version, "error": twin.reported.get("error")}
+        return {"desired": 0, "reported": 0, "error": None, "model": None}
+    return {"desired": twin.desired_version, "reported": twin.reported_version, "error": twin.reported.get("error"),
+            "model": model_rollout(twin.reported)}  # fmt: skip

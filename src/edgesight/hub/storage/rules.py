@@ -12,12 +12,12 @@ from edgesight.hub.storage.db import Database
 from edgesight.hub.storage.tables import Alert, Rule
 
 __all__ = [
-    "alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert", "recent_alerts",
-    "update_rule",
+    "alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert", "mute_rule",
+    "recent_alerts", "update_rule",
 ]
 
 _RULE_COLUMNS = (Rule.id, Rule.name, Rule.event_type, Rule.condition, Rule.webhook_url, Rule.mqtt_topic,
-                 Rule.created_at)  # fmt: skip
+                 Rule.created_at, Rule.muted_until)  # fmt: skip
 
 
 def create_rule(db: Database, name: str, event_type: str, condition: dict[str, Any],
@@ -48,6 +48,19 @@ def update_rule(db: Database, rule_id: int, name: str, event_type: str, conditio
             raise ConfigError(f"rule {name!r} already exists")
         conn.execute(update(Rule).where(Rule.id == rule_id).values(
             name=name, event_type=event_type, condition=condition, webhook_url=webhook_url, mqtt_topic=mqtt_topic))  # fmt: skip
+        row = conn.execute(select(*_RULE_COLUMNS).where(Rule.id == rule_id)).one()
+    return dict(row._mapping)
+
+
+def mute_rule(db: Database, rule_id: int, until: float | None) -> dict[str, Any]:
+    """Mute a rule until ``until`` (epoch seconds; ``math.inf``: until unmuted), or unmute it (``None``).
+
+    Raises:
+        StorageError: no rule has this id.
+    """
+    with db.begin() as conn:
+        if conn.execute(update(Rule).where(Rule.id == rule_id).values(muted_until=until)).rowcount == 0:
+            raise StorageError(f"rule {rule_id} does not exist")
         row = conn.execute(select(*_RULE_COLUMNS).where(Rule.id == rule_id)).one()
     return dict(row._mapping)
 

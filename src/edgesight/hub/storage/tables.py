@@ -130,6 +130,7 @@ class EventRow(Base):
         Index("ix_events_time", "timestamp"),
         Index("ix_events_device_time", "device_id", "timestamp"),
         Index("ix_events_type_time", "type", "timestamp"),
+        Index("ix_events_device_type_time", "device_id", "type", "timestamp"),  # the console's device panels
     )
 
 
@@ -171,6 +172,8 @@ class Rule(Base):
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     mqtt_topic: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
+    muted_until: Mapped[float | None] = mapped_column(Float)
+    """The rule engine skips the rule until this time; ``inf`` until it is unmuted; ``None`` not muted."""
 
 
 class Alert(Base):

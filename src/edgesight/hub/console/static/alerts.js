@@ -1,5 +1,5 @@
-// Alerts page: the hub's alert rules (an admin creates and edits them) and the alerts they fired, newest first.
-import { ApiError, get, post, put } from "./api.js";
+// Alerts page: the hub's alert rules (an admin creates, edits, mutes them) and the alerts they fired, newest first.
+import { ApiError, del, get, post, put } from "./api.js";
 import { ago, esc } from "./html.js";
 
 const EVENT_TYPES = ["zone_count", "zone_enter", "zone_exit", "dwell", "line_crossing", "distance_violation", "speed",
@@ -13,11 +13,24 @@ function condition(c) {
   return parts.join(" and ") || "every event";
 }
 
+const MUTES = [["1h", "1 h"], ["8h", "8 h"], ["24h", "24 h"], ["unmuted", "until unmuted"]];
+
+function muteState(r) {
+  if (!r.muted) return "active";
+  return r.muted_until === null ? "muted until unmuted" : `muted until ${new Date(r.muted_until * 1000).toLocaleString()}`;
+}
+
+function muteControl(r) {
+  if (r.muted) return `<button type="button" class="ghost" data-unmute="${r.id}">Unmute</button>`;
+  return `<select data-mute-for="${r.id}" aria-label="Mute ${esc(r.name)} for">${MUTES.map(([v, t]) =>
+    `<option value="${v}">${t}</option>`).join("")}</select><button type="button" class="ghost" data-mute="${r.id}">Mute</button>`;
+}
+
 function ruleRow(r, admin) {
   const targets = [r.webhook_url, r.mqtt_topic && `mqtt ${r.mqtt_topic}`].filter(Boolean).join(", ");
   return `<tr data-rule="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(r.event_type)}</td><td>${esc(condition(r.condition))}</td>
-    <td>${esc(targets)}</td><td class="n">${r.alerts}</td><td>${ago(r.last_alert_at)}</td>
-    ${admin ? `<td><button type="button" class="ghost" data-edit="${r.id}">Edit</button></td>` : ""}</tr>`;
+    <td>${esc(targets)}</td><td class="n">${r.alerts}</td><td>${ago(r.last_alert_at)}</td><td class="mute-state">${esc(muteState(r))}</td>
+    ${admin ? `<td><button type="button" class="ghost" data-edit="${r.id}">Edit</button> ${muteControl(r)}</td>` : ""}</tr>`;
 }
 
 function alertRow(a) {
@@ -52,7 +65,7 @@ const FORM = `<form id="rule-form" class="rule-form">
 export async function showAlerts(view, who) {
   const admin = who.role === "admin";
   view.innerHTML = `<section class="card"><h1>Alert rules</h1><div class="table-wrap"><table id="rules"><thead><tr>
-      <th>Name</th><th>Event</th><th>Condition</th><th>Sent to</th><th>Alerts</th><th>Last</th>${admin ? "<th></th>" : ""}</tr></thead>
+      <th>Name</th><th>Event</th><th>Condition</th><th>Sent to</th><th>Alerts</th><th>Last</th><th>State</th>${admin ? "<th></th>" : ""}</tr></thead>
       <tbody></tbody></table></div>${admin ? FORM : `<p class="muted">View only: an admin creates and edits rules.</p>`}</section>
     <section class="card"><h2>Fired alerts</h2><div class="table-wrap"><table id="alerts"><thead><tr><th>When</th><th>Rule</th>
       <th>Device</th><th>Event</th><th>Delivery</th></tr></thead><tbody></tbody></table></div></section>`;
@@ -61,7 +74,7 @@ export async function showAlerts(view, who) {
     const [r, a] = await Promise.all([get("/console/api/rules"), get("/console/api/alerts?limit=100")]);
     rules = r;
     view.querySelector("#rules tbody").innerHTML = r.map((x) => ruleRow(x, admin)).join("")
-      || `<tr><td colspan="7" class="muted">No rules yet.</td></tr>`;
+      || `<tr><td colspan="8" class="muted">No rules yet.</td></tr>`;
     view.querySelector("#alerts tbody").innerHTML = a.map(alertRow).join("")
       || `<tr><td colspan="5" class="muted">No alerts fired.</td></tr>`;
   };
@@ -76,7 +89,23 @@ export async function showAlerts(view, who) {
     view.querySelector("#rule-save").textContent = "Create rule";
     view.querySelector("#rule-cancel").hidden = true;
   };
-  view.querySelector("#rules").addEventListener("click", (ev) => {
+  view.querySelector("#rules").addEventListener("click", async (ev) => {
+    const mute = ev.target.closest("[data-mute]")?.dataset.mute;
+    const unmute = ev.target.closest("[data-unmute]")?.dataset.unmute;
+    if (mute || unmute) {
+      try {
+        const until = mute && view.querySelector(`[data-mute-for="${mute}"]`).value;
+        const saved = mute ? await put(`/console/api/rules/${mute}/mute`, { until }) : await del(`/console/api/rules/${unmute}/mute`);
+        msg.className = "muted";
+        msg.textContent = `Rule ${saved.name}: ${muteState(saved)}.`;
+        await load();
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        msg.className = "error";
+        msg.textContent = e.message;
+      }
+      return;
+    }
     const id = ev.target.closest("[data-edit]")?.dataset.edit;
     const r = rules.find((x) => String(x.id) === id);
     if (!r) return;

@@ -31,3 +31,4 @@ export async function me() {
 export const get = (path) => call("GET", path);
 export const put = (path, body) => call("PUT", path, body);
 export const post = (path, body) => call("POST", path, body);
+export const del = (path) => call("DELETE", path);

@@ -1,9 +1,10 @@
-// The console's entry: who is signed in, then the page named by the URL hash (#/, #/device/ID, #/alerts, #/insights).
+// The console's entry: who is signed in, then the page named by the URL hash (#/, #/device/ID, #/alerts, #/insights, #/deployments).
 import { ApiError, me, post } from "./api.js";
 import { showFleet } from "./fleet.js";
 import { showDevice } from "./device.js";
 import { showAlerts } from "./alerts.js";
 import { showInsights } from "./insights.js";
+import { showDeployments } from "./deployments.js";
 
 const $ = (id) => document.getElementById(id);
 let leave = null; // the current page's clean-up (closes its live stream)
@@ -15,6 +16,7 @@ async function route(who) {
   if (m) leave = await showDevice(view, decodeURIComponent(m[1]), who);
   else if (location.hash === "#/alerts") leave = await showAlerts(view, who);
   else if (location.hash === "#/insights") leave = await showInsights(view, who);
+  else if (location.hash === "#/deployments") leave = await showDeployments(view, who);
   else leave = await showFleet(view, who);
 }
 

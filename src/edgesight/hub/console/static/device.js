@@ -1,9 +1,11 @@
-// Device page: live counts and events by server-sent events, counts per hour as a chart, the zone/line editor.
-import { get } from "./api.js";
+// Device page: live counts and events by server-sent events, counts per hour as a chart, the zone/line editor,
+// its tags (an admin edits them) and where it is with a model rollout.
+import { ApiError, get, put } from "./api.js";
 import { barChart } from "./chart.js";
 import { ago, esc, num } from "./html.js";
 import { mountEditor } from "./editor.js";
 import { renderPanels } from "./panels.js";
+import { tagList } from "./fleet.js";
 
 const PANEL_EVENTS = new Set(["queue_advice", "restock", "hazard"]);
 
@@ -38,6 +40,45 @@ function hourly(rows, hours = 24) {
   });
 }
 
+// The device's model report: downloading, verifying, loading, running, healthy, refused (check), rolled_back (reason).
+function rolloutText(r) {
+  if (!r) return "no model rollout reported";
+  const why = r.state === "refused" ? ` (${r.check ?? "?"})` : r.state === "rolled_back" ? ` (${r.reason ?? "?"})` : "";
+  const target = r.target ? ` ${r.target}` : "";
+  const dep = r.deployment ? ` · deployment ${r.deployment}` : "";
+  return `${r.state}${why}${target}${dep} · running ${r.running ?? "?"}${r.detail ? ` · ${r.detail}` : ""}`;
+}
+
+function showRollout(view, r) {
+  const el = view.querySelector("#rollout");
+  el.textContent = rolloutText(r);
+  el.dataset.state = r?.state ?? "none";
+  el.classList.toggle("failed", r?.state === "refused" || r?.state === "rolled_back" || r?.state === "unreadable");
+}
+
+function mountTags(view, d, who) {
+  const box = view.querySelector("#tags");
+  box.innerHTML = `<div id="tag-list">${tagList(d.tags) || `<span class="muted">no tags</span>`}</div>`
+    + (who.role === "admin" ? `<form id="tags-form" class="tags-form"><input name="tags" aria-label="Tags"
+      value="${esc((d.tags ?? []).join(" "))}" placeholder="tags, separated by spaces"><button type="submit">Save tags</button></form>
+      <p id="tags-msg" class="muted" role="status"></p>` : "");
+  box.querySelector("#tags-form")?.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const msg = box.querySelector("#tags-msg");
+    const tags = ev.target.elements.tags.value.split(/[\s,]+/).filter(Boolean);
+    try {
+      const saved = await put(`/console/api/devices/${encodeURIComponent(d.id)}/tags`, { tags });
+      box.querySelector("#tag-list").innerHTML = tagList(saved.tags) || `<span class="muted">no tags</span>`;
+      msg.className = "muted";
+      msg.textContent = `Saved ${saved.tags.length} tags.`;
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      msg.className = "error";
+      msg.textContent = e.status === 422 ? "A tag may hold letters, digits and . _ : - (up to 64), no spaces." : e.message;
+    }
+  });
+}
+
 function head(d, twin) {
   return `<h1>${esc(d.id)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h1>
     <p class="muted">site ${esc(d.site ?? "–")} · <span id="twin">${esc(twin)}</span></p>
@@ -47,6 +88,10 @@ function head(d, twin) {
 export async function showDevice(view, id, who) {
   const d = await get(`/console/api/devices/${encodeURIComponent(id)}`);
   view.innerHTML = `<section class="card" id="head"></section>
+    <div class="grid">
+      <section class="card"><h2>Tags</h2><div id="tags"></div></section>
+      <section class="card"><h2>Model rollout</h2><p id="rollout"></p></section>
+    </div>
     <div class="grid">
       <section class="card"><h2>This hour</h2><div id="counts" class="counts"><p class="muted">Connecting…</p></div></section>
       <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
@@ -62,6 +107,8 @@ export async function showDevice(view, id, who) {
 
   let twinText = `twin v${d.desired_version}`;
   view.querySelector("#head").innerHTML = head(d, twinText);
+  mountTags(view, d, who);
+  showRollout(view, d.rollout);
   const chart = view.querySelector("#chart");
   let chartAt = 0;
   const drawChart = async () => {
@@ -94,6 +141,7 @@ export async function showDevice(view, id, who) {
     const state = t.reported >= t.desired ? "applied by the device" : `device at v${t.reported}, waiting`;
     twinText = `twin v${t.desired}: ${state}${t.error ? ` (refused: ${t.error})` : ""}`;
     view.querySelector("#twin").textContent = twinText;
+    showRollout(view, t.model);
   });
   source.addEventListener("health", (m) => { view.querySelector("#head").innerHTML = head(JSON.parse(m.data), twinText); });
   source.addEventListener("event", (m) => {
