@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from consolekit import HubProcess, StreamingDevice, add_user
-from playwright.sync_api import Browser, sync_playwright
+from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice, add_user, sign_in
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from support import need
 
@@ -42,3 +42,11 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def admin_page(browser: Browser, hub: HubProcess) -> Iterator[Page]:
+    """A desktop-sized page signed in as the admin."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield sign_in(context.new_page(), hub, "admin", ADMIN_TOKEN)
+    context.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from playwright.sync_api import Page, expect
 
 from edgesight.core.events import EventType
 from edgesight.core.frame import ModelRef
@@ -24,6 +25,7 @@ from edgesight.core.wire import Heartbeat, ReportedTwin, join_envelopes
 from edgesight.testing import FakeDevice
 
 ADMIN_TOKEN = "console-admin-token-0123456789abcdef"
+WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 CLI = [sys.executable, "-c", "from edgesight.cli import main; main()"]
 
 
@@ -151,3 +153,13 @@ def screenshot_dir(tmp: Path) -> Path:
 
 
 REPO_DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def sign_in(page: Page, hub: HubProcess, name: str, password: str) -> Page:
+    """Sign ``page`` in through the login form; returns it once the header names the user."""
+    page.goto(hub.url + "/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_contain_text(name, timeout=WAIT_MS)
+    return page

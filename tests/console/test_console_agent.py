@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from consolekit import ADMIN_TOKEN, CLI, HubProcess, port_open, screenshot_dir
+from consolekit import ADMIN_TOKEN, CLI, WAIT_MS, HubProcess, port_open, screenshot_dir, sign_in
 from playwright.sync_api import Browser, Page, expect
-from test_console_browser import WAIT_MS, click_at, sign_in
+from test_console_browser import click_at
 
 from support import VTEST, need
 

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice, screenshot_dir
+from consolekit import ADMIN_TOKEN, WAIT_MS, HubProcess, StreamingDevice, screenshot_dir, sign_in
 from playwright.sync_api import Browser, Page, Response, expect
 
 DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))  # docs/ with EDGESIGHT_SCREENSHOTS=docs
-WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 
 
-def sign_in(page: Page, hub: HubProcess, name: str, password: str) -> None:
-    page.goto(hub.url + "/")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name, timeout=WAIT_MS)
-
-
-@pytest.fixture
-def admin_page(browser: Browser, hub: HubProcess) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    sign_in(page, hub, "admin", ADMIN_TOKEN)
-    yield page
-    context.close()
 
 
 def test_wrong_password_is_refused_and_the_token_never_reaches_scripts(browser: Browser, hub: HubProcess) -> None:

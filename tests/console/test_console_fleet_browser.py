@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice, add_user, screenshot_dir
+from consolekit import ADMIN_TOKEN, WAIT_MS, HubProcess, StreamingDevice, add_user, screenshot_dir, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from edgesight.core.wire import ModelReport, ModelState, ModelTarget, ReportedTwin
 from modelkit import new_key, package
 
 DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
-WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +40,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     process.stop()
 
 
-def sign_in(browser: Browser, hub: HubProcess, name: str, password: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(hub.url + "/")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name, timeout=WAIT_MS)
-    return page
+def open_signed_in(browser: Browser, hub: HubProcess, name: str, password: str) -> Page:
+    return sign_in(browser.new_context(viewport={"width": 1280, "height": 900}).new_page(), hub, name, password)
 
 
 def _report(hub: HubProcess, device_id: str, state: ModelState, **extra: Any) -> None:
@@ -59,7 +52,7 @@ def _report(hub: HubProcess, device_id: str, state: ModelState, **extra: Any) ->
 
 
 def test_an_admin_filters_the_fleet_by_tag_and_site_and_edits_tags(browser: Browser, hub: HubProcess) -> None:
-    page = sign_in(browser, hub, "admin", ADMIN_TOKEN)
+    page = open_signed_in(browser, hub, "admin", ADMIN_TOKEN)
     rows = page.locator("#fleet tbody tr")
     expect(rows).to_have_count(3, timeout=WAIT_MS)
     expect(rows.filter(has_text="cam-c").locator(".tags")).to_have_text("dock")
@@ -94,7 +87,7 @@ def test_the_device_page_follows_a_rollout_and_the_deployments_page_lists_it(bro
                                                         "tags": ["lobby"], "canaries": ["cam-a"]})  # fmt: skip
     assert r.status_code == 201, r.text
     deployment = r.json()["id"]
-    page = sign_in(browser, hub, "vera", hub.passwords["vera"])  # type: ignore[attr-defined]  # read-only pages
+    page = open_signed_in(browser, hub, "vera", hub.passwords["vera"])  # type: ignore[attr-defined]  # read-only pages
     page.goto(hub.url + "/#/device/cam-a")
     rollout = page.locator("#rollout")
     expect(rollout).to_have_text("no model rollout reported", timeout=WAIT_MS)

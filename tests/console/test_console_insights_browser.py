@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from consolekit import ADMIN_TOKEN, HubProcess, StreamingDevice, screenshot_dir
+from consolekit import ADMIN_TOKEN, WAIT_MS, HubProcess, StreamingDevice, screenshot_dir, sign_in
 from playwright.sync_api import Browser, Page, Response, expect
 
 from edgesight.core.events import Event, EventType, FrameContext
@@ -22,24 +21,8 @@ from edgesight.core.wire import Heartbeat
 from edgesight.testing import FakeDevice
 
 DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
-WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
 
 
-def sign_in(page: Page, hub: HubProcess, name: str, password: str) -> None:
-    page.goto(hub.url + "/")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page.locator("#who")).to_contain_text(name, timeout=WAIT_MS)
-
-
-@pytest.fixture
-def admin_page(browser: Browser, hub: HubProcess) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    sign_in(page, hub, "admin", ADMIN_TOKEN)
-    yield page
-    context.close()
 
 
 def _event(d: FakeDevice, event_type: EventType, rule: str, ts: float, **props: Any) -> Event:
