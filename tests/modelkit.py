@@ -17,6 +17,8 @@ from edgesight.sensor.zoo import load_model
 
 BASE = "nanodet-plus-m-320-int8"
 """The smallest zoo network (1.3 MB, one 320x320 pass): agents under test run it."""
+BASE_VERSION = load_model(BASE).version
+"""Its version in the zoo (rebuilding the zoo moves it)."""
 MODEL_ID = "acme-people"
 
 

@@ -19,7 +19,7 @@ from edgesight.core.trust import TrustSettings
 from edgesight.core.wire import HealthLimits, ModelReport, ModelState, ModelTarget
 from edgesight.sensor.swap import LoadedModel, load_beside, self_test
 from edgesight.sensor.zoo import load_model
-from modelkit import BASE, MODEL_ID, new_key, package
+from modelkit import BASE, BASE_VERSION, MODEL_ID, new_key, package
 
 
 class CountingFeed:
@@ -101,7 +101,7 @@ def test_an_error_rate_past_the_limit_rolls_back_to_the_previous_model(tmp_path:
     assert [r.state for r in reports] == [ModelState.VERIFYING, ModelState.LOADING, ModelState.RUNNING]
     assert "signed by trusted key" in (reports[1].detail or "") and feed.model.id == MODEL_ID
     back = _until(rollout, feed, ModelState.ROLLED_BACK, fail=True)[-1]
-    assert back.reason == "error-rate" and back.running == (BASE, "1.0.0") and feed.model.id == BASE
+    assert back.reason == "error-rate" and back.running == (BASE, BASE_VERSION) and feed.model.id == BASE
     assert feed.swaps == [MODEL_ID, BASE]
     # The same package is not tried again while the agent runs.
     assert rollout.want(_target(path, "2.0.0", HealthLimits(window_s=0.5))) is None

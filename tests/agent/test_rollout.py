@@ -44,7 +44,7 @@ from edgesight.core.config import DeviceConfig
 from edgesight.core.wire import ModelReport, ModelState
 from edgesight.hub.storage import Database, devices, models
 from edgesight.sensor.zoo import load_model
-from modelkit import BASE, MODEL_ID, new_key, package, tampered
+from modelkit import BASE, BASE_VERSION, MODEL_ID, new_key, package, tampered
 from support import VTEST, need
 
 pytestmark = pytest.mark.slow
@@ -205,7 +205,7 @@ def _online(hub: Hub, fleet: Fleet) -> None:
     """Every agent has sent heartbeats and frames (its twin was applied, its model runs)."""
     def ready() -> bool:
         found = {d["id"]: d for d in hub.api("GET", "/api/v1/devices")}
-        return all((found[fleet.id(n)]["health"] or {}).get("model") == f"{BASE}@1.0.0" for n in fleet.agents)
+        return all((found[fleet.id(n)]["health"] or {}).get("model") == f"{BASE}@{BASE_VERSION}" for n in fleet.agents)
     assert wait_until(ready, WAIT_S, 0.2), hub.api("GET", "/api/v1/devices")
     assert wait_until(lambda: all(a.stats.frames > 5 for a in fleet.agents.values()), WAIT_S, 0.2)
 
@@ -246,7 +246,7 @@ def test_canary_first_then_the_rest_without_restarting(hub: Hub, clip: Path, tmp
             if info["status"] == "canary" and states[fleet.id("cam0")] == "running":
                 # the canary runs the new model while the others have not been sent it
                 assert states[fleet.id("cam1")] == states[fleet.id("cam2")] == "pending"
-                assert fleet.running("cam1") == fleet.running("cam2") == f"{BASE}@1.0.0"
+                assert fleet.running("cam1") == fleet.running("cam2") == f"{BASE}@{BASE_VERSION}"
                 seen_canary_alone = True
             if info["status"] in ("completed", "halted"):
                 break
@@ -284,7 +284,7 @@ def test_a_broken_model_rolls_back_on_its_canary_and_halts(hub: Hub, clip: Path,
         assert states[fleet.id("cam0")][0] == states[fleet.id("cam2")][0] == "pending"
         assert f"{fleet.id('cam1')}: rolled_back (load)" in info["detail"]
         for name in ("cam0", "cam1", "cam2"):  # the canary kept its model; the others were never sent one
-            assert fleet.running(name) == f"{BASE}@1.0.0"
+            assert fleet.running(name) == f"{BASE}@{BASE_VERSION}"
             twin = hub.api("GET", f"/api/v1/devices/{fleet.id(name)}/twin")
             assert "model" not in twin["desired"]
         status = hub.cli("rollout", "status", dep, exit_code=1)
@@ -300,8 +300,8 @@ def test_a_broken_model_rolls_back_on_its_canary_and_halts(hub: Hub, clip: Path,
         state, detail = {d["device_id"]: (d["state"], d["detail"]) for d in info["devices"]}[fleet.id("cam1")]
         assert state == "rolled_back" and detail.startswith("rolled_back (fps)") and "below the limit of 999" in detail
         report = _reported_model(hub, fleet.id("cam1"))
-        assert report.reason == "fps" and report.running == (BASE, "1.0.0")
-        assert all(fleet.running(n) == f"{BASE}@1.0.0" for n in fleet.agents)
+        assert report.reason == "fps" and report.running == (BASE, BASE_VERSION)
+        assert all(fleet.running(n) == f"{BASE}@{BASE_VERSION}" for n in fleet.agents)
         frames = fleet.agents["cam1"].stats.frames
         assert wait_until(lambda: fleet.agents["cam1"].stats.frames > frames + 3, WAIT_S, 0.2)
         assert fleet.alive()
@@ -334,7 +334,7 @@ def test_refused_packages_leave_the_running_model_and_are_reported(hub: Hub, cli
             report = _reported_model(hub, device_id)
             assert report.state is ModelState.REFUSED and report.check == check
             assert report.target is not None and report.target.version == version
-            assert report.running == (BASE, "1.0.0") and fleet.running("cam0") == f"{BASE}@1.0.0"
+            assert report.running == (BASE, BASE_VERSION) and fleet.running("cam0") == f"{BASE}@{BASE_VERSION}"
             assert wait_until(lambda f=frames: fleet.agents["cam0"].stats.frames > f + 3, WAIT_S, 0.2)  # still sensing
         assert fleet.alive()
         assert json.loads((tmp_path / device_id / "accepted.json").read_text()) == {MODEL_ID: "1.5.0"}
