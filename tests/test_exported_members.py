@@ -62,6 +62,7 @@ EXPORTS = {
     "edgesight.apps.retail.staffing": ["ArrivalRateEstimator", "EwmaRateEstimator", "StaffingAdvice", "erlang_b", "erlang_c",
         "littles_law_wait_s", "mean_wait_s", "recommend_counters", "service_level"],
     "edgesight.apps.safety": ["SafetyApp"],
+    "edgesight.apps.track_rows": ["INFEASIBLE", "IdSource", "KalmanRows", "TrackState", "assign", "concat_rows", "confirmed_states", "select_rows"],
     "edgesight.apps.tracking": ["ClassFilter", "TrackState", "TrackTable", "Tracker"],
     "edgesight.apps.zones": ["ZoneCounter"],
     "edgesight.cli": ["app", "main"],
