@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from edgesight.core.config import AnalyticsConfig, DeviceConfig, LineConfig, loa
 from edgesight.core.detections import Detections
 from edgesight.core.events import FrameContext
 from edgesight.core.frame import FrameMeta, ModelRef
+from edgesight.sensor import appearance
 from edgesight.sensor.appearance import EMBEDDING_SIZE
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source
@@ -77,7 +79,9 @@ class CachedFrame:
 def cached_detections(device: DeviceConfig, source: str) -> list[CachedFrame]:
     """The sensor's detections of every frame (with appearance vectors), from the cache if present."""
     settings = device.sensor.model_dump(mode="json")
-    key = hashlib.sha256(json.dumps([source, Path(source).stat().st_size, settings]).encode()).hexdigest()[:16]
+    # The appearance code is part of the key: a change to it must not reuse stale vectors.
+    looks = hashlib.sha256(inspect.getsource(appearance).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([source, Path(source).stat().st_size, settings, looks]).encode()).hexdigest()[:16]
     path = CACHE / f"detections-{key}.npz"
     if not path.exists():
         package = load_model(device.sensor.model)

@@ -32,13 +32,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped,unused-ignore]
 
-from edgesight.apps.tracking import TrackState
+from edgesight.apps.track_rows import (
+    INFEASIBLE,
+    IdSource,
+    KalmanRows,
+    TrackState,
+    assign,
+    concat_rows,
+    confirmed_states,
+    select_rows,
+)
 from edgesight.core.config import TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import box_iou
@@ -64,7 +72,6 @@ _REID_BASE_RADIUS, _REID_RADIUS_PER_S = 0.5, 0.5  # re-id radius in box heights:
 _REID_HEIGHT_RATIO = 1.35  # a re-found box may be at most this much taller or shorter
 _PERIOD_WINDOW = 32  # frame intervals remembered to estimate the stream's frame period
 _MAX_STEPS = 100.0  # a longer pause (source stalled) is predicted as this many frames
-_INFEASIBLE = 1e6
 _REANCHOR_GAP = 3.0  # frame periods unseen after which the velocity is re-estimated from observations
 _EDGE_MARGIN = 0.25  # of the box width: a box this close to the border is leaving
 _EXIT_GRACE_FRAMES = 5  # a track lost at the border has left unless re-found this quickly
@@ -73,21 +80,12 @@ _OCR_MAX_GAP = 2.0  # frame periods: older last observations are where someone e
 
 
 @dataclass(slots=True)
-class _Tracks:
-    """All tracks as parallel arrays (row ``i`` of each array is one track)."""
+class _Tracks(KalmanRows):
+    """All tracks as parallel arrays (row ``i`` of each array is one track): the shared fields and these."""
 
-    ids: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    mean: Float64Array = field(default_factory=lambda: np.zeros((0, 8)))
-    cov: Float64Array = field(default_factory=lambda: np.zeros((0, 3, 4)))
-    class_id: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
-    state: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
-    hits: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     lost: Float64Array = field(default_factory=lambda: np.zeros(0))  # frame periods since last seen
     last_box: Float64Array = field(default_factory=lambda: np.zeros((0, 4)))  # last observed xyxy
     embedding: Float64Array = field(default_factory=lambda: np.zeros((0, 0)))  # zero rows: unknown
-
-    def select(self, keep: BoolArray) -> _Tracks:
-        return _Tracks(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
 
 def _at_edge(xyxy: Float64Array, frame_size: tuple[int, int]) -> BoolArray:
@@ -95,13 +93,6 @@ def _at_edge(xyxy: Float64Array, frame_size: tuple[int, int]) -> BoolArray:
     margin = _EDGE_MARGIN * (xyxy[:, 2] - xyxy[:, 0])
     w, h = frame_size
     return (xyxy[:, 0] <= margin) | (xyxy[:, 1] <= margin) | (xyxy[:, 2] >= w - margin) | (xyxy[:, 3] >= h - margin)
-
-
-def _assign(cost: Float64Array) -> tuple[IntArray, IntArray]:
-    """Hungarian matching on a cost matrix; pairs at ``_INFEASIBLE`` are dropped."""
-    rows, cols = linear_sum_assignment(cost)
-    ok = cost[rows, cols] < _INFEASIBLE
-    return rows[ok].astype(np.int64), cols[ok].astype(np.int64)
 
 
 class AppearanceTracker:
@@ -125,7 +116,7 @@ class AppearanceTracker:
     def __init__(self, config: TrackingConfig | None = None) -> None:
         self.config = config if config is not None else TrackingConfig()
         self._tracks = _Tracks()
-        self._next_id = 1
+        self._ids = IdSource()
         self._last_time: float | None = None
         self._intervals: deque[float] = deque(maxlen=_PERIOD_WINDOW)
 
@@ -136,8 +127,7 @@ class AppearanceTracker:
 
     def states(self) -> Mapping[int, TrackState]:
         """State of every confirmed track by id (for inspection and tests)."""
-        t = self._tracks
-        return {int(i): TrackState(int(s)) for i, s in zip(t.ids, t.state, strict=True) if i > 0}
+        return confirmed_states(self._tracks.ids, self._tracks.state)
 
     def track_counts(self) -> dict[str, int]:
         """Confirmed tracks seen on the last frame (``tracked``) and in a gap (``lost``)."""
@@ -196,7 +186,7 @@ class AppearanceTracker:
             def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
                 if ti.shape[0] == 0 or di.shape[0] == 0:
                     return
-                r, c = _assign(cost(ti, di))
+                r, c = assign(cost(ti, di))
                 det_to_track[di[c]] = ti[r]
                 matched[ti[r]] = True
 
@@ -204,7 +194,7 @@ class AppearanceTracker:
                 def cost(ti: IntArray, di: IntArray) -> Float64Array:
                     pair = np.ix_(ti, di)
                     sub = self._last_iou(t, ti, boxes, di, detections) if last_observed else iou[pair]
-                    return np.where((sub >= min_iou) & ~veto[pair], 1.0 - sub + looks_apart[pair], _INFEASIBLE)
+                    return np.where((sub >= min_iou) & ~veto[pair], 1.0 - sub + looks_apart[pair], INFEASIBLE)
 
                 return cost
 
@@ -297,7 +287,7 @@ class AppearanceTracker:
         if self.config.class_aware:
             ok &= t.class_id[ti][:, None] == detections.class_id[di][None, :]
         cost = 1.0 + (1.0 - np.nan_to_num(sim)) + distance / np.maximum(radius, 1e-9)
-        return np.where(ok, cost, _INFEASIBLE)
+        return np.where(ok, cost, INFEASIBLE)
 
     def _apply_matches(
         self,
@@ -335,7 +325,7 @@ class AppearanceTracker:
         state[~matched & (t.state == _TRACKED)] = _LOST
         if np.any(promote):
             t.ids = t.ids.copy()
-            t.ids[promote] = self._take_ids(int(np.count_nonzero(promote)))
+            t.ids[promote] = self._ids.take(int(np.count_nonzero(promote)))
             state[promote] = _TRACKED
         keep = np.where(t.state == _TENTATIVE, matched, lost <= cfg.max_lost_frames)
         if frame_size is not None:
@@ -343,7 +333,7 @@ class AppearanceTracker:
         t.state, t.hits, t.lost = state, hits, lost
         new_index = np.cumsum(keep) - 1
         det_to_track[dets] = new_index[rows]
-        return t if keep.all() else t.select(keep)
+        return t if keep.all() else select_rows(t, keep)
 
     @staticmethod
     def _blend_appearance(t: _Tracks, rows: IntArray, dets: IntArray, vectors: Float64Array, clean: BoolArray) -> None:
@@ -369,7 +359,7 @@ class AppearanceTracker:
         confirmed_now = self.config.min_hits <= 1
         width = t.embedding.shape[1]
         born = _Tracks(
-            ids=self._take_ids(k) if confirmed_now else np.full(k, -1, np.int64),
+            ids=self._ids.take(k) if confirmed_now else np.full(k, -1, np.int64),
             mean=mean,
             cov=cov,
             class_id=class_id.astype(np.int32),
@@ -379,12 +369,4 @@ class AppearanceTracker:
             last_box=boxes.copy(),
             embedding=vectors.copy() if vectors.shape[1] == width else np.zeros((k, width)),
         )
-        merged = _Tracks(
-            **{f.name: np.concatenate([getattr(t, f.name), getattr(born, f.name)]) for f in fields(t)}
-        )
-        return merged, np.arange(first_row, first_row + k, dtype=np.int64)
-
-    def _take_ids(self, k: int) -> IntArray:
-        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
-        self._next_id += k
-        return ids
+        return concat_rows(t, born), np.arange(first_row, first_row + k, dtype=np.int64)

@@ -15,14 +15,22 @@ time, and supervision's ``ByteTrack`` writes into the caller's detections; apps 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from enum import IntEnum
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped,unused-ignore]
 
+from edgesight.apps.track_rows import (
+    INFEASIBLE,
+    IdSource,
+    KalmanRows,
+    TrackState,
+    assign,
+    concat_rows,
+    confirmed_states,
+    select_rows,
+)
 from edgesight.core.config import TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import box_iou
@@ -35,33 +43,12 @@ Float64Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-class TrackState(IntEnum):
-    """Life cycle of a track: tentative until ``min_hits``, tracked while matched, lost in a gap."""
-
-    TENTATIVE = 0
-    TRACKED = 1
-    LOST = 2
-
-
 @dataclass(slots=True)
-class _Tracks:
-    """All tracks as parallel arrays (row ``i`` of each array is one track)."""
+class _Tracks(KalmanRows):
+    """All tracks as parallel arrays (row ``i`` of each array is one track): ByteTrack's fields."""
 
-    ids: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    mean: Float64Array = field(default_factory=lambda: np.zeros((0, 8)))
-    cov: Float64Array = field(default_factory=lambda: np.zeros((0, 3, 4)))
-    class_id: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
-    state: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
-    hits: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
     lost: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
 
-    def select(self, keep: BoolArray) -> _Tracks:
-        return _Tracks(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
-
-    def append(self, other: _Tracks) -> _Tracks:
-        return _Tracks(
-            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
-        )
 
 
 _TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED), int(TrackState.LOST)
@@ -69,11 +56,7 @@ _TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED)
 
 def _associate(iou: Float64Array, min_iou: float) -> tuple[IntArray, IntArray]:
     """Hungarian matching on an IoU matrix; returns matched ``(row, col)`` with IoU >= min_iou."""
-    feasible = iou >= min_iou
-    cost = np.where(feasible, 1.0 - iou, 1e6)
-    rows, cols = linear_sum_assignment(cost)
-    ok = feasible[rows, cols]
-    return rows[ok].astype(np.int64), cols[ok].astype(np.int64)
+    return assign(np.where(iou >= min_iou, 1.0 - iou, INFEASIBLE))
 
 
 class Tracker:
@@ -98,7 +81,7 @@ class Tracker:
     def __init__(self, config: TrackingConfig | None = None) -> None:
         self.config = config if config is not None else TrackingConfig()
         self._tracks = _Tracks()
-        self._next_id = 1
+        self._ids = IdSource()
 
     @property
     def num_tracks(self) -> int:
@@ -107,8 +90,7 @@ class Tracker:
 
     def states(self) -> Mapping[int, TrackState]:
         """State of every confirmed track by id (for inspection and tests)."""
-        t = self._tracks
-        return {int(i): TrackState(int(s)) for i, s in zip(t.ids, t.state, strict=True) if i > 0}
+        return confirmed_states(self._tracks.ids, self._tracks.state)
 
     def update(self, detections: Detections, timestamp: float) -> Detections:
         """Advance all tracks by one frame and associate this frame's detections.
@@ -182,13 +164,13 @@ class Tracker:
         ids = t.ids
         if np.any(promote):
             ids = ids.copy()
-            ids[promote] = self._take_ids(int(np.count_nonzero(promote)))
+            ids[promote] = self._ids.take(int(np.count_nonzero(promote)))
             state[promote] = _TRACKED
         keep = np.where(t.state == _TENTATIVE, track_matched, lost <= cfg.max_lost_frames)
         new_index = np.cumsum(keep) - 1
         det_to_track[matched_dets] = new_index[rows]  # matched tracks are always kept
         updated = _Tracks(ids, mean, cov, t.class_id, state, hits.astype(np.int32), lost.astype(np.int32))
-        return updated if keep.all() else updated.select(keep)
+        return updated if keep.all() else select_rows(updated, keep)
 
     def _birth(
         self, t: _Tracks, boxes: Float64Array, class_id: npt.NDArray[np.int32]
@@ -201,7 +183,7 @@ class Tracker:
         mean, cov = kalman_initiate(boxes)
         confirmed_now = self.config.min_hits <= 1
         born = _Tracks(
-            ids=self._take_ids(k) if confirmed_now else np.full(k, -1, np.int64),
+            ids=self._ids.take(k) if confirmed_now else np.full(k, -1, np.int64),
             mean=mean,
             cov=cov,
             class_id=class_id.astype(np.int32),
@@ -209,12 +191,7 @@ class Tracker:
             hits=np.ones(k, np.int32),
             lost=np.zeros(k, np.int32),
         )
-        return t.append(born), np.arange(first_row, first_row + k, dtype=np.int64)
-
-    def _take_ids(self, k: int) -> IntArray:
-        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
-        self._next_id += k
-        return ids
+        return concat_rows(t, born), np.arange(first_row, first_row + k, dtype=np.int64)
 
 
 class TrackTable:
