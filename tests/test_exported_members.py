@@ -140,8 +140,8 @@ EXPORTS = {
     "edgesight.factory.latency": ["median_latency_ms"],
     "edgesight.factory.memory_report": ["DEFAULT_BUDGET", "GraphCost", "GraphError", "WeightGroup", "analyse", "load_graph", "parse_size"
 ],
-    "edgesight.factory.nanodet_graph": ["HeadConv", "NanoDetHeads", "feature_network", "find_heads", "head_weights", "with_heads",
-        "with_input_size"],
+    "edgesight.factory.nanodet_graph": ["ConvWeights", "HeadConv", "NanoDetHeads", "TowerLayer", "feature_network", "find_heads",
+        "head_weights", "tower_weights", "with_heads", "with_input_size"],
     "edgesight.factory.preprocess": ["Letterbox", "read_bgr", "to_tensor"],
     "edgesight.factory.quantize": ["INT8_OPS", "pool_before_activation", "quantize_int8"],
     "edgesight.factory.quantize_package": ["calibration_tensors", "quantize_package"],
