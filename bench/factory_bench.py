@@ -10,7 +10,8 @@ IoU >= 0.5 is dropped, and the box is not a target). Also the network's mean lat
 best recall at a precision at least that of the first model at its threshold (``R@P``), from a
 sweep of thresholds with bench/evaluation.py's one-to-one matching at IoU 0.5.
 
-    python bench/factory_bench.py --adapted runs/vtest-people.espkg --adapted runs/vtest-people-int8.espkg
+    python bench/factory_bench.py --trusted-key keys/me.pub \
+        --adapted runs/vtest-people.espkg --adapted runs/vtest-people-int8.espkg
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import numpy as np
 import supervision as sv
 from supervision.metrics import MeanAveragePrecision
 
+from edgesight.core.config.model_trust import TrustSettings
 from edgesight.core.intrinsics import Thresholds
+from edgesight.core.signing import load_public_key, public_key_text
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.sources import open_source
@@ -33,13 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 EVAL_SCORE = 0.05  # every model is scored from the same low floor, as mAP needs
 
 
-def run(model: str, video: Path, first: int, step: int) -> tuple[dict[int, sv.Detections], float]:
+def run(model: str, video: Path, first: int, step: int, trust: TrustSettings) -> tuple[dict[int, sv.Detections], float]:
     """Person detections per held-out frame, and the mean network time per frame (ms).
 
     The sensor's own ISP and detector, with the model's input size and tiling; frames before
     ``first`` are decoded and skipped.
     """
-    package = load_model(model)
+    package = load_model(model, trust)
     base = package.intrinsics.thresholds
     detector = Detector(package, Thresholds(score=EVAL_SCORE, iou=base.iou, max_detections=300), threads=1)
     isp = Isp(package.intrinsics.input, tiling=package.intrinsics.tiling)
@@ -95,7 +98,9 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=REPO / "tests" / "data" / "vtest_people.csv")
     parser.add_argument("--first", type=int, default=397, help="first held-out frame (the second half)")
     parser.add_argument("--step", type=int, default=1, help="score every STEP-th held-out frame")
+    parser.add_argument("--trusted-key", type=Path, action="append", default=[], help="public key the adapted packages are signed with")
     args = parser.parse_args()
+    trust = TrustSettings(trusted_keys=tuple(public_key_text(load_public_key(p)) for p in args.trusted_key))
     models = (args.general or ["nanodet-plus-m-416-int8", "nanodet-plus-m-416-fp32"]) + args.adapted
     print(f"held-out frames {args.first}.. of {args.video.name} (every {args.step})")
     print(
@@ -104,9 +109,9 @@ def main() -> None:
     )
     reference_precision: float | None = None
     for model in models:
-        package = load_model(model)
+        package = load_model(model, trust)
         i = package.intrinsics
-        predictions, ms = run(model, args.video, args.first, args.step)
+        predictions, ms = run(model, args.video, args.first, args.step, trust)
         map50, map50_95 = score(predictions, args.reference)
         curve = sweep(predictions, args.reference)
         own = min(curve.points, key=lambda p: abs(p.threshold - i.thresholds.score)).counts
