@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnx
 
 from edgesight.core.intrinsics import Intrinsics
 from edgesight.core.package import PACKAGE_SUFFIX, write_package
 from edgesight.core.trust import sha256_file
-from edgesight.factory.quantize import INT8_OPS, nanodet_int8, pool_before_activation, quantize_int8
+from edgesight.factory.quantize import nanodet_int8, nanodet_plus_int8
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.sources import Frame, open_source
 
@@ -144,40 +143,6 @@ def photo_tensors(intrinsics: Intrinsics) -> Iterator[npt.NDArray[np.float32]]:
     for k, image in enumerate(rgb):
         frame = Frame.from_bgr(k, 0.0, np.ascontiguousarray(image[:, :, ::-1]))
         yield isp.process(frame)[0].tensor  # type: ignore[misc]
-
-
-def plus_keep_float(network: bytes) -> list[str]:
-    """NanoDet-Plus nodes kept in float: the first Conv (raw pixels) and the Splits of the four
-    output Convs into scores and box distributions, found by walking back from the graph's outputs.
-
-    The output Convs themselves run in int8 (their outputs are dequantized before the Split): on
-    one AVX-512 VNNI core that saves 0.65 ms of a 16 ms pass (float Convs also pay NCHWc reorders)
-    at the same accuracy (vtest.avi at 0.45: precision 0.965 / recall 0.906 against 0.968 / 0.902
-    with them in float; the photo check unchanged; BENCHMARKS.md). The channel-shuffle Splits of
-    the backbone stay int8."""
-    graph = onnx.load_from_string(network).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    first = next(n.name for n in graph.node if n.op_type == "Conv" and graph.input[0].name in n.input)
-    heads: set[str] = set()
-    for out in graph.output:
-        node = producers[out.name]
-        while node.op_type in ("Sigmoid", "Identity", "Split"):
-            if node.op_type == "Split":
-                heads.add(node.name)
-            node = producers[node.input[0]]
-    return [first, *sorted(heads)]
-
-
-PLUS_INT8_OPS = (*INT8_OPS, "Split", "Reshape", "Transpose")
-"""NanoDet-Plus' ShuffleNetV2 backbone moves channels with Split/Reshape/Transpose; quantizing them
-keeps the tensor in uint8 across each shuffle instead of a float round trip."""
-
-
-def nanodet_plus_int8(fp32: bytes, calibration: Iterator[npt.NDArray[np.float32]]) -> bytes:
-    """NanoDet-Plus in int8: like :func:`nanodet_int8`, plus the channel shuffles."""
-    network, swapped = pool_before_activation(fp32)
-    keep_float = plus_keep_float(network) + [name for pair in swapped for name in pair]
-    return quantize_int8(network, calibration, op_types=PLUS_INT8_OPS, exclude_nodes=keep_float)
 
 
 def build_nanodet_plus(labels: list[str], video: Path, frames: int) -> None:

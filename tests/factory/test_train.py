@@ -11,11 +11,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 
 from edgesight.core.package import read_package
 from edgesight.factory.datasets import DatasetFormat, load_detection
+from edgesight.factory.detection_head import NanoDetHead
 from edgesight.factory.evaluate import evaluate_network
-from edgesight.factory.nanodet_graph import head_weights, with_heads
+from edgesight.factory.nanodet_graph import feature_network, head_weights, tower_weights, with_heads
 from edgesight.factory.preprocess import to_tensor
 from edgesight.factory.quantize_package import quantize_package
 from edgesight.factory.train_detector import TrainResult, TrainSettings, train_detector
@@ -27,6 +29,7 @@ from edgesight.sensor.zoo import load_model, zoo_dir
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "tests" / "data" / "vtest_people.csv"
 TRAIN_FRAMES, VAL_FRAMES = (0, 40, 80, 120, 160, 200), (500, 600, 700)
+BASE = "nanodet-plus-m-416-fp32"
 
 
 def reference_boxes() -> dict[int, list[tuple[float, float, float, float]]]:
@@ -84,13 +87,13 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained(datasets: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path, Path]:
-    """A tiny run (6 frames, 3 epochs, 320x256 input): about a minute on 2 cores."""
+    """A tiny run (6 frames, 3 epochs, 320x256 input, NanoDet-Plus towers trained): about a minute on 2 cores."""
     train, val = load_detection(datasets[0], DatasetFormat.YOLO), load_detection(datasets[1], DatasetFormat.YOLO)
     root = tmp_path_factory.mktemp("trained")
     out = root / "models" / "vtest-people.espkg"
     settings = TrainSettings(model_id="vtest-people", input_size=(320, 256), epochs=3, batch_size=4, patience=10)
     result = train_detector(
-        load_model("nanodet-coco-fp32"), train.classes, train.samples, val.samples, settings, root / "work", out
+        load_model(BASE), train.classes, train.samples, val.samples, settings, root / "work", out
     )
     return result, out, root / "work"
 
@@ -125,7 +128,7 @@ def test_tiny_training_run_gives_a_package_the_sensor_runs(
 
 def test_resume_continues_from_the_last_checkpoint(datasets: tuple[Path, Path], tmp_path: Path) -> None:
     train, val = load_detection(datasets[0], DatasetFormat.YOLO), load_detection(datasets[1], DatasetFormat.YOLO)
-    base = load_model("nanodet-coco-fp32")
+    base = load_model(BASE)
     settings = TrainSettings(model_id="m", input_size=(320, 256), epochs=2, batch_size=4)
     args = (base, train.classes, train.samples[:3], val.samples[:2])
     first = train_detector(*args, settings, tmp_path / "work", tmp_path / "m.espkg")
@@ -137,19 +140,44 @@ def test_resume_continues_from_the_last_checkpoint(datasets: tuple[Path, Path], 
     assert resumed.history[:2] == first.history
 
 
-def test_heads_put_back_unchanged_reproduce_the_base_network() -> None:
-    network = zipfile.ZipFile(zoo_dir() / "nanodet-coco-fp32.espkg").read("model.onnx")
-    rebuilt = with_heads(network, head_weights(network), 80, 416, 416, [8, 16, 32])
+@pytest.mark.parametrize(
+    ("model", "strides", "tower_convs"), [("nanodet-coco-fp32", [8, 16, 32], 1), (BASE, [8, 16, 32, 64], 4)]
+)
+def test_heads_and_towers_put_back_unchanged_reproduce_the_base_network(
+    model: str, strides: list[int], tower_convs: int
+) -> None:
+    network = zipfile.ZipFile(zoo_dir() / f"{model}.espkg").read("model.onnx")
+    name = onnx.load_from_string(network).graph.input[0].name
+    towers = tower_weights(network, tower_convs)
+    assert all(len(t) == tower_convs for t in towers)
+    rebuilt = with_heads(network, head_weights(network), 80, 416, 416, strides, towers)
     x = np.random.default_rng(0).normal(size=(1, 3, 416, 416)).astype(np.float32)
-    a = ort.InferenceSession(network).run(None, {"input": x})
-    b = ort.InferenceSession(rebuilt).run(None, {"input": x})
+    a = ort.InferenceSession(network).run(None, {name: x})
+    b = ort.InferenceSession(rebuilt).run(None, {name: x})
     for left, right in zip(a, b, strict=True):
         np.testing.assert_allclose(left, right, atol=1e-5)
 
 
-def test_preprocessing_matches_the_sensor_isp(vtest_path: Path) -> None:
+def test_torch_towers_compute_what_the_onnx_network_computes() -> None:
+    """The trainable part in torch, on the cut network's features, gives the base network's outputs."""
+    network = zipfile.ZipFile(zoo_dir() / f"{BASE}.espkg").read("model.onnx")
+    features_net, heads = feature_network(network, 320, 256, tower_convs=4)
+    x = np.random.default_rng(1).normal(size=(1, 3, 256, 320)).astype(np.float32)
+    features = ort.InferenceSession(features_net).run(None, {"data": x})
+    head = NanoDetHead([f.shape[1] for f in features], 80, heads.bins, [h.tower for h in heads.heads], tower_weights(network, 4))
+    head.init_from(head_weights(network), list(range(80)))
+    with torch.no_grad():
+        cls, _ = head([torch.from_numpy(f) for f in features])
+    whole = with_heads(network, head_weights(network), 80, 320, 256, [8, 16, 32, 64])
+    outputs = ort.InferenceSession(whole).run(None, {"data": x})
+    scores = np.concatenate([o[0].reshape(80, -1).T for o in outputs[0::2]])  # chw layout, strides in order
+    np.testing.assert_allclose(torch.sigmoid(cls[0]).numpy(), scores, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["nanodet-coco-fp32", BASE])  # letterbox, stretch
+def test_preprocessing_matches_the_sensor_isp(vtest_path: Path, model: str) -> None:
     bgr = read_frames(vtest_path, (10,))[10]
-    spec = load_model("nanodet-coco-fp32").intrinsics.input.model_copy(update={"width": 320, "height": 256})
+    spec = load_model(model).intrinsics.input.model_copy(update={"width": 320, "height": 256})
     ours, _ = to_tensor(bgr, spec)
     (isp_out,) = Isp(spec).process(Frame.from_bgr(10, 0.0, bgr))
     np.testing.assert_allclose(ours, isp_out.tensor, atol=1e-4)

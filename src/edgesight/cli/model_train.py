@@ -80,7 +80,7 @@ def train(
     fmt: Annotated[DatasetFormat, typer.Option("--format", help="dataset format")] = DatasetFormat.YOLO,
     val: Annotated[Path | None, typer.Option(help="separate validation dataset (same format)")] = None,
     val_fraction: Annotated[float, typer.Option(min=0.01, max=0.9, help="validation share when --val is not given")] = 0.2,
-    base: Annotated[str, typer.Option(help="zoo model or .espkg to start from")] = "nanodet-coco-fp32",
+    base: Annotated[str, typer.Option(help="zoo model or .espkg to start from")] = "nanodet-plus-m-416-fp32",
     model_id: Annotated[str | None, typer.Option("--id", help="model id (default: the output file's name)")] = None,
     version: Annotated[str, typer.Option(help="model version")] = "1.0.0",
     input_size: Annotated[str | None, typer.Option(help="network input WIDTHxHEIGHT (default: the base's)")] = None,
@@ -88,6 +88,10 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     lr: Annotated[float, typer.Option(min=0.0)] = 3e-4,
     patience: Annotated[int, typer.Option(min=1, help="stop after this many epochs without a better mAP50-95")] = 20,
+    tower_convs: Annotated[
+        int, typer.Option(min=0, help="convs of each head tower trained with the 1x1 head (0: the head alone)")
+    ] = 4,
+    flip: Annotated[bool, typer.Option(help="also train on mirrored images (twice the feature and epoch time)")] = True,
     workdir: Annotated[Path | None, typer.Option(help="checkpoints (default: OUT's folder/OUT-name.train)")] = None,
     resume: Annotated[bool, typer.Option(help="continue from WORKDIR/last.pt")] = False,
     seed: Annotated[int, typer.Option()] = 0,
@@ -103,6 +107,8 @@ def train(
         learning_rate=lr,
         patience=patience,
         seed=seed,
+        tower_convs=tower_convs,
+        flip=flip,
     )
     if fmt is DatasetFormat.FOLDERS:
         _train_classifier(data, val, val_fraction, load_model(base), settings, out)

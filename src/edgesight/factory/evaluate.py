@@ -36,8 +36,12 @@ class Accuracy:
         return f"mAP50 {self.map50 * 100:.1f}  mAP50-95 {self.map50_95 * 100:.1f}"
 
 
-def cell_grid(width: int, height: int, strides: Sequence[int]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+def cell_grid(
+    width: int, height: int, strides: Sequence[int], centre_offset: float = 0.5
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Centres ``(P, 2)`` and strides ``(P,)`` of every head cell, in the decoder's order.
+
+    ``centre_offset`` as the nanodet decoder's parameter (0.5 NanoDet, 0 NanoDet-Plus).
 
     Example:
         >>> centres, strides = cell_grid(64, 32, [32])
@@ -48,7 +52,7 @@ def cell_grid(width: int, height: int, strides: Sequence[int]) -> tuple[npt.NDAr
     for s in strides:
         cols, rows = -(-width // s), -(-height // s)
         col, row = np.meshgrid(np.arange(cols), np.arange(rows))
-        centres.append(np.stack([(col.ravel() + 0.5) * s, (row.ravel() + 0.5) * s], 1))
+        centres.append(np.stack([(col.ravel() + centre_offset) * s, (row.ravel() + centre_offset) * s], 1))
         per_cell.append(np.full(rows * cols, float(s)))
     return np.concatenate(centres).astype(np.float32), np.concatenate(per_cell).astype(np.float32)
 
@@ -143,14 +147,16 @@ def evaluate_network(
     session = ort.InferenceSession(network, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     spec = intrinsics.input
-    strides = list(intrinsics.decoder.params.get("strides", [8, 16, 32]))
-    centres, cell_strides = cell_grid(spec.width, spec.height, strides)
+    params = intrinsics.decoder.params
+    strides = list(params.get("strides", [8, 16, 32]))
+    centres, cell_strides = cell_grid(spec.width, spec.height, strides, float(params.get("centre_offset", 0.5)))
+    chw = params.get("layout", "cells") == "chw"
     predictions, targets = [], []
     for sample in samples:
         tensor, letterbox = to_tensor(read_bgr(sample.image), spec)
         outputs = session.run(None, {name: tensor})
-        scores = np.concatenate([o[0] for o in outputs[0::2]])
-        reg = np.concatenate([o[0] for o in outputs[1::2]])
+        cells = [o[0].reshape(o.shape[1], -1).T if chw else o[0] for o in outputs]  # (cells, channels) each
+        scores, reg = np.concatenate(cells[0::2]), np.concatenate(cells[1::2])
         det = decode(
             scores,
             reg,

@@ -12,7 +12,7 @@ from edgesight.core.errors import EdgeSightError
 from edgesight.core.package import ModelPackage, read_package
 from edgesight.factory.datasets import require_nonempty
 from edgesight.factory.preprocess import read_bgr, to_tensor
-from edgesight.factory.quantize import nanodet_int8
+from edgesight.factory.quantize import nanodet_int8, nanodet_plus_int8
 from edgesight.factory.train_detector import write_package_atomic
 
 __all__ = ["calibration_tensors", "quantize_package"]
@@ -39,7 +39,9 @@ def quantize_package(package: ModelPackage, images: Sequence[Path], out: Path, m
             f"{package.intrinsics.decoder.name}"
         )
     require_nonempty(images, "calibration images")
-    network = nanodet_int8(package.network, calibration_tensors(package, images))
+    # NanoDet-Plus (ncnn export, ``chw`` outputs) also quantizes its channel shuffles, as the zoo's int8.
+    plus = package.intrinsics.decoder.params.get("layout") == "chw"
+    network = (nanodet_plus_int8 if plus else nanodet_int8)(package.network, calibration_tensors(package, images))
     write_package_atomic(
         out,
         model_id=model_id,

@@ -1,13 +1,14 @@
-"""Transfer learning of a detector on the CPU: frozen NanoDet features computed once, heads trained on them.
+"""Transfer learning of a detector on the CPU: frozen NanoDet features computed once, head towers trained on them.
 
-The shipped network's feature extractor runs once per image in ONNX Runtime (the costly part,
-~0.1-0.3 s per image on one core); its outputs are kept in memory as float16. Each epoch then
-only runs the 1x1 heads, so hundreds of epochs cost seconds each. Heads start from the base
-network's weights (a class whose name the base knows keeps its row, e.g. ``person`` from COCO).
+The shipped network is cut before the last ``tower_convs`` convolutions of each stride's head
+tower (:mod:`edgesight.factory.nanodet_graph`). The part before the cut (backbone and feature
+pyramid, the costly part) runs once per image in ONNX Runtime and its outputs are kept in memory
+as float16; each epoch then runs only the towers and 1x1 heads in PyTorch, starting from the base
+network's weights (a class whose name the base knows keeps its head row, e.g. ``person`` from COCO).
 After every epoch: validation mAP50 / mAP50-95, a checkpoint (``last.pt``, and ``best.pt`` when
-mAP50-95 improved), early stopping after ``patience`` epochs without improvement. The base heads
-are validated first (epoch 0) and are the first candidate, so training never ships heads worse
-on validation than those it started from. ``resume`` continues from ``last.pt``.
+mAP50-95 improved), early stopping after ``patience`` epochs without improvement. The base
+network is validated first (epoch 0) and is the first candidate, so training never ships weights
+worse on validation than those it started from. ``resume`` continues from ``last.pt``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from edgesight.factory.evaluate import (
     EVAL_SCORE_THRESHOLD,
     Accuracy,
     best_score_threshold,
-    cell_grid,
     decode,
     mean_average_precision,
     targets_of,
 )
-from edgesight.factory.nanodet_graph import feature_network, head_weights, with_heads
+from edgesight.factory.nanodet_graph import feature_network, head_weights, tower_weights, with_heads
 from edgesight.factory.preprocess import Letterbox, read_bgr, to_tensor
 
 __all__ = ["EpochResult", "ProgressCallback", "TrainResult", "TrainSettings", "licences", "train_detector", "write_package_atomic"]
@@ -61,6 +61,12 @@ class TrainSettings:
     patience: int = 20
     seed: int = 0
     threads: int = 2
+    flip: bool = True
+    """Also train on each training image's left-right mirror (twice the feature time and epoch time)."""
+    tower_convs: int = 4
+    """Convs of each stride's head tower trained along with the 1x1 head (0: only the head).
+
+    4 is NanoDet-Plus' whole tower (two depthwise + pointwise blocks); NanoDet's has 1."""
 
 
 @dataclass
@@ -91,7 +97,7 @@ class TrainResult:
 
 @dataclass
 class _Cached:
-    features: list[torch.Tensor]  # per stride (N, cells, channels) float16, cells row-major
+    features: list[torch.Tensor]  # per stride (N, C, H, W) float16
     targets: list[Targets]
     letterboxes: list[Letterbox]
     labels: list[sv.Detections]
@@ -108,16 +114,29 @@ def _stack_features(
     grid: Grid,
     progress: ProgressCallback,
     phase: str,
+    flip: bool = False,
 ) -> _Cached:
+    """Features and targets of every sample; with ``flip``, of its mirror image too.
+
+    Cached features cannot be augmented, so the one augmentation is made before caching: a
+    left-right mirror is as plausible a view of the scene as the frame itself.
+    """
     name = session.get_inputs()[0].name
     per_level: list[list[np.ndarray]] = [[] for _ in grid.shapes]
     targets, boxes, labels = [], [], []
     for done, sample in enumerate(samples, start=1):
-        tensor, letterbox = to_tensor(read_bgr(sample.image), intrinsics.input)
-        for level, out in enumerate(session.run(None, {name: tensor})):
-            per_level[level].append(out[0].reshape(out.shape[1], -1).T.astype(np.float16))
-        targets.append(assign(grid, letterbox.to_input(sample.xyxy), sample.class_ids))
-        boxes.append(letterbox)
+        bgr = read_bgr(sample.image)
+        views = [(bgr, sample.xyxy)]
+        if flip:
+            width = bgr.shape[1]
+            mirrored = sample.xyxy[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) + np.array([width, 0, width, 0], np.float32)
+            views.append((np.ascontiguousarray(bgr[:, ::-1]), mirrored.astype(np.float32)))
+        for image, xyxy in views:
+            tensor, letterbox = to_tensor(image, intrinsics.input)
+            for level, out in enumerate(session.run(None, {name: tensor})):
+                per_level[level].append(out[0].astype(np.float16))
+            targets.append(assign(grid, letterbox.to_input(xyxy), sample.class_ids))
+            boxes.append(letterbox)
         labels.append(targets_of(sample))
         progress(phase, done, len(samples), sample.image.name)
     features = [torch.from_numpy(np.stack(level)) for level in per_level]
@@ -130,7 +149,7 @@ def _base_rows(classes: Sequence[str], base_labels: Sequence[str]) -> list[int |
 
 
 def _validate(head: NanoDetHead, cached: _Cached, grid: Grid, intrinsics: Intrinsics) -> list[sv.Detections]:
-    centres, strides = cell_grid(intrinsics.input.width, intrinsics.input.height, _strides(intrinsics))
+    centres, strides = grid.centres.numpy(), grid.strides.numpy()
     predictions = []
     with torch.no_grad():
         for i in range(len(cached.targets)):
@@ -156,6 +175,10 @@ def _strides(intrinsics: Intrinsics) -> list[int]:
     return [int(s) for s in intrinsics.decoder.params.get("strides", [8, 16, 32])]
 
 
+def _centre_offset(intrinsics: Intrinsics) -> float:
+    return float(intrinsics.decoder.params.get("centre_offset", 0.5))
+
+
 def train_detector(
     base: ModelPackage,
     classes: Sequence[str],
@@ -169,7 +192,7 @@ def train_detector(
     progress: ProgressCallback | None = None,
     on_epoch: Callable[[EpochResult, bool], None] | None = None,
 ) -> TrainResult:
-    """Train NanoDet heads for ``classes`` on ``train``, validate on ``val``, write the package ``out``.
+    """Train NanoDet head towers for ``classes`` on ``train``, validate on ``val``, write the package ``out``.
 
     Raises:
         DatasetError: for an empty split, or a base model that is not a NanoDet detector.
@@ -183,8 +206,11 @@ def train_detector(
     torch.set_num_threads(settings.threads)
     strides = _strides(base.intrinsics)
     width, height = settings.input_size or (base.intrinsics.input.width, base.intrinsics.input.height)
-    if width % max(strides) or height % max(strides):
-        raise DatasetError(f"input size {width}x{height}: both sides must be multiples of {max(strides)}")
+    # Upsampling paths start at stride 32 at most; NanoDet-Plus' stride-64 level is only
+    # downsampled (its cells are rounded up, as the zoo's 416x416 shows).
+    align = min(max(strides), 32)
+    if width % align or height % align:
+        raise DatasetError(f"input size {width}x{height}: both sides must be multiples of {align}")
     intrinsics = base.intrinsics.model_copy(
         update={
             "input": base.intrinsics.input.model_copy(update={"width": width, "height": height}),
@@ -192,19 +218,23 @@ def train_detector(
             "precision": "fp32",
         }
     )
-    features_net, heads = feature_network(base.network, width, height)
+    features_net, heads = feature_network(base.network, width, height, settings.tower_convs)
     options = ort.SessionOptions()
     options.intra_op_num_threads = settings.threads
     session = ort.InferenceSession(features_net, options, providers=["CPUExecutionProvider"])
-    grid = Grid.build(width, height, strides)
+    grid = Grid.build(width, height, strides, _centre_offset(intrinsics))
 
     started = time.perf_counter()
-    train_cache = _stack_features(session, train, intrinsics, grid, report, "features (train)")
+    train_cache = _stack_features(session, train, intrinsics, grid, report, "features (train)", settings.flip)
     val_cache = _stack_features(session, val, intrinsics, grid, report, "features (val)")
     result = TrainResult(out, feature_seconds=time.perf_counter() - started)
+    cached_shapes = tuple(tuple(f.shape[2:]) for f in train_cache.features)
+    if cached_shapes != grid.shapes:
+        raise DatasetError(f"base model {base.name} at {width}x{height}: feature maps {cached_shapes}, expected {grid.shapes}")
 
-    channels = [f.shape[2] for f in train_cache.features]
-    head = NanoDetHead(channels, len(classes), heads.bins)
+    channels = [f.shape[1] for f in train_cache.features]
+    towers = [h.tower for h in heads.heads]
+    head = NanoDetHead(channels, len(classes), heads.bins, towers, tower_weights(base.network, settings.tower_convs))
     head.init_from(head_weights(base.network), _base_rows(classes, base.labels))
     optimizer = torch.optim.AdamW(head.parameters(), lr=settings.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings.epochs)
@@ -228,7 +258,7 @@ def train_detector(
         _atomic_save({"head": head.state_dict(), "epoch": 0}, best_path)
     if on_epoch is not None:
         on_epoch(EpochResult(0, float("nan"), result.initial, time.perf_counter() - t0), False)
-    n = len(train)
+    n = len(train_cache.targets)
     for epoch in range(start_epoch, settings.epochs + 1):
         t0 = time.perf_counter()
         head.train()
@@ -279,7 +309,9 @@ def train_detector(
     intrinsics = intrinsics.model_copy(
         update={"thresholds": intrinsics.thresholds.model_copy(update={"score": result.score_threshold})}
     )
-    network = with_heads(base.network, head.export(), len(classes), width, height, strides)
+    network = with_heads(
+        base.network, head.export(), len(classes), width, height, strides, head.export_towers() if settings.tower_convs else None
+    )
     write_package_atomic(
         out, model_id=settings.model_id, version=settings.version, network=network, labels=list(classes),
         intrinsics=intrinsics, extras=licences(base),
