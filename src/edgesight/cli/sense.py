@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -22,8 +23,9 @@ from edgesight.core.frame import FrameMeta, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.region import Region
 from edgesight.core.wire import EventWriter, MetadataWriter
-from edgesight.sensor.annotate import VideoAnnotator
+from edgesight.sensor.annotate import FrameAnnotator, VideoAnnotator
 from edgesight.sensor.pipeline import Sensor, SensorSettings
+from edgesight.sensor.preview import PreviewAddress, PreviewServer
 from edgesight.sensor.sources import SourceStats, open_source
 from edgesight.sensor.zoo import load_model
 
@@ -97,11 +99,30 @@ def sense(
     annotate: Annotated[
         Path | None, typer.Option(help="local .mp4 with boxes, ids, trails, zones, lines and counts drawn")
     ] = None,
+    preview: Annotated[
+        str | None,
+        typer.Option(
+            metavar="[HOST:]PORT",
+            help="serve the same drawing live as MJPEG on http://HOST:PORT/ (host default 127.0.0.1; "
+            "loopback only: frames are images, and EdgeSight keeps them on this machine)",
+        ),
+    ] = None,
+    preview_allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--preview-allow-remote",
+            help="let --preview listen on a non-loopback address, so that other machines can see "
+            "the frames (by default they never leave this one)",
+        ),
+    ] = False,
 ) -> None:
     device = load_config(config) if config is not None else DeviceConfig()
     source = source or device.sensor.source
     if source is None:
         raise ConfigError("no source: give --source or sensor.source in the config")
+    address = (
+        PreviewAddress.parse(preview, allow_remote=preview_allow_remote) if preview is not None else None
+    )
     _check_path_option("--source", source)
     if model is not None:
         _check_path_option("--model", model)
@@ -114,17 +135,23 @@ def sense(
     )
     if events is None and analytics is not None and out is not None:
         events = out.with_name(out.name.split(".")[0] + ".events.jsonl")
-    with open_source(source) as src, MetadataWriter(out) as writer, EventWriter(events) as event_writer:
+    with ExitStack() as stack:
+        src = stack.enter_context(open_source(source))
+        writer = stack.enter_context(MetadataWriter(out))
+        event_writer = stack.enter_context(EventWriter(events))
         sensor = Sensor(src, package, settings)
-        session = _Session(writer, event_writer, analytics)
+        session = _Session(writer, event_writer, analytics, sensor)
         if annotate is not None:
-            session.video = VideoAnnotator(annotate, device.analytics, src.fps or 10.0)
-            session.sensor = sensor
-        try:
-            _run(sensor, session, src.frame_count, max_frames)
-        finally:
-            if session.video is not None:
-                session.video.close()
+            session.video = stack.enter_context(VideoAnnotator(annotate, device.analytics, src.fps or 10.0))
+            session.annotator = session.video.annotator
+        if address is not None:
+            session.annotator = session.annotator or FrameAnnotator(device.analytics)
+            session.preview = stack.enter_context(PreviewServer(address))
+            reach = (
+                "local: frames are not sent anywhere else" if address.loopback else "open to other machines"
+            )
+            console.print(f"preview: {session.preview.url} ({reach})")
+        _run(sensor, session, src.frame_count, max_frames)
         _summary(sensor, session, package.name, src.stats)
 
 
@@ -171,13 +198,18 @@ def _settings(
 class _Session:
     """Per-frame work of one run: analytics (if configured), writing, and the numbers for the summary."""
 
-    def __init__(self, writer: MetadataWriter, events: EventWriter, analytics: Analytics | None) -> None:
+    def __init__(
+        self, writer: MetadataWriter, events: EventWriter, analytics: Analytics | None, sensor: Sensor
+    ) -> None:
         self.writer = writer
         self.events = events
         self.analytics = analytics
+        self.sensor = sensor
         self.people: list[int] = []
-        self.video: VideoAnnotator | None = None  # --annotate: drawn locally, never sent
-        self.sensor: Sensor | None = None
+        # --annotate and --preview: drawn locally (once per frame for both), never sent
+        self.annotator: FrameAnnotator | None = None
+        self.video: VideoAnnotator | None = None
+        self.preview: PreviewServer | None = None
 
     def take(self, meta: FrameMeta) -> None:
         if self.analytics is not None:
@@ -185,11 +217,22 @@ class _Session:
             meta = result.frame
             for event in result.events:
                 self.events.write(event)
-        if self.video is not None and self.sensor is not None and self.sensor.last_frame is not None:
-            counts = self.analytics.counts() if self.analytics is not None else {}
-            self.video.write(self.sensor.last_frame.to_bgr(), meta.detections, counts)
+        self._draw(meta)
         self.writer.write(meta)
         self.people.append(int((meta.detections.class_name == "person").sum()))
+
+    def _draw(self, meta: FrameMeta) -> None:
+        """Draw the frame for the video, and for the preview only while someone watches it."""
+        watched = self.preview is not None and self.preview.watched
+        frame = self.sensor.last_frame
+        if self.annotator is None or frame is None or (self.video is None and not watched):
+            return
+        counts = self.analytics.counts() if self.analytics is not None else {}
+        drawn = self.annotator.draw(frame.to_bgr(), meta.detections, counts)
+        if self.video is not None:
+            self.video.add(drawn)
+        if watched and self.preview is not None:
+            self.preview.publish(drawn)
 
 
 def _run(sensor: Sensor, session: _Session, total: int | None, max_frames: int | None) -> None:

@@ -1,9 +1,10 @@
 """See what the sensor sees, locally: tracked boxes, ids, trails, zones, lines and counts on video.
 
-Drawing uses supervision's annotators (boxes, labels, trails) and its drawing helpers (zones,
-lines, text); the video is written with PyAV (H.264 in MP4). The annotated video is a local
-file: nothing here sends pixels anywhere. supervision is the optional ``annotate`` extra
-(``pip install edgesight[annotate]``); without it :class:`VideoAnnotator` raises a clear error.
+:class:`FrameAnnotator` draws with supervision's annotators (boxes, labels, trails) and its
+drawing helpers (zones, lines, text); :class:`VideoAnnotator` writes its frames with PyAV (H.264 in
+MP4) for ``sense --annotate``, and ``sense --preview`` serves the same drawings on a local page
+(:mod:`edgesight.sensor.preview`). Nothing here sends pixels anywhere. supervision is the optional
+``annotate`` extra (``pip install edgesight[annotate]``); without it both raise a clear error.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from edgesight.core.config import AnalyticsConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ConfigError
 
-__all__ = ["VideoAnnotator"]
+__all__ = ["FrameAnnotator", "VideoAnnotator"]
 
 UInt8Image = npt.NDArray[np.uint8]
 
@@ -31,47 +32,31 @@ def _supervision() -> Any:
         import supervision as sv
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise ConfigError(
-            "--annotate needs supervision: pip install 'edgesight[annotate]' (or pip install supervision)"
+            "drawing (--annotate, --preview) needs supervision: pip install 'edgesight[annotate]' (or pip install supervision)"
         ) from None
     return sv
 
 
-class VideoAnnotator:
-    """Draws one frame's tracks and the config's zones and lines, and writes an MP4.
+class FrameAnnotator:
+    """Draws one frame's tracks (boxes, ids, trails) and the config's zones and lines with their counts.
 
     Args:
-        path: output video (``.mp4``).
         config: the analytics section (zones and lines are drawn from it).
-        fps: frame rate written into the video.
 
-    The video takes the size of the first frame written.
+    Trails are kept per track id across calls, so draw the frames of one run in order.
 
     Example::
 
-        with VideoAnnotator(Path("out.mp4"), config, fps=10) as video:
-            video.write(image_bgr, tracked, analytics.counts())
+        annotator = FrameAnnotator(config)
+        drawn = annotator.draw(image_bgr, tracked, analytics.counts())
     """
 
-    def __init__(self, path: Path, config: AnalyticsConfig, fps: float) -> None:
-        if path.suffix.lower() != ".mp4":
-            raise ConfigError(f"--annotate: write an .mp4 file, got {path}")
+    def __init__(self, config: AnalyticsConfig) -> None:
         self._sv = sv = _supervision()
         self.config = config
-        self.path = path
-        self.fps = max(1, round(fps))
         self._boxes = sv.BoxAnnotator(thickness=2, color_lookup=sv.ColorLookup.TRACK)
         self._labels = sv.LabelAnnotator(text_scale=0.4, text_padding=3, color_lookup=sv.ColorLookup.TRACK)
         self._trails = sv.TraceAnnotator(thickness=2, trace_length=40, color_lookup=sv.ColorLookup.TRACK)
-        self._container: Any = None
-        self._stream: Any = None
-        self.frames = 0
-
-    def _open(self, width: int, height: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(self.path), mode="w")
-        self._stream = self._container.add_stream("libx264", rate=self.fps)
-        self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = "yuv420p"
 
     def draw(self, image_bgr: UInt8Image, tracked: Detections, counts: dict[str, Any]) -> UInt8Image:
         """A copy of the frame with zones, lines, tracked boxes, ids and trails, and the counts."""
@@ -117,16 +102,55 @@ class VideoAnnotator:
         half = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] * 0.67 + 8
         return self._sv.Point(float(min(max(x, half), width - half)), float(y))
 
+
+
+class VideoAnnotator:
+    """Draws one frame's tracks and the config's zones and lines (:class:`FrameAnnotator`), and writes an MP4.
+
+    Args:
+        path: output video (``.mp4``).
+        config: the analytics section (zones and lines are drawn from it).
+        fps: frame rate written into the video.
+
+    The video takes the size of the first frame written.
+
+    Example::
+
+        with VideoAnnotator(Path("out.mp4"), config, fps=10) as video:
+            video.write(image_bgr, tracked, analytics.counts())
+    """
+
+    def __init__(self, path: Path, config: AnalyticsConfig, fps: float) -> None:
+        if path.suffix.lower() != ".mp4":
+            raise ConfigError(f"--annotate: write an .mp4 file, got {path}")
+        self.annotator = FrameAnnotator(config)
+        self.path = path
+        self.fps = max(1, round(fps))
+        self._container: Any = None
+        self._stream: Any = None
+        self.frames = 0
+
+    def _open(self, width: int, height: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self.path), mode="w")
+        self._stream = self._container.add_stream("libx264", rate=self.fps)
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p"
+
     def write(self, image_bgr: UInt8Image, tracked: Detections, counts: dict[str, Any]) -> UInt8Image:
         """Draw and encode one frame; returns the drawn frame."""
-        drawn = self.draw(image_bgr, tracked, counts)
+        drawn = self.annotator.draw(image_bgr, tracked, counts)
+        self.add(drawn)
+        return drawn
+
+    def add(self, drawn_bgr: UInt8Image) -> None:
+        """Encode a frame already drawn by :attr:`annotator` (shared with ``--preview``)."""
         if self._container is None:
-            self._open(drawn.shape[1], drawn.shape[0])
-        frame = av.VideoFrame.from_ndarray(drawn, format="bgr24")
+            self._open(drawn_bgr.shape[1], drawn_bgr.shape[0])
+        frame = av.VideoFrame.from_ndarray(drawn_bgr, format="bgr24")
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames += 1
-        return drawn
 
     def close(self) -> None:
         """Flush the encoder and close the file (no file when no frame was written)."""
