@@ -38,7 +38,7 @@ def _wait_for_page(url: str, process: subprocess.Popen[str]) -> httpx.Response:
 def test_preview_streams_annotated_frames_and_stops_with_the_run(vtest_path: Path) -> None:
     port = _free_port()
     command = [*EDGESIGHT, "sense", "--source", str(vtest_path), "--config", str(CONFIG),
-               "--max-frames", "100", "--preview", str(port)]  # fmt: skip
+               "--max-frames", "200", "--preview", str(port)]  # fmt: skip  # 200: seconds to connect, even idle
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         page = _wait_for_page(f"http://127.0.0.1:{port}/", process)
