@@ -311,7 +311,7 @@ def main() -> None:
     )
     dnn_rows = dnn_fp32_vs_int8(args.dnn_runs, args.dnn_repeats)
     print(table(["repeat", "runs", "fp32 ms", "int8 ms", "fp32/int8"], dnn_rows))
-    print("\n## 3. Metadata: binary .esb (30-frame batches, KPIs per batch) vs the video stream\n")
+    print(f"\n## 3. Metadata: binary .esb ({AgentSettings.batch_frames}-frame batches, KPIs per batch) vs the video stream\n")
     meta_rows = metadata_bytes(metas, [video_4k, vtest])
     headers = ["records", "video", "video B/s", "binary B/frame", "B/frame, KPIs per frame", "binary B/s",
                "video/binary"]  # fmt: skip
