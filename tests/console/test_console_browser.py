@@ -78,6 +78,11 @@ def test_device_page_counts_rise_live_and_no_device_image_reaches_the_browser(
     expect(page.locator(".count[data-zone=till]")).to_be_visible()
     expect(page.locator("#feed li", has_text="line_crossing · door in").first).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#chart svg rect.bar").first).to_be_attached(timeout=WAIT_MS)
+    expect(page.locator("#chart svg rect.bar")).to_have_count(24)  # the last 24 hours, one bar each
+    page.select_option("#chart-span", "day")
+    expect(page.locator("#chart[data-bucket=day] svg rect.bar")).to_have_count(30, timeout=WAIT_MS)
+    page.select_option("#chart-span", "hour")
+    expect(page.locator("#chart[data-bucket=hour] svg rect.bar")).to_have_count(24, timeout=WAIT_MS)
     page.screenshot(path=str(DOCS / "console-device.png"), full_page=True)
     # Privacy (default policy): nothing the page loaded is an image, nor comes from another origin.
     assert responses

@@ -28,14 +28,20 @@ function describe(e) {
   return `${new Date(e.timestamp * 1000).toLocaleTimeString()} · ${e.type} · ${e.rule}${extra}${e.class_name ? ` · ${e.class_name}` : ""}`;
 }
 
-function hourly(rows, hours = 24) {
-  // Every hour of the span gets a bar, an hour without crossings a zero one.
+// The chart's two views: the last 24 hours by hour, the last 30 days by (UTC) day, as the hub buckets them.
+const SPANS = {
+  hour: { seconds: 3600, buckets: 24, label: (t) => new Date(t * 1000).getHours() + ":00" },
+  day: { seconds: 86_400, buckets: 30, label: (t) => new Date(t * 1000).toISOString().slice(5, 10) },
+};
+
+function bucketed(rows, { seconds, buckets }) {
+  // Every bucket of the span gets a bar, one without crossings a zero one.
   const per = new Map();
   for (const r of rows) if (r.metric === "line_crossing") per.set(r.bucket, (per.get(r.bucket) || 0) + r.count);
   if (!per.size) return [];
-  const now = Math.floor(Date.now() / 1000 / 3600) * 3600;
-  return Array.from({ length: hours }, (_, i) => {
-    const t = now - (hours - 1 - i) * 3600;
+  const now = Math.floor(Date.now() / 1000 / seconds) * seconds;
+  return Array.from({ length: buckets }, (_, i) => {
+    const t = now - (buckets - 1 - i) * seconds;
     return { t, value: per.get(t) || 0 };
   });
 }
@@ -96,7 +102,10 @@ export async function showDevice(view, id, who) {
       <section class="card"><h2>This hour</h2><div id="counts" class="counts"><p class="muted">Connecting…</p></div></section>
       <section class="card"><h2>Live events</h2><ul id="feed" class="feed"></ul></section>
     </div>
-    <section class="card chart"><h2>Line crossings per hour (24 h)</h2><div id="chart"></div></section>
+    <section class="card chart"><h2>Line crossings
+      <select id="chart-span" aria-label="chart period">
+        <option value="hour">per hour, last 24 h</option><option value="day">per day, last 30 days</option>
+      </select></h2><div id="chart"></div></section>
     <div class="grid">
       <section class="card chart"><h2>Queue and staffing advice</h2><div id="queue"></div></section>
       <section class="card"><h2>Shelves</h2><div id="shelves"></div></section>
@@ -111,11 +120,18 @@ export async function showDevice(view, id, who) {
   showRollout(view, d.rollout);
   const chart = view.querySelector("#chart");
   let chartAt = 0;
+  const spanSelect = view.querySelector("#chart-span");
   const drawChart = async () => {
     chartAt = Date.now();
-    const rows = await get(`/console/api/devices/${encodeURIComponent(id)}/series?bucket=hour&span_h=24`);
-    chart.innerHTML = barChart(hourly(rows), { label: (t) => new Date(t * 1000).getHours() + ":00" });
+    const bucket = spanSelect.value;
+    const span = SPANS[bucket];
+    const spanH = (span.seconds * span.buckets) / 3600;
+    const rows = await get(`/console/api/devices/${encodeURIComponent(id)}/series?bucket=${bucket}&span_h=${spanH}`);
+    if (spanSelect.value !== bucket) return; // switched while loading: the newer request draws
+    chart.innerHTML = barChart(bucketed(rows, span), { label: span.label });
+    chart.dataset.bucket = bucket;
   };
+  spanSelect.addEventListener("change", drawChart);
   let panelsAt = 0;
   let panelTimer = null;
   let editor = null;
