@@ -104,7 +104,7 @@ EXPORTS = {
     "edgesight.core.config.lines": ["LineConfig", "check_line_segment"],
     "edgesight.core.config.loading": ["config_error_message", "load_config", "parse_config", "shorten"],
     "edgesight.core.config.model_trust": ["TrustSettings"],
-    "edgesight.core.config.queue": ["QueueAppConfig", "check_queue_targets"],
+    "edgesight.core.config.queue": ["CounterConfig", "QueueAppConfig", "check_queue_targets"],
     "edgesight.core.config.safe_yaml": ["MAX_CONFIG_BYTES", "MAX_DEPTH", "load_yaml"],
     "edgesight.core.config.safety": ["DangerZoneConfig", "ProximityConfig", "SafetyAppConfig", "Severity",
         "check_danger_zone_can_fire", "check_proximity_threshold", "check_safety_rules"],

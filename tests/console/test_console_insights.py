@@ -164,6 +164,26 @@ def test_staffing_advice_per_store_hour_by_hour(hub: Hub) -> None:
     assert [h["advised"] for h in stores["store-2"]["hours"]] == [2] * 24
 
 
+def test_staffing_shows_counters_open_against_advised(hub: Hub) -> None:
+    a, b = hub.enrol("cam-a", "store-1"), hub.enrol("cam-b", "store-1")
+    now = time.time()
+    h22 = (now // 3600 + 1) * 3600 - 2 * 3600  # the hour before the current one
+
+    def advice(dev: FakeDevice, t: float, counters: int, open_: int | None) -> Any:
+        names = None if open_ is None else ["till-1", "till-2", "till-3"][:open_]
+        return dev.event(EventType.QUEUE_ADVICE, "checkout", timestamp=t, counters=counters, queue_length=4,
+                         wait_s=60.0, previous_counters=None, open_counters=open_, open_counter_names=names)  # fmt: skip
+
+    in_current_hour = max(h22 + 3600, now - 1)
+    hub.send("cam-a", a.events([advice(a, h22 + 60, 3, 1), advice(a, in_current_hour, 3, 3)]))
+    hub.send("cam-b", b.events([advice(b, h22 + 120, 2, None)]))  # declares no counters
+    hub.sign_in("admin", ADMIN)
+    one = {s["site"]: s for s in hub.client.get("/console/api/insights/staffing").json()}["store-1"]
+    last = one["hours"][-2:]
+    assert [(h["advised"], h["open"], h["gap"]) for h in last] == [(5, 1, 2), (5, 3, 0)]
+    assert all((h["open"], h["gap"]) == (None, None) for h in one["hours"][:-2])
+
+
 def test_restock_list_and_the_device_panels(hub: Hub) -> None:
     dev = hub.enrol("cam-1", "store-1")
     now = time.time()

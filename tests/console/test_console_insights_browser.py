@@ -35,15 +35,17 @@ def _event(d: FakeDevice, event_type: EventType, rule: str, ts: float, **props: 
 
 @pytest.fixture(scope="module")
 def retail(device: StreamingDevice) -> StreamingDevice:
-    """The device's apps report: a queue advising 3 counters, a shelf running low, an open hazard; frames."""
+    """The device's apps report: a queue advising 3 counters (2 open), a shelf running low, an open hazard; frames."""
     now = time.time()
 
     def messages(d: FakeDevice) -> list[bytes]:
         events = [
             _event(d, EventType.QUEUE_ADVICE, "checkout", now - 1800, counters=2, queue_length=2, wait_s=40.0,
-                   arrivals_per_min=2.0, mean_wait_s=20.0, target_met=True),
+                   arrivals_per_min=2.0, mean_wait_s=20.0, target_met=True, open_counters=1,
+                   open_counter_names=["till-1"]),
             _event(d, EventType.QUEUE_ADVICE, "checkout", now - 5, counters=3, queue_length=6, wait_s=120.0,
-                   arrivals_per_min=3.0, mean_wait_s=45.0, target_met=True),
+                   arrivals_per_min=3.0, mean_wait_s=45.0, target_met=True, open_counters=2,
+                   open_counter_names=["till-1", "till-2"]),
             _event(d, EventType.RESTOCK, "bread", now - 60, state="alert", level=0.18, occupancy=0.2,
                    item_count=4, capacity=20, time_to_empty_s=300.0),
             _event(d, EventType.RESTOCK, "drinks", now - 60, state="ok", level=0.8, occupancy=0.8,
@@ -72,6 +74,7 @@ def test_device_page_panels_show_queue_shelves_hazards_and_heatmap(admin_page: P
     expect(queue.locator("[data-k=counters]")).to_have_text("3", timeout=WAIT_MS)
     expect(queue.locator("[data-k=queue_length]")).to_have_text("6")
     expect(queue.locator("[data-k=wait_s]")).to_have_text("2 min")
+    expect(queue.locator("[data-k=open_counters]")).to_have_text("2")
     expect(queue.locator("svg rect.bar")).to_have_count(24)
     expect(page.locator("#shelves tr[data-shelf=bread] .state")).to_have_text("alert")
     expect(page.locator("#shelves tr[data-shelf=drinks] .state")).to_have_text("ok")
@@ -99,6 +102,9 @@ def test_insights_show_staffing_per_store_and_the_restock_list(admin_page: Page,
     store = page.locator(".store[data-site=store-12]")
     expect(store.locator("[data-k=now]")).to_have_text("3", timeout=WAIT_MS)
     expect(store.locator("[data-k=peak]")).to_have_text("3")
+    expect(store.locator("[data-k=open]")).to_have_text("2")  # the most open this hour, beside the advice
+    expect(store.locator("[data-k=gap]")).to_have_text("1 short")
+    expect(store.locator("svg rect.bar.second").last).to_be_attached()
     expect(store).to_contain_text("cam-entrance/checkout")
     expect(page.locator("#restock tbody tr")).to_have_count(1)  # drinks is fine
     expect(page.locator("#restock tr[data-shelf=bread]")).to_contain_text("store-12")

@@ -16,12 +16,17 @@ __all__ = ["inspection", "restock", "staffing"]
 def staffing(db: Database, site: str | None, start: float | None, end: float | None) -> list[dict[str, Any]]:
     """Counters advised over time: one point per ``queue_advice`` event, oldest first.
 
-    ``counters`` is the event's ``properties.counters`` (the recommended number of open counters).
+    ``counters`` is the event's ``properties.counters`` (the recommended number of open counters),
+    ``open_counters`` its ``properties.open_counters`` (counters staffed then; None when the queue
+    declares no counters) and ``gap`` advised minus open (None without ``open_counters``).
     """
     rows = queries.events(db, queries.Filter(site=site, type="queue_advice", start=start, end=end, limit=100_000))
     return [
         {"timestamp": r["timestamp"], "device_id": r["device_id"], "rule": r["rule"],
-         "counters": r["properties"].get("counters"), "properties": r["properties"]}
+         "counters": (advised := r["properties"].get("counters")),
+         "open_counters": (open_ := r["properties"].get("open_counters")),
+         "gap": None if advised is None or open_ is None else advised - open_,
+         "properties": r["properties"]}
         for r in rows
     ]  # fmt: skip
 

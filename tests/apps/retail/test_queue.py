@@ -89,11 +89,13 @@ def test_field_guide_example_100_per_30_min_aht_180(
     assert p["queue_length"] == 6 and p["target_met"] is True and p["aht_source"] == "configured"
     assert event_from_json(event_to_json(events[0])) == events[0]
     assert set(p) == QUEUE_ADVICE_PROPERTIES
+    assert p["open_counters"] is None and p["open_counter_names"] is None  # no counters declared
 
 
 QUEUE_ADVICE_PROPERTIES = {
     "queue_length", "arrivals_per_min", "wait_s", "counters", "previous_counters", "recommended_counters",
     "mean_wait_s", "service_level", "target", "target_met", "aht_s", "aht_source", "traffic_erlang", "window_s",
+    "open_counters", "open_counter_names",
 }  # fmt: skip
 """The properties docs/events.md lists for queue_advice (the decoder does not check app types yet)."""
 
@@ -338,6 +340,14 @@ def _rejected(analytics: dict[str, Any]) -> str:
         ({"aht_s": 0}, {}, ["analytics.apps.queues.0.aht_s", "greater than 0"]),
         ({"service_zone": "queue"}, {}, ["service_zone and queue_zone must differ"]),
         ({"window": 60}, {}, ["analytics.apps.queues.0.window", "Extra inputs"]),
+        ({"entry_direction": "join", "counters": [{"name": "till-1", "staff_zone": "tills"}]}, {},
+         ["analytics.apps.queues[0].counters[0].staff_zone: no zone named 'tills'", "did you mean 'till'"]),
+        ({"entry_direction": "join", "counters": [{"name": "t", "staff_zone": "till"}] * 2}, {},
+         ["analytics.apps.queues[0].counters[1].name: 't' is already used by analytics.apps.queues[0].counters[0]"]),
+        ({"counters": [{"name": "t", "staff_zone": "queue"}]}, {},
+         ["counters[0].staff_zone must differ from queue_zone, both are 'queue'"]),
+        ({"counters": [{"name": "t", "zone": "till"}]}, {}, ["analytics.apps.queues.0.counters.0.zone", "Extra inputs"]),
+        ({"open_hold_s": -1}, {}, ["analytics.apps.queues.0.open_hold_s"]),
     ],
 )
 def test_bad_queue_configs_are_named(queue: dict[str, Any], extra: dict[str, Any], fragments: list[str]) -> None:
@@ -357,3 +367,73 @@ def test_queue_config_loads_from_yaml_shape() -> None:
     q = cfg.apps.queues[0]
     assert (q.queue_zone, q.entry_line, q.entry_direction, q.min_hold_s) == ("queue", "entry", "in", 120)
     assert math.isclose(q.aht_s, 180.0)
+
+
+# ---- open counters: staff present in a counter's staff zone ---------------------------------------
+
+
+def test_a_counter_stays_open_for_open_hold_s_after_its_staff_zone_empties() -> None:
+    counters = [{"name": "till-1", "staff_zone": "s1"}, {"name": "till-2", "staff_zone": "s2"}]
+    app = QueueApp(_config(counters=counters, open_hold_s=30, warmup_s=0, status_interval_s=1))
+    assert app.open_counters == ()  # nothing seen yet: nothing open
+    staffed = {"till-1": range(0, 101), "till-2": range(50, 61)}  # seconds with someone in the zone
+    opened: dict[int, list[str]] = {}
+    for k in range(200):
+        ctx = _ctx(k, float(k))
+        counts = {"queue": 0, "s1": int(k in staffed["till-1"]), "s2": int(k in staffed["till-2"])}
+        for e in app.update([], counts, ctx):
+            opened[k] = e.properties["open_counter_names"]
+            assert e.properties["open_counters"] == len(opened[k])
+        assert list(app.open_counters or ()) == opened[k]
+    assert opened[0] == ["till-1"] and opened[49] == ["till-1"] and opened[50] == ["till-1", "till-2"]
+    assert opened[90] == ["till-1", "till-2"] and opened[91] == ["till-1"]  # till-2 held 30 s after 60
+    assert opened[130] == ["till-1"] and opened[131] == [] and opened[199] == []
+
+
+def test_a_missing_staff_zone_count_is_an_error() -> None:
+    app = QueueApp(_config(counters=[{"name": "till-1", "staff_zone": "s1"}]))
+    with pytest.raises(InputError, match="zone_counts has no 's1'"):
+        app.update([], {"queue": 1}, _ctx(0, 0.0))
+
+
+STAFF_YAML: dict[str, Any] = {
+    **APP_YAML,
+    "zones": [*APP_YAML["zones"],
+              {"name": "till-1-staff", "polygon": [[0.05, 0.0], [0.3, 0.0], [0.3, 0.38], [0.05, 0.38]],
+               "classes": ["person"], "inertia_frames": 2},
+              {"name": "till-2-staff", "polygon": [[0.6, 0.0], [0.9, 0.0], [0.9, 0.38], [0.6, 0.38]],
+               "classes": ["person"], "inertia_frames": 2}],
+    "apps": {"queues": [{**APP_YAML["apps"]["queues"][0], "warmup_s": 60, "status_interval_s": 10,
+                         "open_hold_s": 30,
+                         "counters": [{"name": "till-1", "staff_zone": "till-1-staff"},
+                                      {"name": "till-2", "staff_zone": "till-2-staff"}]}]},
+}  # fmt: skip
+
+
+def test_cashiers_seen_in_staff_zones_open_counters_in_the_events() -> None:
+    """Detections of cashiers behind two tills drive ``open_counters``; a short step away keeps it open."""
+    engine = Analytics(AnalyticsConfig.model_validate(STAFF_YAML), "shop-cam-1", "main")
+    cashier_1 = [200 - 24, 240 - 110, 200 + 24, 240]  # bottom centre in till-1-staff
+    cashier_2 = [960 - 24, 240 - 110, 960 + 24, 240]  # bottom centre in till-2-staff
+    t0 = 1.7e9
+    reports: list[tuple[float, list[str]]] = []
+    for k in range(round(600 * FPS)):
+        t = k / FPS
+        boxes = [b for b, present in ((cashier_1, not 400 <= t < 410), (cashier_2, 100 <= t < 300)) if present]
+        n = len(boxes)
+        dets = Detections.from_arrays(np.array(boxes, dtype=float).reshape(-1, 4), [0.9] * n, [0] * n, ["person"] * n)
+        meta = FrameMeta("shop-cam-1", "main", k, k, t0 + t, ModelRef("nanodet", "1"), (W, H), dets)
+        for e in engine.update(meta).events:
+            if e.type is EventType.QUEUE_ADVICE:
+                assert e.properties["open_counters"] == len(e.properties["open_counter_names"])
+                reports.append((e.timestamp - t0, e.properties["open_counter_names"]))
+    assert len(reports) >= 50  # the first advice at 60 s, then a status every 10 s
+    slack = 8.0  # zone inertia (2 frames) and track loss (10 frames at 2 fps) delay the zone's count
+    for t, names in reports:
+        assert "till-1" in names, t  # present throughout but for 10 s, shorter than open_hold_s
+        if 100 + slack <= t <= 300 + 30 - 1:
+            assert "till-2" in names, t
+        elif t < 100 or t > 300 + 30 + slack:
+            assert "till-2" not in names, t
+    assert next(n for t, n in reports if 150 <= t <= 160) == ["till-1", "till-2"]
+    assert [n for t, n in reports if t >= 400][-1] == ["till-1"]

@@ -20,6 +20,11 @@ but no sooner than ``min_hold_s`` after the previous change, so a rate hovering 
 does not make the advice flap; the first advice is always sent (``previous_counters: null``). With
 ``status_interval_s`` the current figures are also sent periodically (trigger ``interval``).
 
+With ``counters`` configured, each event also tells which counters are open now (``open_counters``,
+``open_counter_names``), so the advice can be compared with reality: a counter is open while its
+``staff_zone`` has a member, and for ``open_hold_s`` after it empties (a cashier stepping away
+briefly does not close it). Without counters both properties are null.
+
 State is bounded: arrival times and service dwells inside one window (at most ``MAX_SAMPLES``).
 """
 
@@ -121,8 +126,10 @@ class QueueApp:
         self._last_advice_ts = -math.inf
         self._last_change_ts = -math.inf
         self._last_status_ts = -math.inf
+        self._last_ts = -math.inf
         self._counters: int | None = None
         self._status: QueueStatus | None = None
+        self._staffed_at: dict[str, float] = {}  # counter name -> last time its staff zone had a member
 
     @property
     def status(self) -> QueueStatus | None:
@@ -134,6 +141,15 @@ class QueueApp:
         """The counters currently advised (the last one sent), or None before the first advice."""
         return self._counters
 
+    @property
+    def open_counters(self) -> tuple[str, ...] | None:
+        """Names of the counters open at the latest frame (config order), or None without ``counters``."""
+        cfg = self.config
+        if not cfg.counters:
+            return None
+        staffed_at, now = self._staffed_at, self._last_ts
+        return tuple(c.name for c in cfg.counters if now - staffed_at.get(c.name, -math.inf) <= cfg.open_hold_s)
+
     def update(
         self, events: Sequence[Event], zone_counts: Mapping[str, int], frame: FrameLike
     ) -> list[Event]:
@@ -141,21 +157,28 @@ class QueueApp:
 
         Args:
             events: this frame's events from the zones and lines (others are ignored).
-            zone_counts: committed members of each zone now, by zone name (needs ``queue_zone``).
+            zone_counts: committed members of each zone now, by zone name (needs ``queue_zone`` and
+                each counter's ``staff_zone``).
             frame: the frame (time, index, ids).
 
         Returns:
             Zero, one or two ``queue_advice`` events: a change of advice and/or a periodic status.
 
         Raises:
-            InputError: ``zone_counts`` lacks the queue zone, or time goes backwards.
+            InputError: ``zone_counts`` lacks the queue zone or a counter's staff zone, or time goes
+                backwards.
         """
         cfg, ts = self.config, frame.timestamp
-        if cfg.queue_zone not in zone_counts:
-            raise InputError(
-                f"QueueApp.update: zone_counts has no {cfg.queue_zone!r} (queue {cfg.name!r}), "
-                f"got {sorted(zone_counts)}"
-            )
+        for zone in (cfg.queue_zone, *(c.staff_zone for c in cfg.counters)):
+            if zone not in zone_counts:
+                raise InputError(
+                    f"QueueApp.update: zone_counts has no {zone!r} (queue {cfg.name!r}), "
+                    f"got {sorted(zone_counts)}"
+                )
+        self._last_ts = ts
+        for counter in cfg.counters:
+            if zone_counts[counter.staff_zone] > 0:
+                self._staffed_at[counter.name] = ts
         rate = self._rate
         if rate is None:
             self._start = ts
@@ -279,4 +302,7 @@ class QueueApp:
             "traffic_erlang": round(s.arrivals_per_s * s.aht_s, 3),
             "window_s": cfg.rate_window_s,
         }
+        open_names = self.open_counters
+        props["open_counters"] = None if open_names is None else len(open_names)
+        props["open_counter_names"] = None if open_names is None else list(open_names)
         return Event.create(EventType.QUEUE_ADVICE, frame, cfg.name, trigger=trigger, **props)

@@ -99,6 +99,9 @@ def check_apps_references(cfg: AnalyticsConfig) -> None:
         check_reference(f"{key}.entry_line", q.entry_line, set(lines), "line")
         if q.service_zone is not None:
             check_reference(f"{key}.service_zone", q.service_zone, zones, "zone")
+        check_unique_names([c.name for c in q.counters], f"{key}.counters")
+        for j, counter in enumerate(q.counters):
+            check_reference(f"{key}.counters[{j}].staff_zone", counter.staff_zone, zones, "zone")
         line = lines[q.entry_line]
         if q.entry_direction not in (line.left_to_right, line.right_to_left):
             raise ValueError(

@@ -17,11 +17,11 @@ from edgesight.core.config.base import (
     StrictSection,
 )
 
-__all__ = ["QueueAppConfig", "check_queue_targets"]
+__all__ = ["CounterConfig", "QueueAppConfig", "check_queue_targets"]
 
 
 def check_queue_targets(q: QueueAppConfig) -> None:
-    """A wait target, a consistent counter range and AHT window, and two different zones."""
+    """A wait target, a consistent counter range and AHT window, and staff, service and queue zones apart."""
     if q.target_mean_wait_s is None and q.target_service_level is None:
         raise ValueError(
             f"queue {q.name!r}: set target_mean_wait_s and/or target_service_level (with target_s), "
@@ -43,10 +43,23 @@ def check_queue_targets(q: QueueAppConfig) -> None:
             f"queue {q.name!r}: aht_min_dwell_s={q.aht_min_dwell_s} must be < "
             f"aht_max_dwell_s={q.aht_max_dwell_s}"
         )
+    for i, counter in enumerate(q.counters):
+        if counter.staff_zone == q.queue_zone:
+            raise ValueError(
+                f"queue {q.name!r}: counters[{i}].staff_zone must differ from queue_zone, "
+                f"both are {q.queue_zone!r} (customers would open the counter)"
+            )
     if q.service_zone is not None and q.service_zone == q.queue_zone:
         raise ValueError(
             f"queue {q.name!r}: service_zone and queue_zone must differ, both are {q.queue_zone!r}"
         )
+
+
+class CounterConfig(StrictSection):
+    """A checkout counter: open while someone stands in its staff zone (behind the till)."""
+
+    name: Name = Field(description="the counter's name, listed in open_counter_names")
+    staff_zone: Name = Field(description="zone where the cashier stands; occupied means the counter is open")
 
 
 class QueueAppConfig(StrictSection):
@@ -85,6 +98,14 @@ class QueueAppConfig(StrictSection):
     advice_interval_s: PositiveSeconds = Field(60.0, description="how often advice is recomputed, s")
     min_hold_s: Seconds = Field(
         300.0, description="an advised count stays at least this long before changing, s"
+    )
+    counters: list[CounterConfig] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="counters whose staff zones tell how many are open (open_counters); none: not measured",
+    )
+    open_hold_s: Seconds = Field(
+        30.0, description="a counter stays open this long after its staff zone empties (a cashier steps away), s"
     )
     status_interval_s: PositiveSeconds | None = Field(
         None,

@@ -1,6 +1,7 @@
 """What the insights page and the device page's panels show, read from the events and frames the hub stores.
 
-* Staffing per store: the counters the queue apps advised (``queue_advice``), hour by hour.
+* Staffing per store: the counters the queue apps advised (``queue_advice``) against the counters
+  open (the events' ``open_counters``, where a queue declares its counters), hour by hour.
 * Restock list: shelves whose latest ``restock`` event still alerts (as :func:`edgesight.hub.insights.restock`).
 * Device panels: its queues, shelves and hazards (latest state and recent events), and an occupancy
   heatmap counted here from the detections of its stored frames (boxes only, never pixels: the
@@ -32,7 +33,8 @@ _DAY_S = 86_400.0
 def advised_per_hour(advice: list[tuple[float, int]], start: float, hours: int) -> list[int | None]:
     """The most counters advised in each hour from ``start``: the advice in force when it began, or given in it.
 
-    ``advice`` is ``(timestamp, counters)`` oldest first; None before the first advice.
+    ``advice`` is ``(timestamp, counters)`` oldest first; None before the first advice. Open counters
+    reported over time are summed up per hour the same way (the most open).
 
     Example:
         >>> advised_per_hour([(0.0, 2), (5400.0, 4), (5500.0, 3)], 0.0, 3)
@@ -53,39 +55,55 @@ def advised_per_hour(advice: list[tuple[float, int]], start: float, hours: int) 
     return out
 
 
-def store_staffing(db: Database, now: float | None = None, hours: int = 24) -> list[dict[str, Any]]:
-    """Per store (site): counters advised per hour over the last ``hours`` (summed over its queues), queues seen.
+def _add(a: int | None, b: int | None) -> int | None:
+    return a if b is None else b if a is None else a + b
 
+
+def store_staffing(db: Database, now: float | None = None, hours: int = 24) -> list[dict[str, Any]]:
+    """Per store (site): counters advised and counters open per hour over the last ``hours``, queues seen.
+
+    Each figure is the most in force in the hour (at its start or reported in it, see
+    :func:`advised_per_hour`), summed over the store's queues. ``open`` counts only the queues that
+    declare counters (their events carry ``open_counters``), and ``gap`` is advised minus open over
+    those same queues: positive means fewer counters open than advised; None where no queue measures.
     Each hour also gives the longest queue and the longest live wait reported in it.
     """
     now = time.time() if now is None else now
     start = (now // 3600 + 1) * 3600 - hours * 3600
     site_of = {d.id: d.site or "(no site)" for d in devices.list_devices(db)}
     advice: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
+    opened: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
     longest: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
     # a queue's advice in force at ``start`` was given before it: look back a day for it
     f = Filter(type="queue_advice", start=start - _DAY_S, end=now + 1, limit=1_000_000)
-    for r in queries.event_properties(db, f, {"counters": float, "queue_length": float, "wait_s": float}):
+    names = {"counters": float, "open_counters": float, "queue_length": float, "wait_s": float}
+    for r in queries.event_properties(db, f, names):
         if r["counters"] is not None:
             advice[(r["device_id"], r["rule"])].append((r["timestamp"], int(r["counters"])))
+        if r["open_counters"] is not None:
+            opened[(r["device_id"], r["rule"])].append((r["timestamp"], int(r["open_counters"])))
         if r["timestamp"] >= start:
             cell = longest[(site_of.get(r["device_id"], "(no site)"), int((r["timestamp"] - start) // 3600))]
             cell[0] = max(cell[0], float(r["queue_length"] or 0))
             cell[1] = max(cell[1], float(r["wait_s"] or 0))
-    per_site: dict[str, list[int | None]] = {}
+    sums: dict[str, dict[str, list[int | None]]] = {}
     queues: dict[str, list[str]] = defaultdict(list)
-    for (device_id, rule), points in sorted(advice.items()):
-        site = site_of.get(device_id, "(no site)")
-        queues[site].append(f"{device_id}/{rule}")
-        hourly = advised_per_hour(points, start, hours)
-        total = per_site.setdefault(site, [None] * hours)
-        per_site[site] = [a if b is None else b if a is None else a + b for a, b in zip(total, hourly, strict=True)]
+    for queue, points in sorted(advice.items()):
+        site = site_of.get(queue[0], "(no site)")
+        queues[site].append(f"{queue[0]}/{queue[1]}")
+        advised = advised_per_hour(points, start, hours)
+        open_ = advised_per_hour(opened.get(queue, []), start, hours)
+        gap = [None if a is None or o is None else a - o for a, o in zip(advised, open_, strict=True)]
+        site_sums = sums.setdefault(site, {k: [None] * hours for k in ("advised", "open", "gap")})
+        for key, hourly in (("advised", advised), ("open", open_), ("gap", gap)):
+            site_sums[key] = [_add(t, q) for t, q in zip(site_sums[key], hourly, strict=True)]
     return [
         {"site": site, "queues": queues[site], "hours": [
-            {"start": start + h * 3600, "advised": n, "queue_max": longest.get((site, h), [None, None])[0],
+            {"start": start + h * 3600, "advised": t["advised"][h], "open": t["open"][h], "gap": t["gap"][h],
+             "queue_max": longest.get((site, h), [None, None])[0],
              "wait_max_s": longest.get((site, h), [None, None])[1]}
-            for h, n in enumerate(hourly)]}
-        for site, hourly in sorted(per_site.items())
+            for h in range(hours)]}
+        for site, t in sorted(sums.items())
     ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ def staffing(
     start: FromQuery = None,
     end: ToQuery = None,
 ) -> list[dict[str, Any]]:
-    """Counters advised over time, from ``queue_advice`` events."""
+    """Counters advised (and open, where a queue declares counters) over time, from ``queue_advice`` events."""
     return insights.staffing(hub.db, site, start, end)
 
 

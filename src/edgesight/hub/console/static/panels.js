@@ -14,6 +14,7 @@ function queuePanel(p) {
         <div class="count"><small>in queue</small><b data-k="queue_length">${esc(q.queue_length)}</b></div>
         <div class="count"><small>live wait</small><b data-k="wait_s">${secs(q.wait_s)}</b></div>
         <div class="count"><small>counters advised</small><b data-k="counters">${esc(q.counters)}</b></div>
+        ${q.open_counters == null ? "" : `<div class="count"><small>counters open</small><b data-k="open_counters" title="${esc((q.open_counter_names ?? []).join(", "))}">${esc(q.open_counters)}</b></div>`}
       </div>
       <p class="muted">${num(q.arrivals_per_min)} arrivals/min · Erlang C wait with ${esc(q.counters)} open ${secs(q.mean_wait_s)}
         · target ${q.target_met ? "met" : "not met"} · ${ago(q.timestamp)}</p>
