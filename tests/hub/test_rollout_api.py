@@ -173,9 +173,10 @@ def test_a_failed_canary_halts_and_gets_its_previous_model_back(client: TestClie
     target = _target(client, "cam-a")
     assert target is not None
     _report(client, dev, creds, ModelReport(ModelState.REFUSED, ("nanodet", "1.0.0"), target, check="untrusted-key",
-                                            detail="refused (untrusted-key): signed by key 0123"))  # fmt: skip
+                                            detail="x.espkg: refused (untrusted-key): signed by key 0123"))  # fmt: skip
     info = client.get(f"/api/v1/deployments/{dep}", headers=H).json()
     assert info["status"] == "halted" and "cam-a: refused (untrusted-key)" in info["detail"]
+    assert info["detail"].count("refused (untrusted-key)") == 1, info["detail"]  # said once
     assert {d["device_id"]: d["state"] for d in info["devices"]} == {"cam-a": "refused", "cam-b": "pending"}
     assert _target(client, "cam-a") is None and _target(client, "cam-b") is None  # the canary's old twin is back
     bad = {"model_id": "acme-people", "version": "9.9.9", "devices": ["cam-b"]}

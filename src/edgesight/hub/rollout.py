@@ -198,7 +198,17 @@ class RolloutController:
 
 
 def _describe(report: ModelReport) -> str:
-    """One line: the state, the check or reason, and the device's detail."""
+    """One line: the state, the check or reason, and the device's detail (where the device's own
+    message already names them, as a trust refusal does, they are not said twice).
+
+    Example:
+        >>> from edgesight.core.wire import ModelState
+        >>> _describe(ModelReport(ModelState.REFUSED, ("m", "1"), None, check="sha256",
+        ...                       detail="m-2.espkg: refused (sha256): digest differs"))
+        'refused (sha256): m-2.espkg: digest differs'
+    """
     why = report.check or report.reason
     head = report.state.value if why is None else f"{report.state.value} ({why})"
-    return head if report.detail is None else f"{head}: {report.detail}"
+    if report.detail is None:
+        return head
+    return f"{head}: {report.detail.replace(f'{head}: ', '', 1)}"
