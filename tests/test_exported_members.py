@@ -257,7 +257,7 @@ EXPORTS = {
         "create_deployment", "devices_of", "get_deployment", "list_deployments", "set_device_state",
         "set_status"],
     "edgesight.hub.storage.rules": ["alert_totals", "create_rule", "insert_alerts", "list_alerts",
-        "list_rules", "mark_alert", "mute_rule", "recent_alerts", "update_rule"],
+        "list_rules", "mark_alert", "mute_rule", "public_mute", "recent_alerts", "update_rule"],
     "edgesight.hub.storage.secret_box": ["SEALED_PREFIX", "SealedSecret", "SecretBox"],
     "edgesight.hub.storage.tables": ["Aggregate", "Alert", "Base", "Command", "ConsoleBackground",
         "ConsoleSession", "ConsoleUser", "Deployment", "DeploymentDevice", "Device", "DeviceHealth",

@@ -125,8 +125,12 @@ def test_an_admin_mutes_a_rule_and_a_viewer_cannot(hub: Hub) -> None:
     assert r.json()["muted_until"] == pytest.approx(time.time() + 8 * 3600, abs=60)
     hub.send("cam-1", device.events([_till(device, 4)]))  # muted: no alert
     assert client.get("/console/api/alerts").json() == []
+    api_rule = client.get("/api/v1/rules", headers=BEARER).json()[0]  # the admin API says so too
+    assert api_rule["muted"] and api_rule["muted_until"] == pytest.approx(time.time() + 8 * 3600, abs=60)
     r = client.put(f"/console/api/rules/{rule_id}/mute", json={"until": "unmuted"}, headers=h)
     assert r.json()["muted"] and r.json()["muted_until"] is None  # until an admin unmutes it: JSON-safe
+    api_rule = client.get("/api/v1/rules", headers=BEARER).json()[0]
+    assert (api_rule["muted"], api_rule["muted_until"]) == (True, None)
     assert client.put("/console/api/rules/999/mute", json={"until": "1h"}, headers=h).status_code == 404
     password = accounts.add_user(hub.service.db, "vera", Role.VIEWER)
     viewer_csrf = hub.sign_in("vera", password)

@@ -169,6 +169,8 @@ class RulePublic(BaseModel):
     webhook_url: str | None
     mqtt_topic: str | None
     created_at: float
+    muted: bool = Field(False, description="muted now (by the console): it raises no alert")
+    muted_until: float | None = Field(None, description="when the mute ends; null when not muted or muted until unmuted")
 
 
 class AlertPublic(BaseModel):

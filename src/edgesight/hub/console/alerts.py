@@ -33,10 +33,7 @@ class MuteRequest(BaseModel):
 
 
 def _public(rule: dict[str, Any]) -> dict[str, Any]:
-    """The rule as JSON: ``muted`` says whether it is muted now; ``muted_until`` is null when until unmuted."""
-    until = rule["muted_until"]
-    muted = until is not None and until > time.time()
-    return {**rule, "muted": muted, "muted_until": until if muted and math.isfinite(until) else None}
+    return rule_store.public_mute(rule, time.time())
 
 
 def _fields(body: RuleCreate) -> tuple[str, str, dict[str, Any], str | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from edgesight.hub.storage.tables import Alert, Rule
 
 __all__ = [
     "alert_totals", "create_rule", "insert_alerts", "list_alerts", "list_rules", "mark_alert", "mute_rule",
-    "recent_alerts", "update_rule",
+    "public_mute", "recent_alerts", "update_rule",
 ]
 
 _RULE_COLUMNS = (Rule.id, Rule.name, Rule.event_type, Rule.condition, Rule.webhook_url, Rule.mqtt_topic,
@@ -63,6 +64,22 @@ def mute_rule(db: Database, rule_id: int, until: float | None) -> dict[str, Any]
             raise StorageError(f"rule {rule_id} does not exist")
         row = conn.execute(select(*_RULE_COLUMNS).where(Rule.id == rule_id)).one()
     return dict(row._mapping)
+
+
+def public_mute(rule: dict[str, Any], now: float) -> dict[str, Any]:
+    """The rule as shown to people and APIs: ``muted`` (muted at ``now``) and ``muted_until`` (when the
+    mute ends; None when not muted or muted until unmuted, which is stored as infinity, not JSON).
+
+    Example:
+        >>> public_mute({"id": 1, "muted_until": float("inf")}, now=0.0)
+        {'id': 1, 'muted_until': None, 'muted': True}
+        >>> public_mute({"id": 1, "muted_until": 10.0}, now=20.0)["muted"]
+        False
+    """
+    until: float | None = rule.get("muted_until")
+    muted = until is not None and until > now
+    shown = until if until is not None and muted and math.isfinite(until) else None
+    return {**rule, "muted_until": shown, "muted": muted}
 
 
 def list_rules(db: Database) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, HTTPException, status
 
 from edgesight.core.errors import ConfigError
@@ -28,12 +30,13 @@ def create_rule(body: RuleCreate, hub: HubDep) -> RulePublic:
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     hub.rules.invalidate()
-    return RulePublic.model_validate(row)
+    return RulePublic.model_validate(rule_store.public_mute(row, time.time()))
 
 
 @router.get("/rules")
 def list_rules(hub: HubDep) -> list[RulePublic]:
-    return [RulePublic.model_validate(r) for r in rule_store.list_rules(hub.db)]
+    now = time.time()
+    return [RulePublic.model_validate(rule_store.public_mute(r, now)) for r in rule_store.list_rules(hub.db)]
 
 
 @router.get("/alerts")
