@@ -28,16 +28,16 @@ ATTACKER = Ed25519PrivateKey.from_private_bytes(bytes(32))
 TRUST = TrustSettings(trusted_keys=(public_key_text(VENDOR.public_key()),))
 
 
-def _product(tmp_path: Path) -> Path:
+def _product(tmp_path: Path, version: str = "1") -> Path:
     settings = ProductSettings(
         part_size=(64, 64), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), backbone="toy@1", stride=8,
         border_cells=0, threshold=1.5, false_reject_rate=0.01, calibration_scores=(1.0, 1.5), train_parts=3,
     )  # fmt: skip
     product = InspectionProduct(
-        id="bracket", version="1", settings=settings, network=b"onnx",
+        id="bracket", version=version, settings=settings, network=b"onnx",
         bank=np.ones((4, 2), np.float32), projection=np.eye(2, dtype=np.float32),
     )  # fmt: skip
-    return write_product(tmp_path / "bracket.esinsp", product)
+    return write_product(tmp_path / f"bracket-{version}.esinsp", product)
 
 
 def _rewrite(path: Path, change: dict[str, bytes]) -> None:
@@ -92,3 +92,14 @@ def test_tampered_member_is_refused_before_trust_and_never_signed(tmp_path: Path
         verify_product(path, TrustSettings(allow_unsigned=True))
     with pytest.raises(ModelLoadError, match=r"checksum mismatch for memory_bank\.npy"):
         sign_product(path, VENDOR)
+
+
+def test_an_older_product_than_one_accepted_before_is_refused_as_a_downgrade(tmp_path: Path) -> None:
+    trust = TRUST.model_copy(update={"accepted_versions": tmp_path / "accepted.json"})
+    new, old = sign_product(_product(tmp_path, "2.0.0"), VENDOR), sign_product(_product(tmp_path, "1.5.0"), VENDOR)
+    assert verify_product(old, trust)[0].version == "1.5.0"  # nothing accepted yet: fine
+    assert verify_product(new, trust)[0].version == "2.0.0"  # and recorded
+    with pytest.raises(PackageTrustError, match=r"refused \(downgrade\): bracket version 1.5.0 is older than version 2.0.0") as err:
+        verify_product(old, trust)
+    assert err.value.check == "downgrade"
+    assert json.loads((tmp_path / "accepted.json").read_text()) == {"bracket": "2.0.0"}

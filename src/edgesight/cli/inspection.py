@@ -89,11 +89,13 @@ def _default_name(good: Path) -> str:
 
 
 def load_trusted(
-    name: str, products: Path | None, trusted_key: list[Path] | None, allow_unsigned: bool
+    name: str, products: Path | None, trusted_key: list[Path] | None, allow_unsigned: bool,
+    accepted_versions: Path | None = None,
 ) -> tuple[Inspector, str]:
-    """The inspector of product ``name`` if the product is intact and trusted, and why it is trusted."""
+    """The inspector of product ``name`` if the product is intact and trusted (and, with
+    ``accepted_versions``, not older than one accepted before), and why it is trusted."""
     keys = tuple(public_key_text(load_public_key(p)) for p in trusted_key or [])
-    trust = TrustSettings(trusted_keys=keys, allow_unsigned=allow_unsigned)
+    trust = TrustSettings(trusted_keys=keys, allow_unsigned=allow_unsigned, accepted_versions=accepted_versions)
     product, basis = verify_product(product_path(products_dir(products), name), trust)
     return Inspector(product), basis
 
@@ -235,6 +237,10 @@ def run(
     device_id: Annotated[str, typer.Option(help="device id in the events")] = "edgesight-0",
     trusted_key: TrustedKeyOption = None,
     allow_unsigned: AllowUnsignedOption = False,
+    accepted_versions: Annotated[
+        Path | None,
+        typer.Option(help="JSON file of the highest version run per product: an older one is refused (downgrade)"),
+    ] = None,
     twin: Annotated[
         Path | None,
         typer.Option(help="follow the threshold in this twin file saved by the agent (<agent data dir>/twin.json)"),
@@ -247,7 +253,7 @@ def run(
         raise ConfigError("--trigger mqtt: name the broker with --mqtt HOST:PORT")
     if trigger is not Trigger.NONE and (feedback or heatmaps):
         raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
-    inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned)
+    inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned, accepted_versions)
     console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
         inspector.set_threshold(threshold)

@@ -22,6 +22,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.version import InvalidVersion, Version
 
@@ -43,8 +44,19 @@ class Verdict:
     basis: str
 
 
+class Versioned(Protocol):
+    """What the downgrade check reads of an archive: a model package or an inspection product."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
 class AcceptedVersions:
-    """The highest version accepted per model id, kept in a small JSON file (0600)."""
+    """The highest version accepted per id (model or product), kept in a small JSON file (0600)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -61,7 +73,7 @@ class AcceptedVersions:
             raise ModelLoadError(f"accepted-versions file {self.path} must map model id -> version")
         return data
 
-    def check(self, package: ModelPackage) -> None:
+    def check(self, package: Versioned) -> None:
         """Refuse ``package`` if a newer version of its model id was accepted before."""
         highest = self.load().get(package.id)
         if highest is not None and _version(package, package.version) < _version(package, highest):
@@ -71,7 +83,7 @@ class AcceptedVersions:
                 f"version {highest} already accepted (recorded in {self.path})",
             )
 
-    def record(self, package: ModelPackage) -> None:
+    def record(self, package: Versioned) -> None:
         """Remember ``package``'s version if it is the highest seen for its id."""
         accepted = self.load()
         highest = accepted.get(package.id)
@@ -86,7 +98,7 @@ class AcceptedVersions:
         partial.replace(self.path)
 
 
-def _version(package: ModelPackage, text: str) -> Version:
+def _version(package: Versioned, text: str) -> Version:
     try:
         return Version(text)
     except InvalidVersion:

@@ -37,7 +37,7 @@ from edgesight.core.errors import ModelLoadError
 from edgesight.core.manifest import ArchiveFormat, verify_members, write_archive
 from edgesight.core.package import unpack_members
 from edgesight.core.signing import sign_archive
-from edgesight.core.trust import TrustSettings, signature_basis
+from edgesight.core.trust import AcceptedVersions, TrustSettings, signature_basis
 
 __all__ = [
     "PRODUCT",
@@ -188,11 +188,17 @@ def verify_product(path: Path, trust: TrustSettings) -> tuple[InspectionProduct,
     Raises:
         ModelLoadError: the product is damaged.
         PackageTrustError: intact but refused; ``check`` is ``unsigned``, ``signature`` (altered
-            after signing) or ``untrusted-key``.
+            after signing), ``untrusted-key`` or ``downgrade`` (older than a version of the same
+            product accepted before, when ``trust.accepted_versions`` names the file that keeps them).
     """
     members = _unpack(path)
     product = parse_product(members, str(path))
-    return product, signature_basis(members, trust, str(path), "edgesight inspect sign", "product")
+    basis = signature_basis(members, trust, str(path), "edgesight inspect sign", "product")
+    if trust.accepted_versions is not None:
+        versions = AcceptedVersions(trust.accepted_versions)
+        versions.check(product)
+        versions.record(product)
+    return product, basis
 
 
 def sign_product(path: Path, key: Ed25519PrivateKey, out: Path | None = None) -> Path:

@@ -125,7 +125,9 @@ def train_product(
     licences = {name: data for name, data in package.extras.items() if name.startswith("LICENSES/")}
     return InspectionProduct(
         id=product_id,
-        version=version or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        # The UTC training time as a PEP 440 version (2026.1130.73600), so a later training is a
+        # higher version and the downgrade check (--accepted-versions) can order them.
+        version=version or time.strftime("%Y.%m%d.%H%M%S", time.gmtime()),
         settings=settings,
         network=network,
         bank=projected[keep],
