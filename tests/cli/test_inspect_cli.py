@@ -190,6 +190,14 @@ def test_products_are_signed_and_unsigned_ones_refused_naming_the_check(line: Pa
     ok = inspect("verify", "--product", "grass", "--products", products, "--trusted-key", tmp_path / "line.key.pub")
     assert ok.returncode == 0, ok.stderr
     assert "ok grass@" in ok.stdout and "signed by trusted key" in ok.stdout
+    # The line ran a later training before: this one is refused as a downgrade (train's versions are
+    # PEP 440, the UTC training time), naming the check and the file that keeps the versions.
+    accepted = tmp_path / "accepted.json"
+    accepted.write_text('{"grass": "9999.1231.235959"}')
+    older = inspect("run", "--source", line / "test/good", "--product", "grass", "--products", products,
+                    "--trusted-key", tmp_path / "line.key.pub", "--accepted-versions", accepted)  # fmt: skip
+    assert older.returncode != 0 and "refused (downgrade): grass version 20" in older.stderr, older.stderr
+    assert "is older than version 9999.1231.235959" in older.stderr and str(accepted) in older.stderr
 
     refused = inspect("run", "--source", line / "test/good", "--product", "grass", "--products", bare)
     assert refused.returncode != 0 and "refused (unsigned): the product has no signature" in refused.stderr
