@@ -15,18 +15,14 @@ from typing import Any
 import fastapi.routing
 import pytest
 from fastapi.testclient import TestClient
+from hubkit import ADMIN_HEADERS, api_client, enrol
 
 from edgesight.core.events import EventType
 from edgesight.core.wire import Command, CommandResult, Kind, ReportedTwin, join_envelopes, open_envelope
-from edgesight.hub.api import create_app
 from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.service import HubService
-from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
-from edgesight.testing import FakeDevice
 
-ADMIN = "admin-token-for-tests-0123456789"
-H = {"Authorization": f"Bearer {ADMIN}"}
+H = ADMIN_HEADERS
 
 
 @pytest.fixture
@@ -36,17 +32,9 @@ def published() -> RecordingPublisher:
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path, published: RecordingPublisher) -> Iterator[TestClient]:
-    settings = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None,
-                           secret_cache_s=0, auth_failures_per_minute=1000)  # fmt: skip
-    with TestClient(create_app(settings, HubService(settings, published, run_mqtt=False))) as c:
+    with api_client(db, tmp_path, published, secret_cache_s=0, auth_failures_per_minute=1000) as c:
         yield c
 
-
-def _enrol(client: TestClient, device_id: str = "cam-1", site: str = "s1") -> tuple[FakeDevice, dict[str, Any]]:
-    r = client.post("/api/v1/devices", json={"device_id": device_id, "site": site}, headers=H)
-    assert r.status_code == 201, r.text
-    creds = r.json()
-    return FakeDevice(device_id, base64.b64decode(creds["secret"])), creds
 
 
 def _body(*raws: bytes) -> bytes:
@@ -86,7 +74,7 @@ def test_every_endpoint_but_health_needs_a_token(client: TestClient) -> None:
 
 
 def test_enrol_list_revoke(client: TestClient) -> None:
-    _dev, creds = _enrol(client)
+    _dev, creds = enrol(client)
     assert len(base64.b64decode(creds["secret"])) == 32
     assert creds["topics"]["up"] == "edgesight/v1/d/cam-1/up"
     assert client.post("/api/v1/devices", json={"device_id": "cam-1"}, headers=H).status_code == 409
@@ -99,8 +87,8 @@ def test_enrol_list_revoke(client: TestClient) -> None:
 
 
 def test_http_ingest_outcomes_and_queries(client: TestClient) -> None:
-    dev, creds = _enrol(client)
-    _other, other_creds = _enrol(client, "cam-2")
+    dev, creds = enrol(client)
+    _other, other_creds = enrol(client, "cam-2")
     t0 = 1_750_000_000.0
     ev = dev.event(EventType.ZONE_COUNT, "till", timestamp=t0, trigger="interval", count=3,
                    counts_by_class={"person": 3})  # fmt: skip
@@ -133,7 +121,7 @@ def test_http_ingest_of_poison_is_a_rejection_not_a_503(client: TestClient, db: 
     from test_ingest_poison import crossing, nul_heartbeat, refuse_rule
 
     refuse_rule(db, "poison")
-    dev, creds = _enrol(client)
+    dev, creds = enrol(client)
     r = client.post("/api/v1/ingest", content=_body(dev.frames(1), nul_heartbeat(dev), crossing(dev, "poison"),
                                                     crossing(dev, "door")),
                     headers={"Authorization": f"Bearer {creds['device_id']}:{creds['token']}",
@@ -146,7 +134,7 @@ def test_http_ingest_of_poison_is_a_rejection_not_a_503(client: TestClient, db: 
 
 
 def test_twin_versions_commands_and_privacy(client: TestClient, published: RecordingPublisher) -> None:
-    dev, creds = _enrol(client)
+    dev, creds = enrol(client)
     twin = client.get("/api/v1/devices/cam-1/twin", headers=H).json()
     assert twin["desired_version"] == 1 and twin["desired"]["privacy"]["allow_images"] is False
     r = client.post("/api/v1/devices/cam-1/commands", json={"name": "snapshot"}, headers=H)
@@ -175,7 +163,7 @@ def test_twin_versions_commands_and_privacy(client: TestClient, published: Recor
 
 
 def test_exports(client: TestClient) -> None:
-    dev, creds = _enrol(client)
+    dev, creds = enrol(client)
     evs = [dev.event(EventType.LINE_CROSSING, "door", timestamp=1_750_000_000.0 + i, class_name="person",
                      track_ids=(i,), direction="in", status="CrossRight", crossed_frame_index=i,
                      point=[0.5, 0.5]) for i in range(7)]  # fmt: skip
@@ -213,7 +201,7 @@ def test_rules_raise_alerts_to_webhook_and_mqtt(client: TestClient, published: R
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        dev, creds = _enrol(client)
+        dev, creds = enrol(client)
         rule = {"name": "crowd", "event_type": "zone_count",
                 "condition": {"rule": "till", "property": "count", "op": ">=", "value": 5},
                 "webhook_url": f"http://127.0.0.1:{server.server_port}/hook", "mqtt_topic": "alerts/crowd"}  # fmt: skip
@@ -238,7 +226,7 @@ def test_rules_raise_alerts_to_webhook_and_mqtt(client: TestClient, published: R
 
 
 def test_insights(client: TestClient) -> None:
-    dev, creds = _enrol(client, "cam-q", "store-7")
+    dev, creds = enrol(client, "cam-q", "store-7")
     evs = [dev.event(EventType.QUEUE_ADVICE, "tills", counters=n, mean_wait_s=30.0) for n in (2, 3)]
     evs += [dev.event(EventType.RESTOCK, "shelf-a", state="alert", time_to_empty_s=600.0, level=0.2),
             dev.event(EventType.RESTOCK, "shelf-b", state="alert", time_to_empty_s=60.0, level=0.1),

@@ -15,29 +15,20 @@ import httpx
 import pytest
 import typer
 from fastapi.testclient import TestClient
+from hubkit import ADMIN, ADMIN_HEADERS, api_client
 from typer.testing import CliRunner
 
 from edgesight.cli.hub import register
 from edgesight.core.errors import ConfigError
-from edgesight.hub.api import create_app
-from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.service import HubService
-from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
 from pki import TestPki
 
-ADMIN = "admin-token-for-access-tests-01"
-H = {"Authorization": f"Bearer {ADMIN}"}
-
-
-def _client(db: Database, tmp_path: Path, **settings: object) -> TestClient:
-    s = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None, **settings)  # type: ignore[arg-type]
-    return TestClient(create_app(s, HubService(s, RecordingPublisher(), run_mqtt=False)))
+H = ADMIN_HEADERS
 
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
-    with _client(db, tmp_path, auth_failures_per_minute=5) as c:
+    with api_client(db, tmp_path, auth_failures_per_minute=5) as c:
         yield c
 
 
@@ -72,7 +63,7 @@ def test_docs_need_the_admin_token_unless_public(client: TestClient, db: Databas
     assert client.get("/openapi.json", headers=H).json()["info"]["title"] == "EdgeSight hub"
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
-    with _client(db, tmp_path / "public", public_docs=True) as public:
+    with api_client(db, tmp_path / "public", public_docs=True) as public:
         assert public.get("/openapi.json").status_code == 200
         assert public.get("/docs").status_code == 200
 

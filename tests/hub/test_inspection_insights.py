@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hubkit import ADMIN_HEADERS, api_client, enrol
 
 from edgesight.core.events import Event, EventType
 from edgesight.core.wire import join_envelopes
-from edgesight.hub.api import create_app
-from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.service import HubService
-from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
 from edgesight.testing import FakeDevice
 
-ADMIN = "admin-token-for-tests-0123456789"
-H = {"Authorization": f"Bearer {ADMIN}"}
+H = ADMIN_HEADERS
 
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
-    settings = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None,
-                           secret_cache_s=0, auth_failures_per_minute=1000)  # fmt: skip
-    with TestClient(create_app(settings, HubService(settings, RecordingPublisher(), run_mqtt=False))) as c:
+    with api_client(db, tmp_path, secret_cache_s=0, auth_failures_per_minute=1000) as c:
         yield c
 
 
 def _device(client: TestClient, device_id: str, site: str) -> tuple[FakeDevice, str]:
-    r = client.post("/api/v1/devices", json={"device_id": device_id, "site": site}, headers=H)
-    assert r.status_code == 201, r.text
-    creds = r.json()
-    return FakeDevice(device_id, base64.b64decode(creds["secret"])), f"Bearer {device_id}:{creds['token']}"
+    device, creds = enrol(client, device_id, site)
+    return device, f"Bearer {device_id}:{creds['token']}"
 
 
 def _judged(dev: FakeDevice, product: str, part: str, score: float, threshold: float, **extra: Any) -> Event:

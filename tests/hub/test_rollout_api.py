@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hubkit import ADMIN_HEADERS, api_client
 
 from edgesight.core.wire import (
     Kind,
@@ -23,16 +24,12 @@ from edgesight.core.wire import (
     ReportedTwin,
     join_envelopes,
 )
-from edgesight.hub.api import create_app
 from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.service import HubService
-from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
 from edgesight.testing import FakeDevice
 from modelkit import new_key, package, tampered
 
-ADMIN = "admin-token-for-tests-0123456789"
-H = {"Authorization": f"Bearer {ADMIN}"}
+H = ADMIN_HEADERS
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +60,8 @@ def published() -> RecordingPublisher:
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path, published: RecordingPublisher, keys: dict[str, Any]) -> Iterator[TestClient]:
-    settings = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None, secret_cache_s=0,
-                           auth_failures_per_minute=1000, trusted_model_keys=(keys["vendor_text"],))  # fmt: skip
-    with TestClient(create_app(settings, HubService(settings, published, run_mqtt=False))) as c:
+    with api_client(db, tmp_path, published, secret_cache_s=0, auth_failures_per_minute=1000,
+                    trusted_model_keys=(keys["vendor_text"],)) as c:  # fmt: skip
         yield c
 
 

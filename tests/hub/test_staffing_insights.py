@@ -6,7 +6,6 @@ declare counters report ``open_counters``, others send null.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,39 +13,30 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hubkit import ADMIN_HEADERS, api_client, enrol
 
 from edgesight.core.events import EventType
 from edgesight.core.wire import join_envelopes
-from edgesight.hub.api import create_app
 from edgesight.hub.console import panels
-from edgesight.hub.downlink import RecordingPublisher
-from edgesight.hub.service import HubService
-from edgesight.hub.settings import HubSettings
 from edgesight.hub.storage import Database
-from edgesight.testing import FakeDevice
 
-ADMIN = "admin-token-for-staffing-tests-0123"
-H = {"Authorization": f"Bearer {ADMIN}"}
+H = ADMIN_HEADERS
 
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
-    settings = HubSettings(db_url=db.url, data_dir=tmp_path, admin_token=ADMIN, mqtt_host=None,
-                           secret_cache_s=0, auth_failures_per_minute=1000)  # fmt: skip
-    with TestClient(create_app(settings, HubService(settings, RecordingPublisher(), run_mqtt=False))) as c:
+    with api_client(db, tmp_path, secret_cache_s=0, auth_failures_per_minute=1000) as c:
         yield c
 
 
 def _send(client: TestClient, device_id: str, site: str, advice: list[tuple[float, int, int | None]]) -> None:
     """Enrol ``device_id`` at ``site`` and send its ``(timestamp, counters, open_counters)`` advice."""
-    r = client.post("/api/v1/devices", json={"device_id": device_id, "site": site}, headers=H)
-    assert r.status_code == 201, r.text
-    dev = FakeDevice(device_id, base64.b64decode(r.json()["secret"]))
+    dev, creds = enrol(client, device_id, site)
     events = [dev.event(EventType.QUEUE_ADVICE, "checkout", timestamp=t, counters=c, previous_counters=None,
                         queue_length=2, wait_s=30.0, open_counters=o,
                         open_counter_names=None if o is None else [f"till-{i + 1}" for i in range(o)])
               for t, c, o in advice]  # fmt: skip
-    auth = f"Bearer {device_id}:{r.json()['token']}"
+    auth = f"Bearer {device_id}:{creds['token']}"
     r = client.post("/api/v1/ingest", content=join_envelopes([dev.events(events)]),
                     headers={"Authorization": auth, "Content-Type": "application/octet-stream"})  # fmt: skip
     assert r.status_code == 200 and all(o["status"] == "stored" for o in r.json()["outcomes"]), r.text
