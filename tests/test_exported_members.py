@@ -124,6 +124,7 @@ EXPORTS = {
     "edgesight.core.frame": ["FRAME_SCHEMA", "FrameMeta", "ImageAttachment", "Kpi", "ModelRef", "OutputMode"],
     "edgesight.core.intrinsics": ["ColorOrder", "DecoderSpec", "INTRINSICS_SCHEMA_VERSION", "InputSpec",
         "Intrinsics", "Layout", "ResizeMode", "Task", "Thresholds", "Tiling"],
+    "edgesight.core.loopback": ["is_loopback"],
     "edgesight.core.manifest": ["ArchiveFormat", "MANIFEST_MEMBER", "Manifest", "SIGNATURE_MEMBER",
         "verify_members", "write_archive"],
     "edgesight.core.mqtt_security": ["BrokerAddress", "MqttClientSecurity", "TlsFiles", "parse_broker_url",

@@ -138,37 +138,60 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_run_with_an_http_trigger_answers_the_line_by_part_id(line: Path) -> None:
+def test_run_with_an_http_trigger_answers_the_line_by_part_id(line: Path, tmp_path: Path) -> None:
+    # Listening beyond loopback, as on a line's network: only requests with the token are served.
     port = _free_port()
+    token = "line-7-" + "k3y" * 8
+    (tmp_path / "trigger.token").write_text(token + "\n")
     events = line / "triggered.jsonl"
     server = subprocess.Popen(
         [*EDGESIGHT, "inspect", "run", "--source", str(line / "test"), "--product", "grass",
-         *map(str, trusting(line)), "--trigger", "http", "--listen", f"127.0.0.1:{port}",
-         "--max-parts", "2", "--events", str(events)],
+         *map(str, trusting(line)), "--trigger", "http", "--listen", f"0.0.0.0:{port}",
+         "--token-file", str(tmp_path / "trigger.token"), "--max-parts", "2", "--events", str(events)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
     answers = []
+    url = f"http://127.0.0.1:{port}/parts"
     try:
+        stranger = _post_when_up(url, b'{"part_id": "X-1", "image": "defect/d0.png"}', token=None)
+        wrong = _post_when_up(url, b'{"part_id": "X-2", "image": "defect/d0.png"}', token=token[:-1] + "!")
         for part_id, image in (("L-1", "defect/d0.png"), ("L-2", "good/010.png")):
             body = json.dumps({"part_id": part_id, "image": image}).encode()
-            answers.append(_post_when_up(f"http://127.0.0.1:{port}/parts", body))
+            answers.append(_post_when_up(url, body, token=token))
         out, err = server.communicate(timeout=60)
     finally:
         server.kill()
     assert server.returncode == 0, err
-    assert [(a["part_id"], a["passed"]) for a in answers] == [("L-1", False), ("L-2", True)]
+    assert stranger == wrong == (401, {"error": "missing or wrong bearer token"})
+    assert [(a[0], a[1]["part_id"], a[1]["passed"]) for a in answers] == [(200, "L-1", False), (200, "L-2", True)]
     records = [json.loads(x) for x in events.read_text().splitlines()]
     assert [r["properties"]["part_id"] for r in records] == ["L-1", "L-2"]
-    assert f"POST part ids to http://127.0.0.1:{port}/parts" in out
+    assert f"POST part ids to http://0.0.0.0:{port}/parts" in out
     assert "L-1" in out and "REJECT" in out and "50.0%" in out
 
 
-def _post_when_up(url: str, body: bytes) -> dict[str, object]:
+def test_an_http_trigger_beyond_loopback_needs_a_token(line: Path, tmp_path: Path) -> None:
+    common = ["run", "--source", line / "test", "--product", "grass", *trusting(line), "--trigger", "http"]
+    open_to_all = one_line_error(inspect(*common, "--listen", "0.0.0.0:8090"))
+    assert "--listen 0.0.0.0:8090: 0.0.0.0 is reachable from other machines" in open_to_all
+    assert "--token-file" in open_to_all
+    (tmp_path / "short.token").write_text("secret\n")
+    short = one_line_error(inspect(*common, "--listen", "0.0.0.0:8090", "--token-file", tmp_path / "short.token"))
+    assert "the token must be at least 16 printable characters without spaces, got 6 characters" in short
+    mqtt = one_line_error(inspect(*common[:-1], "mqtt", "--mqtt", "127.0.0.1:1883", "--token-file", tmp_path / "short.token"))
+    assert "--token-file is for --trigger http" in mqtt
+
+
+def _post_when_up(url: str, body: bytes, token: str | None) -> tuple[int, dict[str, object]]:
     deadline = time.monotonic() + 120  # the server loads the product first
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     while True:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=60) as r:
-                return dict(json.loads(r.read()))
+            request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+            with urllib.request.urlopen(request, timeout=60) as r:
+                return r.status, dict(json.loads(r.read()))
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(json.loads(exc.read()))
         except urllib.error.URLError as exc:
             if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
                 raise

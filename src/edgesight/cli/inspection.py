@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgesight.agent.credentials import MIN_SECRET_BYTES
 from edgesight.agent.inspection_twin import TwinFollower
 from edgesight.apps.inspection.errors import InspectionInputError
 from edgesight.apps.inspection.product import (
@@ -34,6 +35,7 @@ from edgesight.apps.inspection.product import (
 from edgesight.apps.inspection.tally import ProductTally, tally_inspections
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType
+from edgesight.core.loopback import is_loopback
 from edgesight.core.signing import key_id, load_private_key, load_public_key, public_key_text
 from edgesight.core.trust import TrustSettings
 from edgesight.core.wire import EventWriter, read_events
@@ -105,6 +107,35 @@ def _host_port(value: str, option: str, default_port: int) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise ConfigError(f"{option}: expected HOST:PORT, got {value!r}")
     return host, int(port)
+
+
+def _trigger_token(trigger: Trigger, listen: str, token_file: Path | None) -> str | None:
+    """The HTTP trigger's bearer token; one is required to listen beyond this machine.
+
+    A trigger can pull the reject signal and a finding moves the yield figures, so a trigger
+    reachable from the network must not be open to anyone on it.
+    """
+    if token_file is None:
+        host = listen.rpartition(":")[0].strip("[]") if ":" in listen else listen
+        if trigger is Trigger.HTTP and not is_loopback(host):
+            raise ConfigError(
+                f"--listen {listen}: {host} is reachable from other machines, so anyone there could send "
+                "parts and findings; give --token-file with a secret of at least "
+                f"{MIN_SECRET_BYTES} characters, or listen on 127.0.0.1"
+            )
+        return None
+    if trigger is not Trigger.HTTP:
+        raise ConfigError("--token-file is for --trigger http")
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--token-file {token_file}: cannot read it ({exc})") from exc
+    if len(token) < MIN_SECRET_BYTES or any(c.isspace() or not c.isprintable() for c in token):
+        raise ConfigError(
+            f"--token-file {token_file}: the token must be at least {MIN_SECRET_BYTES} printable characters "
+            f"without spaces, got {len(token)} characters"
+        )
+    return token
 
 
 @inspect_app.command("train")
@@ -224,6 +255,10 @@ def run(
         Trigger, typer.Option(help="part ids sent by the line: none (judge all of --source), mqtt or http")
     ] = Trigger.NONE,
     listen: Annotated[str, typer.Option(help="--trigger http: listen on HOST:PORT")] = "127.0.0.1:8090",
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="--trigger http: requests must carry 'Authorization: Bearer <the token in this file>'"),
+    ] = None,
     topic_prefix: Annotated[str, typer.Option(help="MQTT topic prefix")] = "edgesight/inspection",
     max_parts: Annotated[int, typer.Option(min=0, help="with --trigger: stop after N parts (0: until Ctrl-C)")] = 0,
     mqtt: Annotated[str | None, typer.Option(help="broker HOST:PORT for rejects (and --trigger mqtt)")] = None,
@@ -253,6 +288,7 @@ def run(
         raise ConfigError("--trigger mqtt: name the broker with --mqtt HOST:PORT")
     if trigger is not Trigger.NONE and (feedback or heatmaps):
         raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
+    token = _trigger_token(trigger, listen, token_file)
     inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned, accepted_versions)
     console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
@@ -268,7 +304,7 @@ def run(
             if trigger is Trigger.NONE:
                 tally, latencies = _run_source(line, source, every, heatmaps, feedback)
             else:
-                tally, latencies = _serve(line, trigger, source, _Endpoints(listen, mqtt, topic_prefix), max_parts)
+                tally, latencies = _serve(line, trigger, source, _Endpoints(listen, mqtt, topic_prefix, token), max_parts)
     finally:
         for signal in signals:
             signal.close()
@@ -332,6 +368,7 @@ class _Endpoints:
     listen: str
     mqtt: str | None
     topic_prefix: str
+    token: str | None
 
 
 def _serve(
@@ -357,7 +394,8 @@ def _serve(
         images, grab = _trigger_source(source, stack)
         station = Station(line.inspector, line.emit, line.signals, images, grab, line.device_id, show)
         if trigger is Trigger.HTTP:
-            http = HttpTrigger(requests, *_host_port(endpoints.listen, "--listen", 8090))
+            host, port = _host_port(endpoints.listen, "--listen", 8090)
+            http = HttpTrigger(requests, host, port, token=endpoints.token)
             stack.callback(http.close)
             console.print(f"POST part ids to http://{endpoints.listen.rpartition(':')[0]}:{http.port}/parts "
                           "(findings to /findings)", highlight=False)  # fmt: skip

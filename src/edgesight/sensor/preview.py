@@ -15,7 +15,6 @@ interface unless a non-loopback address is explicitly allowed (``--preview-allow
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.core.errors import ConfigError
+from edgesight.core.loopback import is_loopback
 
 __all__ = ["PreviewAddress", "PreviewServer"]
 
@@ -84,16 +84,7 @@ class PreviewAddress:
     @property
     def loopback(self) -> bool:
         """Whether only this machine can connect."""
-        return _is_loopback(self.host)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # another host name: not known to be loopback without resolving it
-        return False
+        return is_loopback(self.host)
 
 
 class _HttpServer(ThreadingHTTPServer):

@@ -10,9 +10,11 @@ MQTT (``<prefix>`` defaults to ``edgesight/inspection``)::
                <prefix>/<product>/error             {"part_id": ..., "error": "..."} for a request not served
 
 HTTP: ``POST /parts`` with the trigger's JSON answers with the result (200), or ``{"error"}`` with
-400 (bad request), 422 (the part could not be judged), 503 (too many requests waiting: see
-:data:`MAX_WAITING`) or 504 (no answer in time); ``POST
-/findings`` takes a finding. Without ``image`` the station grabs the camera's next frame.
+400 (bad request), 401 (token missing or wrong), 422 (the part could not be judged), 503 (too many
+requests waiting: see :data:`MAX_WAITING`) or 504 (no answer in time); ``POST /findings`` takes a
+finding. Without ``image`` the station grabs the camera's next frame. A trigger can pull the reject
+signal and a finding changes the yield figures, so with a token every request must carry
+``Authorization: Bearer <token>``; ``inspect run`` requires one when it listens beyond loopback.
 
 Triggers only parse and queue; the station judges requests one at a time in arrival order, so the
 feature network is never run from two threads.
@@ -20,6 +22,7 @@ feature network is never run from two threads.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import queue
@@ -244,10 +247,18 @@ class HttpTrigger:
         requests: where parsed requests go.
         host, port: where to listen (port 0: any free port, see :attr:`port`).
         timeout_s: longest wait for the station's answer before 504.
+        token: when set, requests without ``Authorization: Bearer <token>`` get 401.
     """
 
-    def __init__(self, requests: queue.Queue[Request], host: str = "127.0.0.1", port: int = 8090, timeout_s: float = 30.0) -> None:
-        handler = _handler(requests, timeout_s)
+    def __init__(
+        self,
+        requests: queue.Queue[Request],
+        host: str = "127.0.0.1",
+        port: int = 8090,
+        timeout_s: float = 30.0,
+        token: str | None = None,
+    ) -> None:
+        handler = _handler(requests, timeout_s, token)
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -268,11 +279,18 @@ class HttpTrigger:
         self._thread.join(10)
 
 
-def _handler(requests: queue.Queue[Request], timeout_s: float) -> type[BaseHTTPRequestHandler]:
+def _handler(requests: queue.Queue[Request], timeout_s: float, token: str | None) -> type[BaseHTTPRequestHandler]:
     parsers: dict[str, Callable[[bytes, Reply], Request]] = {"/parts": parse_trigger, "/findings": parse_finding}
+    expected = None if token is None else f"Bearer {token}".encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            # Checked before the body is read: an unauthenticated caller learns nothing of the station.
+            given = (self.headers.get("Authorization") or "").encode()
+            if expected is not None and not hmac.compare_digest(given, expected):
+                self.close_connection = True
+                self._send(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
+                return
             parse = parsers.get(self.path)
             if parse is None:
                 self._send(HTTPStatus.NOT_FOUND, {"error": f"no {self.path}; POST /parts or /findings"})
@@ -303,6 +321,8 @@ def _handler(requests: queue.Queue[Request], timeout_s: float) -> type[BaseHTTPR
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if status is HTTPStatus.UNAUTHORIZED:
+                self.send_header("WWW-Authenticate", 'Bearer realm="edgesight-inspection"')
             self.end_headers()
             self.wfile.write(data)
 
