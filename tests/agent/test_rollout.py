@@ -8,7 +8,9 @@ a real Mosquitto and three real agents sensing a vtest.avi clip with a zoo netwo
   limit is swapped in and swapped back out on its own;
 * security: a tampered (manifest recomputed), unsigned, untrusted-key or downgraded package is
   refused by the device naming the check, the running model keeps running, and the refusal
-  appears in the deployment status and the reported twin through the API.
+  appears in the deployment status and the reported twin through the API;
+* a canary that never reports (enrolled, no agent) times out on the hub's tick and halts the
+  deployment, named in ``rollout status``.
 
 Health windows are a second or two, so the whole module takes tens of seconds, not minutes.
 """
@@ -117,7 +119,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN,
                # the hub trusts both keys; the devices only the vendor's (the untrusted-key case)
                "EDGESIGHT_HUB_TRUSTED_MODEL_KEYS": f"{vendor_text},{other_text}",
-               "EDGESIGHT_HUB_MQTT_CLIENT_ID": f"hub-rollout-{uuid.uuid4().hex[:6]}"}  # fmt: skip
+               "EDGESIGHT_HUB_MQTT_CLIENT_ID": f"hub-rollout-{uuid.uuid4().hex[:6]}",
+               "EDGESIGHT_HUB_ROLLOUT_CHECK_S": "0.5"}  # fmt: skip
         proc = subprocess.Popen(
             [*CLI, "hub", "serve", "--db", url, "--data-dir", str(folder), "--mqtt", f"127.0.0.1:{broker.port}",
              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=(folder / "hub.log").open("wb"),
@@ -338,3 +341,19 @@ def test_refused_packages_leave_the_running_model_and_are_reported(hub: Hub, cli
             assert wait_until(lambda f=frames: fleet.agents["cam0"].stats.frames > f + 3, WAIT_S, 0.2)  # still sensing
         assert fleet.alive()
         assert json.loads((tmp_path / device_id / "accepted.json").read_text()) == {MODEL_ID: "1.5.0"}
+
+
+def test_a_silent_canary_times_out_on_the_hubs_tick(hub: Hub, tmp_path: Path) -> None:
+    path = package(tmp_path, "0.0.1", hub.vendor)
+    _register_directly(hub, path, "vendor")  # no device downloads it; an old version keeps other uploads valid
+    silent = f"silent-{uuid.uuid4().hex[:6]}"
+    hub.enrol(silent)  # enrolled, but no agent ever runs
+    hub.cli("deploy", f"{MODEL_ID}@0.0.1", "--device", silent, "--report-timeout", "1")
+    dep = hub.api("GET", "/api/v1/deployments")[0]["id"]
+    info = hub.wait_status(dep, "halted")
+    assert info["detail"] == f"timed out: {silent} reported no progress within 1 s" and info["report_timeout_s"] == 1
+    (row,) = info["devices"]
+    assert row["state"] == "timed_out" and "after sent" in row["detail"]
+    assert "model" not in hub.api("GET", f"/api/v1/devices/{silent}/twin")["desired"]
+    status = hub.cli("rollout", "status", dep, exit_code=1)
+    assert "halted" in status and "timed_out" in status and silent in status
