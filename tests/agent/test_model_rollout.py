@@ -4,12 +4,14 @@ feed that counts frames and inference errors as the sensor does (no camera, no h
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from edgesight.agent.model_refusals import MAX_ENTRIES, Refusals
 from edgesight.agent.model_rollout import ModelRollout
 from edgesight.core.detections import Detections
 from edgesight.core.errors import PackageTrustError
@@ -103,8 +105,10 @@ def test_an_error_rate_past_the_limit_rolls_back_to_the_previous_model(tmp_path:
     back = _until(rollout, feed, ModelState.ROLLED_BACK, fail=True)[-1]
     assert back.reason == "error-rate" and back.running == (BASE, BASE_VERSION) and feed.model.id == BASE
     assert feed.swaps == [MODEL_ID, BASE]
-    # The same package is not tried again while the agent runs.
-    assert rollout.want(_target(path, "2.0.0", HealthLimits(window_s=0.5))) is None
+    # The same package is not tried again: a twin naming it again gets the roll-back said again.
+    again = rollout.want(_target(path, "2.0.0", HealthLimits(window_s=0.5)))
+    assert again is not None and again.state is ModelState.ROLLED_BACK and again.reason == "error-rate"
+    assert rollout.on_frame(feed.frame(0), time.monotonic()) == [] and feed.swaps == [MODEL_ID, BASE]
 
 
 def test_a_healthy_window_records_the_version_and_ends_probation(tmp_path: Path, signed: tuple[Path, str]) -> None:
@@ -129,3 +133,73 @@ def test_a_download_that_differs_from_the_twin_is_refused(tmp_path: Path, signed
     rollout.want(ModelTarget(target.id, target.version, "0" * 64, target.size, "d1"))
     refused = _until(rollout, feed, ModelState.REFUSED)[-1]
     assert refused.check == "sha256" and feed.swaps == [] and feed.model.id == BASE
+
+
+def test_a_refusal_is_kept_across_a_restart_and_said_again_without_downloading(tmp_path: Path) -> None:
+    other, _ = new_key()
+    _, trusted_text = new_key()
+    path = package(tmp_path, "2.0.0", other)  # signed, but not by a key the device trusts
+    refusals = tmp_path / "agent" / "refused_models.json"
+    feed = CountingFeed(load_model(BASE))
+    trust = TrustSettings(trusted_keys=(trusted_text,))
+    first = ModelRollout(feed, trust, _fetcher(path), tmp_path / "dl", refusals=refusals)  # type: ignore[arg-type]
+    target = _target(path, "2.0.0", HealthLimits())
+    first.want(target)
+    assert _until(first, feed, ModelState.REFUSED)[-1].check == "untrusted-key"
+    assert oct(refusals.stat().st_mode & 0o777) == "0o600"
+
+    fetched: list[ModelTarget] = []
+
+    def fetch(t: ModelTarget, folder: Path) -> Path:
+        fetched.append(t)
+        return _fetcher(path)(t, folder)
+
+    again = ModelTarget(target.id, target.version, target.sha256, target.size, "d2")  # a new deployment of it
+    restarted = ModelRollout(feed, trust, fetch, tmp_path / "dl", refusals=refusals)  # type: ignore[arg-type]
+    report = restarted.want(again)
+    assert report is not None and report.state is ModelState.REFUSED and report.check == "untrusted-key"
+    assert report.target == again and "not tried again" in (report.detail or "")
+    assert restarted.on_frame(feed.frame(0), time.monotonic()) == [] and fetched == [] and feed.swaps == []
+    assert restarted.want(None) is None and restarted.want(again) is None  # the report already says so
+    assert restarted.report == report and fetched == []
+
+
+def test_refusals_keep_the_newest_and_survive_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "refused_models.json"
+    store = Refusals(path)
+    for i in range(MAX_ENTRIES + 3):
+        t = ModelTarget(MODEL_ID, f"2.0.{i}", f"{i:064x}", 10, "d1")
+        store.add(ModelReport(ModelState.REFUSED, (BASE, BASE_VERSION), t, check="unsigned"))
+    kept = Refusals(path)
+    assert kept.get(f"{0:064x}") is None and kept.get(f"{MAX_ENTRIES + 2:064x}") is not None
+    assert len(json.loads(path.read_text())["reports"]) == MAX_ENTRIES
+    path.write_text("{not json")
+    assert Refusals(path).get(f"{MAX_ENTRIES + 2:064x}") is None  # forgotten, not fatal: it is checked again
+
+
+def test_clearing_the_target_swaps_back_to_the_config_files_model(tmp_path: Path, signed: tuple[Path, str]) -> None:
+    path, key = signed
+    base = load_model(BASE)
+    feed = CountingFeed(base)
+    rollout = ModelRollout(feed, TrustSettings(trusted_keys=(key,)), _fetcher(path), tmp_path / "dl",  # type: ignore[arg-type]
+                           home=lambda: base)  # fmt: skip
+    rollout.want(_target(path, "2.0.0", HealthLimits(window_s=0.3, min_fps_ratio=0.0)))
+    _until(rollout, feed, ModelState.HEALTHY)
+    swaps = len(feed.swaps)
+    start = rollout.want(None)
+    assert start is not None and start.state is ModelState.VERIFYING and start.target is None
+    reports = _until(rollout, feed, ModelState.RUNNING)
+    assert [r.state for r in reports] == [ModelState.LOADING, ModelState.RUNNING]
+    back = reports[-1]
+    assert back.target is None and back.running == (BASE, BASE_VERSION) and back.detail is not None
+    assert f"previous {MODEL_ID}@2.0.0" in back.detail
+    assert feed.swaps[swaps:] == [BASE] and not feed.current.tolerate_errors
+    assert rollout.want(None) is None  # already on it
+
+    # A model still on probation is swapped back out at once.
+    rollout.want(_target(path, "2.0.0", HealthLimits(window_s=600.0)))
+    _until(rollout, feed, ModelState.RUNNING)
+    assert feed.model.id == MODEL_ID
+    dropped = rollout.want(None)
+    assert dropped is not None and dropped.state is ModelState.RUNNING and dropped.target is None
+    assert feed.model.id == BASE and feed.swaps[swaps:] == [BASE, MODEL_ID, BASE]

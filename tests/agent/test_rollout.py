@@ -8,7 +8,11 @@ a real Mosquitto and three real agents sensing a vtest.avi clip with a zoo netwo
   limit is swapped in and swapped back out on its own;
 * security: a tampered (manifest recomputed), unsigned, untrusted-key or downgraded package is
   refused by the device naming the check, the running model keeps running, and the refusal
-  appears in the deployment status and the reported twin through the API.
+  appears in the deployment status and the reported twin through the API; a refused package is
+  still refused after the agent restarts, said again without being downloaded;
+* clearing ``config.model`` in the desired twin swaps the device back to its config file's model;
+* a canary that never reports (enrolled, no agent) times out on the hub's tick and halts the
+  deployment, named in ``rollout status``.
 
 Health windows are a second or two, so the whole module takes tens of seconds, not minutes.
 """
@@ -41,7 +45,7 @@ from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.runner import Agent, AgentSettings
 from edgesight.agent.uplink import UplinkSettings
 from edgesight.core.config import DeviceConfig
-from edgesight.core.wire import ModelReport, ModelState
+from edgesight.core.wire import ModelReport, ModelState, ModelTarget
 from edgesight.hub.storage import Database, devices, models
 from edgesight.sensor.zoo import load_model
 from modelkit import BASE, BASE_VERSION, MODEL_ID, new_key, package, tampered
@@ -117,7 +121,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         env = {**os.environ, "EDGESIGHT_HUB_ADMIN_TOKEN": ADMIN,
                # the hub trusts both keys; the devices only the vendor's (the untrusted-key case)
                "EDGESIGHT_HUB_TRUSTED_MODEL_KEYS": f"{vendor_text},{other_text}",
-               "EDGESIGHT_HUB_MQTT_CLIENT_ID": f"hub-rollout-{uuid.uuid4().hex[:6]}"}  # fmt: skip
+               "EDGESIGHT_HUB_MQTT_CLIENT_ID": f"hub-rollout-{uuid.uuid4().hex[:6]}",
+               "EDGESIGHT_HUB_ROLLOUT_CHECK_S": "0.5"}  # fmt: skip
         proc = subprocess.Popen(
             [*CLI, "hub", "serve", "--db", url, "--data-dir", str(folder), "--mqtt", f"127.0.0.1:{broker.port}",
              "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=(folder / "hub.log").open("wb"),
@@ -138,6 +143,8 @@ class Fleet:
 
     def __init__(self, hub: Hub, clip: Path, tmp_path: Path, names: list[str], tags: tuple[str, ...]) -> None:
         self.agents: dict[str, Agent] = {}
+        self.downloads: dict[str, list[str]] = {}
+        """Per agent, the targets (id@version) its rollout downloaded (since its last restart)."""
         self.threads: list[threading.Thread] = []
         self.errors: list[BaseException] = []
         self._stack: list[SensorFeed] = []
@@ -158,7 +165,34 @@ class Fleet:
             feed = SensorFeed(config, base).__enter__()
             self._stack.append(feed)
             settings = AgentSettings(folder, batch_frames=10, heartbeat_s=0.5, drain_timeout_s=2.0, uplink=FAST)
-            self.agents[name] = Agent(config, creds, feed, settings)
+            self.agents[name] = self._counted(name, Agent(config, creds, feed, settings))
+
+    def _counted(self, name: str, agent: Agent) -> Agent:
+        rollout = agent.rollout
+        assert rollout is not None
+        fetch, self.downloads[name] = rollout.fetch, []
+
+        def counting(target: ModelTarget, folder: Path) -> Path:
+            self.downloads[name].append(target.name)
+            return fetch(target, folder)
+
+        rollout.fetch = counting
+        return agent
+
+    def restart(self, name: str) -> Agent:
+        """Stop one agent and start it again on the same data dir (twin, outbox, refused models) with
+        a new sensor feed on the config file's model, as a device restart does."""
+        old = self.agents[name]
+        index = list(self.agents).index(name)
+        old.stop()
+        self.threads[index].join(30)
+        assert not self.threads[index].is_alive()
+        feed = SensorFeed(old.config, load_model(BASE)).__enter__()
+        self._stack.append(feed)
+        agent = self.agents[name] = self._counted(name, Agent(old.config, old.credentials, feed, old.settings))
+        self.threads[index] = threading.Thread(target=self._run, args=(agent,), daemon=True)
+        self.threads[index].start()
+        return agent
 
     def __enter__(self) -> Fleet:
         for agent in self.agents.values():
@@ -338,3 +372,69 @@ def test_refused_packages_leave_the_running_model_and_are_reported(hub: Hub, cli
             assert wait_until(lambda f=frames: fleet.agents["cam0"].stats.frames > f + 3, WAIT_S, 0.2)  # still sensing
         assert fleet.alive()
         assert json.loads((tmp_path / device_id / "accepted.json").read_text()) == {MODEL_ID: "1.5.0"}
+
+
+def test_a_silent_canary_times_out_on_the_hubs_tick(hub: Hub, tmp_path: Path) -> None:
+    path = package(tmp_path, "0.0.1", hub.vendor)
+    _register_directly(hub, path, "vendor")  # no device downloads it; an old version keeps other uploads valid
+    silent = f"silent-{uuid.uuid4().hex[:6]}"
+    hub.enrol(silent)  # enrolled, but no agent ever runs
+    hub.cli("deploy", f"{MODEL_ID}@0.0.1", "--device", silent, "--report-timeout", "1")
+    dep = hub.api("GET", "/api/v1/deployments")[0]["id"]
+    info = hub.wait_status(dep, "halted")
+    assert info["detail"] == f"timed out: {silent} reported no progress within 1 s" and info["report_timeout_s"] == 1
+    (row,) = info["devices"]
+    assert row["state"] == "timed_out" and "after sent" in row["detail"]
+    assert "model" not in hub.api("GET", f"/api/v1/devices/{silent}/twin")["desired"]
+    status = hub.cli("rollout", "status", dep, exit_code=1)
+    assert "halted" in status and "timed_out" in status and silent in status
+
+
+def test_a_refusal_is_kept_across_an_agent_restart(hub: Hub, clip: Path, tmp_path: Path) -> None:
+    unsigned = package(tmp_path, "2.4.0", None)
+    _register_directly(hub, unsigned, "none")  # a compromised registry: the hub itself refuses unsigned uploads
+    with Fleet(hub, clip, tmp_path, ["cam0"], ()) as fleet:
+        _online(hub, fleet)
+        device_id = fleet.id("cam0")
+        hub.cli("deploy", f"{MODEL_ID}@2.4.0", "--device", device_id, "--health-window", "1")
+        first = hub.wait_status(hub.api("GET", "/api/v1/deployments")[0]["id"], "halted")
+        assert first["devices"][0]["detail"].startswith("refused (unsigned)")
+        assert fleet.downloads["cam0"] == [f"{MODEL_ID}@2.4.0"]
+        saved = json.loads((tmp_path / device_id / "refused_models.json").read_text())
+        assert [r["target"]["version"] for r in saved["reports"]] == ["2.4.0"]
+
+        before = fleet.agents["cam0"].run_id
+        agent = fleet.restart("cam0")
+        assert wait_until(lambda: agent.run_id not in ("", before) and agent.stats.frames > 5, WAIT_S, 0.2)
+        hub.cli("deploy", f"{MODEL_ID}@2.4.0", "--device", device_id, "--health-window", "1")  # tried again
+        dep = hub.api("GET", "/api/v1/deployments")[0]["id"]
+        (row,) = hub.wait_status(dep, "halted")["devices"]
+        assert row["state"] == "refused" and row["detail"].startswith("refused (unsigned)"), row
+        assert "not tried again" in row["detail"]
+        report = _reported_model(hub, device_id)
+        assert report.state is ModelState.REFUSED and report.target is not None and report.target.deployment == dep
+        assert fleet.downloads["cam0"] == []  # refused from memory: not downloaded nor checked again
+        assert fleet.running("cam0") == f"{BASE}@{BASE_VERSION}" and fleet.alive()
+
+
+def test_clearing_the_twin_model_swaps_back_to_the_config_file_model(hub: Hub, clip: Path, tmp_path: Path) -> None:
+    _register_directly(hub, package(tmp_path, "2.3.0", hub.vendor), "vendor")
+    with Fleet(hub, clip, tmp_path, ["cam0"], ()) as fleet:
+        _online(hub, fleet)
+        device_id, run = fleet.id("cam0"), fleet.agents["cam0"].run_id
+        hub.cli("deploy", f"{MODEL_ID}@2.3.0", "--device", device_id, "--health-window", "1", "--min-fps-ratio", "0.1")
+        hub.wait_status(hub.api("GET", "/api/v1/deployments")[0]["id"], "completed")
+        assert fleet.running("cam0") == f"{MODEL_ID}@2.3.0"
+
+        hub.api("PATCH", f"/api/v1/devices/{device_id}/twin/desired", json={"patch": {"model": None}})
+
+        def back() -> bool:
+            report = _reported_model(hub, device_id)
+            return report.target is None and report.state is ModelState.RUNNING and report.running == (BASE, BASE_VERSION)
+
+        assert wait_until(back, WAIT_S, 0.2), _reported_model(hub, device_id)
+        assert fleet.running("cam0") == f"{BASE}@{BASE_VERSION}"
+        assert f"previous {MODEL_ID}@2.3.0" in (_reported_model(hub, device_id).detail or "")
+        frames = fleet.agents["cam0"].stats.frames
+        assert wait_until(lambda: fleet.agents["cam0"].stats.frames > frames + 3, WAIT_S, 0.2)  # still sensing
+        assert fleet.alive() and fleet.agents["cam0"].run_id == run  # swapped back, never restarted

@@ -103,6 +103,7 @@ def test_the_device_page_follows_a_rollout_and_the_deployments_page_lists_it(bro
     expect(card.locator("tr[data-device=cam-a]")).to_contain_text("canary")
     expect(card.locator("tr[data-device=cam-b] .state")).to_have_text("pending")
     expect(card).to_contain_text("tags lobby")
+    expect(card).to_contain_text("report timeout 600 s")
     page.screenshot(path=str(DOCS / "console-deployments.png"), full_page=True)
     # A viewer sees tags but has no form, and the hub refuses a tags change from its session.
     page.goto(hub.url + "/#/device/cam-b")

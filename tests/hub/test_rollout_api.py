@@ -1,13 +1,15 @@
 """The model registry and rollouts through the HTTP API, on SQLite and PostgreSQL.
 
 Devices here are FakeDevices that report through HTTP ingest, the path the MQTT worker also takes:
-the reports drive the controller (canary -> rest, or halt) with nothing polling.
+the reports drive the controller (canary -> rest, or halt) with nothing polling; the report
+timeout is the one thing the hub's tick decides, called here at chosen times.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +181,36 @@ def test_a_failed_canary_halts_and_gets_its_previous_model_back(client: TestClie
     assert client.post("/api/v1/deployments", json=bad, headers=H).status_code == 404
     assert client.post("/api/v1/deployments", json={**bad, "version": "2.0.0", "devices": ["nope"]},
                        headers=H).status_code == 409  # fmt: skip
+
+
+def test_a_silent_canary_times_out_and_halts_naming_it(client: TestClient, packages: dict[str, Path]) -> None:
+    assert _upload(client, packages["v2"]).status_code == 201
+    fleet = {name: _enrol(client, name, []) for name in ("cam-a", "cam-b", "cam-c")}
+    body = {"model_id": "acme-people", "version": "2.0.0", "site": "s1", "canary_count": 2, "health_window_s": 300,
+            "report_timeout_s": 60}  # fmt: skip
+    r = client.post("/api/v1/deployments", json=body, headers=H)
+    assert r.status_code == 201 and r.json()["report_timeout_s"] == 60, r.text
+    dep = r.json()["id"]
+    rollouts = client.app.state.hub.rollouts  # type: ignore[attr-defined]  # the tick's work, at chosen times
+    sent_at = time.time()
+    dev, creds = fleet["cam-a"]
+    target = _target(client, "cam-a")
+    assert target is not None
+    _report(client, dev, creds, ModelReport(ModelState.RUNNING, ("acme-people", "2.0.0"), target))
+    rollouts.expire(sent_at + 30)
+    assert _states(client, dep) == ("canary", {"cam-a": "running", "cam-b": "sent", "cam-c": "pending"})
+    rollouts.expire(sent_at + 120)  # cam-b said nothing; cam-a runs the model, its health window counts too
+    info = client.get(f"/api/v1/deployments/{dep}", headers=H).json()
+    assert info["status"] == "halted" and info["detail"] == "timed out: cam-b reported no progress within 60 s"
+    states = {d["device_id"]: (d["state"], d["detail"]) for d in info["devices"]}
+    assert states["cam-a"][0] == "running" and states["cam-c"][0] == "pending"
+    assert states["cam-b"][0] == "timed_out" and states["cam-b"][1].startswith("timed_out: no report for 1")
+    assert "after sent (limit 60 s)" in states["cam-b"][1]
+    # The silent canary's desired model goes back (it does not take up a halted model when it returns).
+    assert _target(client, "cam-b") is None and _target(client, "cam-c") is None
+    # A late report changes nothing: the deployment is over.
+    dev_b, creds_b = fleet["cam-b"]
+    _report(client, dev_b, creds_b, ModelReport(ModelState.HEALTHY, ("acme-people", "2.0.0"), target))
+    assert _states(client, dep) == ("halted", {"cam-a": "running", "cam-b": "timed_out", "cam-c": "pending"})
+    rollouts.expire(sent_at + 10_000)  # halted deployments are not looked at again
+    assert _states(client, dep)[1]["cam-a"] == "running"

@@ -17,7 +17,7 @@ def test_upgrade_head_matches_the_models_and_downgrades(db: Database) -> None:
     cfg = alembic_config(db.url)
     command.upgrade(cfg, "head")  # idempotent on a migrated database
     with db.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0005"
+        assert MigrationContext.configure(conn).get_current_revision() == "0006"
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     command.downgrade(cfg, "base")

@@ -10,8 +10,14 @@ share of frames whose inference failed. Past a limit it swaps the previous model
 the window it is ``healthy`` and its version is recorded as accepted (later downgrades refused).
 
 Every step is a :class:`~edgesight.core.wire.ModelReport` the agent sends in its reported twin.
-A refused or rolled-back target is remembered (by SHA-256) and not tried again while the agent
-runs. Whatever happens, the running model keeps running.
+A refused or rolled-back target is remembered (by SHA-256, in the agent's data dir:
+:mod:`edgesight.agent.model_refusals`) and not tried again, even after a restart: the twin naming
+it again gets the same report at once. Whatever happens, the running model keeps running.
+
+When the twin stops naming a model (``config.model`` cleared), the device goes back to the model
+of its config file the same way: verified as at start (zoo pin or ``model_trust``), loaded beside,
+self-tested and swapped in between two frames, reported with no target. A model still on probation
+is simply swapped back out.
 """
 
 from __future__ import annotations
@@ -25,18 +31,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgesight.agent.feeds import SwappableFeed
+from edgesight.agent.model_refusals import Refusals
 from edgesight.core.errors import ModelLoadError, PackageTrustError
 from edgesight.core.frame import FrameMeta
+from edgesight.core.package import ModelPackage
 from edgesight.core.trust import AcceptedVersions, TrustSettings, verify_package
 from edgesight.core.wire import ModelReport, ModelState, ModelTarget
 from edgesight.sensor.swap import LoadedModel
 
-__all__ = ["Fetch", "ModelRollout"]
+__all__ = ["Fetch", "Home", "ModelRollout"]
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[ModelTarget, Path], Path]
 """Downloads a target into a folder and returns the file (see :func:`~edgesight.agent.model_fetch.download_model`)."""
+Home = Callable[[], ModelPackage]
+"""Verifies and returns the config file's model (raises PackageTrustError or ModelLoadError)."""
 
 _BASELINE_FRAMES = 60
 _MIN_FRAMES_FOR_ERRORS = 10
@@ -63,17 +73,27 @@ class ModelRollout:
         trust: the device's ``model_trust`` (from its config file; never from the twin).
         fetch: downloads a target (the hub with the device's credentials).
         folder: where downloads go (a private folder of the agent's data dir).
+        refusals: the file that keeps refused and rolled-back targets across restarts (None: memory).
+        home: the config file's model, for when the twin stops naming one (None: stay on the model
+            running); the feed must be running it when this object is made.
     """
 
-    def __init__(self, feed: SwappableFeed, trust: TrustSettings, fetch: Fetch, folder: Path) -> None:
+    def __init__(
+        self, feed: SwappableFeed, trust: TrustSettings, fetch: Fetch, folder: Path, *, refusals: Path | None = None,
+        home: Home | None = None,
+    ) -> None:  # fmt: skip
         self.feed = feed
         self.trust = trust
         self.fetch = fetch
         self.folder = folder
+        self.home = home
         ref = feed.model
         self.report = ModelReport(ModelState.RUNNING, running=(ref.id, ref.version))
+        self._home_ref = (ref.id, ref.version)
+        self._home_failed = False
+        """The config file's model failed to verify, load or self-test: not tried again while the agent runs."""
         self._wanted: ModelTarget | None = None
-        self._failed: set[str] = set()
+        self._failed = Refusals(refusals)
         self._busy = False
         self._results: queue.SimpleQueue[ModelReport | LoadedModel] = queue.SimpleQueue()
         self._probation: _Probation | None = None
@@ -87,14 +107,36 @@ class ModelRollout:
             return None
         self._wanted = target
         if target is None:
-            return None
+            return self._go_home()
         running = self.feed.model
         if (running.id, running.version) == (target.id, target.version) and self._probation is None:
             return self._set(ModelState.HEALTHY, target, detail="already running")
-        if target.sha256 in self._failed:
-            return None  # refused or rolled back before: the report already says so
+        failed = self._failed.get(target.sha256)
+        if failed is not None:  # refused or rolled back before, maybe before a restart: said again, not retried
+            if self.report.target == target:
+                return None
+            self.report = replace(failed, running=(running.id, running.version), target=target,
+                                  detail=f"{failed.detail or failed.state.value} (failed before: not tried again)")  # fmt: skip
+            return self.report
         self._start(target)
         return self._set(ModelState.DOWNLOADING, target)
+
+    def _go_home(self) -> ModelReport | None:
+        """The twin names no model: back to the config file's model, if another one runs."""
+        p = self._probation
+        if p is not None:  # not judged yet: swapped back out, as a roll-back would
+            self._probation = None
+            self.feed.swap_model(p.previous)
+            log.info("model %s dropped before its health window ended: the twin names no model", p.target.name)
+        running = self.feed.model
+        if (running.id, running.version) == self._home_ref:
+            if p is None:
+                return None
+            return self._set(ModelState.RUNNING, None, detail=f"swapped back; {p.target.name} dropped on probation")
+        if self.home is None or self._home_failed:
+            return None
+        self._start(None)
+        return self._set(ModelState.VERIFYING, None, detail="the twin names no model: back to the config file's")
 
     def on_frame(self, meta: FrameMeta, now: float) -> list[ModelReport]:
         """Call after every frame: applies finished work and watches a new model. Returns reports to send."""
@@ -122,7 +164,9 @@ class ModelRollout:
         if report.state.failed:
             self._busy = False
             if report.target is not None:
-                self._failed.add(report.target.sha256)
+                self._failed.add(report)
+            else:
+                self._home_failed = True
             self._restart_if_wanted()
         self.report = report
         return report
@@ -130,8 +174,17 @@ class ModelRollout:
     def _swap_in(self, model: LoadedModel, now: float) -> ModelReport | None:
         self._busy = False
         target = self._wanted
-        if target is None or (target.id, target.version) != (model.ref.id, model.ref.version):
+        loaded = (model.ref.id, model.ref.version)
+        if target is None and loaded == self._home_ref:
+            previous = self.feed.swap_model(replace(model, tolerate_errors=False))  # not on probation
+            log.info("model %s@%s swapped back in (was %s@%s): the twin names no model", *loaded, previous.ref.id,
+                     previous.ref.version)  # fmt: skip
+            return self._set(ModelState.RUNNING, None, detail=f"swapped back; previous {previous.ref.id}@"
+                             f"{previous.ref.version}")  # fmt: skip
+        if target is None or (target.id, target.version) != loaded:
             self._restart_if_wanted()  # the twin moved on while this one loaded: it is dropped
+            if target is None and not self._busy:  # and nothing else to load: the report says so
+                return self._set(ModelState.RUNNING, None, detail=f"{model.package.name} dropped: the twin names no model")
             return None
         baseline = _fps(self._recent)
         previous = self.feed.swap_model(model)
@@ -173,9 +226,10 @@ class ModelRollout:
         assert p is not None
         self._probation = None
         self.feed.swap_model(p.previous)
-        self._failed.add(p.target.sha256)
         log.error("model %s rolled back to %s@%s: %s", p.target.name, p.previous.ref.id, p.previous.ref.version, detail)
-        return self._set(ModelState.ROLLED_BACK, p.target, reason=reason, detail=detail, error_rate=rate)
+        report = self._set(ModelState.ROLLED_BACK, p.target, reason=reason, detail=detail, error_rate=rate)
+        self._failed.add(report)
+        return report
 
     def _set(
         self, state: ModelState, target: ModelTarget | None, *, reason: str | None = None, detail: str | None = None,
@@ -188,19 +242,40 @@ class ModelRollout:
         return self.report
 
     def _restart_if_wanted(self) -> None:
-        wanted = self._wanted
-        if wanted is not None and not self._busy and wanted.sha256 not in self._failed and self._probation is None:
-            running = self.feed.model
-            if (running.id, running.version) != (wanted.id, wanted.version):
-                self._start(wanted)
+        if self._busy or self._probation is not None:
+            return
+        wanted, running = self._wanted, (self.feed.model.id, self.feed.model.version)
+        if wanted is None:
+            if self.home is not None and not self._home_failed and running != self._home_ref:
+                self._start(None)
+        elif self._failed.get(wanted.sha256) is None and running != (wanted.id, wanted.version):
+            self._start(wanted)
 
     # ---- worker thread --------------------------------------------------------------------------
 
-    def _start(self, target: ModelTarget) -> None:
+    def _start(self, target: ModelTarget | None) -> None:
+        """Work on ``target`` (None: the config file's model) in a thread."""
         if self._busy:
             return  # the current job ends in a report; then the newest wanted target starts
         self._busy = True
-        threading.Thread(target=self._work, args=(target,), name="edgesight-model", daemon=True).start()
+        work = self._work if target is not None else self._work_home
+        threading.Thread(target=work, args=(target,), name="edgesight-model", daemon=True).start()
+
+    def _work_home(self, _target: None) -> None:
+        """Verify the config file's model as at start, load, self-test; posts reports and the model."""
+        assert self.home is not None
+        running = self.feed.model
+        at = (running.id, running.version)
+        try:
+            package = self.home()
+        except PackageTrustError as exc:
+            self._results.put(ModelReport(ModelState.REFUSED, at, None, check=exc.check, detail=str(exc)[:400]))
+            return
+        except ModelLoadError as exc:
+            self._results.put(ModelReport(ModelState.REFUSED, at, None, check="tampered", detail=str(exc)[:400]))
+            return
+        self._results.put(ModelReport(ModelState.LOADING, at, None, detail=f"the config file's {package.name}"))
+        self._load(package, None, at)
 
     def _work(self, target: ModelTarget) -> None:
         """Download, verify, load, self-test; posts reports and finally the loaded model."""
@@ -224,6 +299,10 @@ class ModelRollout:
         finally:
             if path is not None:
                 path.unlink(missing_ok=True)
+        self._load(package, target, at)
+
+    def _load(self, package: ModelPackage, target: ModelTarget | None, at: tuple[str, str]) -> None:
+        """Load beside the running model and self-test; posts the loaded model or a roll-back."""
         try:
             model = self.feed.load_model(package)
         except ModelLoadError as exc:

@@ -46,6 +46,7 @@ from edgesight.core.config import DeviceConfig
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
 from edgesight.core.frame import FrameMeta
 from edgesight.core.wire import Envelope, Kind, Message, ModelReport, ModelTarget
+from edgesight.sensor.zoo import verify_model
 
 __all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
 
@@ -59,7 +60,7 @@ class AgentSettings:
     """How the agent batches, beats and stores.
 
     Attributes:
-        data_dir: folder of the outbox database and the last applied twin.
+        data_dir: folder of the outbox database, the last applied twin and the refused models.
         batch_frames: most frames per ``FRAMES`` envelope (60: two seconds at 30 fps; a batch also
             ends after ``upload.interval_s``, so a slow sensor is not held longer than that; longer
             batches are smaller per frame, BENCHMARKS.md "Metadata against the 4K H.264 stream").
@@ -151,7 +152,8 @@ class Agent:
         if isinstance(feed, SwappableFeed):
             self.rollout = ModelRollout(
                 feed, config.model_trust, lambda target, folder: download_model(credentials, target, folder),
-                settings.data_dir / "models",
+                settings.data_dir / "models", refusals=settings.data_dir / "refused_models.json",
+                home=lambda: verify_model(config.sensor.model, config.model_trust, record=False).package,
             )  # fmt: skip
         self.run_id = ""
         """Minted by :meth:`run`; part of every event id of that run."""

@@ -102,6 +102,7 @@ def deploy(
     min_fps_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="roll back below this fraction of the old fps")] = 0.5,
     min_fps: Annotated[float, typer.Option(min=0.0, help="roll back below this fps (0: no floor)")] = 0.0,
     max_error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="roll back above this share of failed frames")] = 0.05,
+    report_timeout: Annotated[float, typer.Option("--report-timeout", min=1.0, help="halt when a device sent the model reports no progress for this many seconds")] = 600.0,
     watch: Annotated[bool, typer.Option("--watch", help="print the status until the deployment completes or halts")] = False,
     hub: HubOpt = None,
     token: TokenOpt = None,
@@ -111,7 +112,8 @@ def deploy(
     api = _Hub(hub, token, data_dir)
     body = {"model_id": model_id, "version": version, "devices": device or [], "tags": tag or [], "site": site,
             "canaries": canary or [], "canary_count": canaries, "health_window_s": health_window,
-            "min_fps_ratio": min_fps_ratio, "min_fps": min_fps, "max_error_rate": max_error_rate}  # fmt: skip
+            "min_fps_ratio": min_fps_ratio, "min_fps": min_fps, "max_error_rate": max_error_rate,
+            "report_timeout_s": report_timeout}  # fmt: skip
     info = api.call("POST", "/api/v1/deployments", json=body)
     console.print(_table(info))
     if watch:

@@ -4,7 +4,9 @@ A deployment sends a model to devices by putting a :class:`~edgesight.core.wire.
 their desired twins (``config.model``). Each device reports on it in its reported twin
 (``state.model``, a :class:`~edgesight.core.wire.ModelReport`); the ingest path calls
 :meth:`RolloutController.observe` with the devices whose reported twin was just stored, and that
-drives everything: no thread polls.
+drives every advance. The one thing reports cannot drive is their absence: the hub's tick
+(:meth:`RolloutController.start`, every ``rollout_check_s``) calls :meth:`RolloutController.expire`,
+which times out devices silent for longer than the deployment's ``report_timeout_s``.
 
 * ``canary``: only the canary devices have the target. When every canary reports ``healthy``
   (it ran the model for the deployment's health window within the limits), the target goes to
@@ -13,12 +15,17 @@ drives everything: no thread polls.
 * A device that reports ``refused`` or ``rolled_back`` halts the deployment: devices not yet
   sent the model are left untouched, and the failed device's desired model goes back to what it
   was before, so the twin says what the device runs.
+* A device sent the model that reports no progress (a new state) for ``report_timeout_s`` (plus
+  the health window while it runs the model) is ``timed_out`` and halts the deployment the same
+  way: a canary that went silent does not hold the deployment forever, and its desired model goes
+  back so that it does not take up the halted model when it returns.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,6 +53,8 @@ class DeploymentRequest:
         canaries: device ids to go first (each must be a target).
         canary_count: without ``canaries``, this many targets (by id order) go first.
         health: the limits the devices watch after swapping.
+        report_timeout_s: a device sent the model that reports no progress for this long (the
+            health window not counted while it runs the model) halts the deployment.
     """
 
     model_id: str
@@ -56,6 +65,7 @@ class DeploymentRequest:
     canaries: tuple[str, ...] = ()
     canary_count: int = 1
     health: HealthLimits = field(default_factory=HealthLimits)
+    report_timeout_s: float = rollouts.DEFAULT_REPORT_TIMEOUT_S
 
 
 def resolve_targets(db: Database, request: DeploymentRequest) -> list[str]:
@@ -80,6 +90,29 @@ class RolloutController:
     def __init__(self, db: Database, publisher: Publisher) -> None:
         self.db = db
         self.publisher = publisher
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- the tick -------------------------------------------------------------------------------
+
+    def start(self, every_s: float) -> None:
+        """Call :meth:`expire` every ``every_s`` seconds on a thread, until :meth:`stop`."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._tick, args=(every_s,), name="rollout-tick", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _tick(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            try:
+                self.expire()
+            except Exception:  # a database outage must not end the tick: the next one tries again
+                log.exception("rollout: checking report deadlines failed")
 
     # ---- admin ----------------------------------------------------------------------------------
 
@@ -108,6 +141,7 @@ class RolloutController:
             id=secrets.token_hex(6), model_id=model.id, model_version=model.version,
             target={"devices": sorted(request.devices), "tags": sorted(request.tags), "site": request.site},
             health=request.health.to_dict(), status="canary", detail=None, created_at=now, updated_at=now,
+            report_timeout_s=request.report_timeout_s,
         )  # fmt: skip
         members = []
         for device_id in targets:
@@ -186,13 +220,35 @@ class RolloutController:
         if all(healthy):
             rollouts.set_status(self.db, info.id, "completed", "every device healthy", was=("canary", "rolling"))
 
+    def expire(self, now: float | None = None) -> None:
+        """Time out the devices that reported no progress within their deployment's
+        ``report_timeout_s`` (``now``: epoch seconds, default the clock) and halt those deployments,
+        naming the devices. Each device's clock starts at its last state change (``sent`` included);
+        while it runs the model the health window is added, since it has nothing to report before."""
+        now = time.time() if now is None else now
+        late: dict[str, tuple[DeploymentInfo, list[str]]] = {}
+        for info, row in rollouts.waiting(self.db):
+            allowed = info.report_timeout_s
+            if row.state == ModelState.RUNNING.value:
+                allowed += HealthLimits.from_dict(info.health).window_s
+            silent = now - row.updated_at
+            if silent < allowed:
+                continue
+            detail = f"timed_out: no report for {silent:.0f} s after {row.state} (limit {allowed:.0f} s)"
+            if rollouts.time_out(self.db, row, detail):
+                late.setdefault(info.id, (info, []))[1].append(row.device_id)
+        for info, device_ids in late.values():
+            self.halt(info, f"timed out: {', '.join(sorted(device_ids))} reported no progress within "
+                      f"{info.report_timeout_s:.0f} s")  # fmt: skip
+
     def halt(self, info: DeploymentInfo, detail: str) -> None:
-        """Stop the deployment: nothing more is sent; failed devices get their previous desired model back."""
+        """Stop the deployment: nothing more is sent; failed or timed-out devices get their previous
+        desired model back."""
         if not rollouts.set_status(self.db, info.id, "halted", detail, was=rollouts.ACTIVE):
             return
         log.warning("deployment %s halted: %s", info.id, detail)
         for row in rollouts.devices_of(self.db, info.id):
-            if row.state in (ModelState.REFUSED.value, ModelState.ROLLED_BACK.value):
+            if row.state in (ModelState.REFUSED.value, ModelState.ROLLED_BACK.value, rollouts.TIMED_OUT):
                 devices.patch_desired(self.db, row.device_id, {"model": row.previous})
                 send_desired(self.db, self.publisher, row.device_id)
 

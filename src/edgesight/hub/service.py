@@ -47,6 +47,7 @@ class HubService:
         self.db.migrate()
         self.admin_token = self.settings.resolve_admin_token()
         self.rules.__enter__()
+        self.rollouts.start(self.settings.rollout_check_s)
         if self.run_mqtt:
             from edgesight.hub.mqtt_worker import MqttWorker
 
@@ -72,5 +73,6 @@ class HubService:
         if isinstance(self._worker, MqttWorker):
             self._worker.stop()
             self._worker = None
+        self.rollouts.stop()
         self.rules.stop()
         self.db.close()

@@ -58,6 +58,9 @@ class HubSettings(BaseModel):
     keep_every_nth_frame: int = Field(1, ge=1, description="Frame downsampling per device (1 keeps all).")
     max_future_s: float = Field(86_400.0, ge=0, description="Largest accepted clock skew into the future.")
     secret_cache_s: float = Field(2.0, ge=0, description="How long a device secret/revocation is cached.")
+    rollout_check_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the hub looks for devices past their deployment's report timeout."
+    )
     trusted_model_keys: tuple[str, ...] = Field(
         (), description="Public keys (ed25519:<base64>, comma-separated in the environment) whose signed "
         "model packages the hub accepts."

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from edgesight.core.events import EventType
+from edgesight.hub.storage.rollouts import DEFAULT_REPORT_TIMEOUT_S
 
 __all__ = [
     "DEVICE_ID",
@@ -246,13 +247,18 @@ class DeploymentCreate(_In):
     min_fps_ratio: float = Field(0.5, ge=0, le=1, description="Roll back below this fraction of the old fps.")
     min_fps: float = Field(0.0, ge=0, le=1000, description="Roll back below this fps (0: no floor).")
     max_error_rate: float = Field(0.05, ge=0, le=1, description="Roll back above this fraction of failed frames.")
+    report_timeout_s: float = Field(
+        DEFAULT_REPORT_TIMEOUT_S, gt=0, le=7 * 86_400,
+        description="Halt when a device sent the model reports no progress for this long (plus the health window "
+        "while it runs the model).",
+    )  # fmt: skip
 
 
 class DeviceRolloutPublic(BaseModel):
     device_id: str
     canary: bool
-    state: str = Field(description="pending, sent, downloading, verifying, loading, running, healthy, refused "
-                       "or rolled_back.")
+    state: str = Field(description="pending, sent, downloading, verifying, loading, running, healthy, refused, "
+                       "rolled_back or timed_out (no progress within the deployment's report_timeout_s).")
     detail: str | None
     running: str | None = Field(description="The model of the device's last heartbeat (id@version).")
     fps: float | None
@@ -267,6 +273,7 @@ class DeploymentPublic(BaseModel):
     health: dict[str, Any]
     status: str = Field(description="canary, rolling, completed or halted.")
     detail: str | None
+    report_timeout_s: float
     created_at: float
     updated_at: float
     devices: list[DeviceRolloutPublic]

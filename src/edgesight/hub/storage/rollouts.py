@@ -13,6 +13,9 @@ from edgesight.hub.storage.tables import Deployment, DeploymentDevice
 
 __all__ = [
     "ACTIVE",
+    "DEFAULT_REPORT_TIMEOUT_S",
+    "TIMED_OUT",
+    "WAITING",
     "DeploymentInfo",
     "DeviceRollout",
     "active_for_device",
@@ -22,10 +25,18 @@ __all__ = [
     "list_deployments",
     "set_device_state",
     "set_status",
+    "time_out",
+    "waiting",
 ]
 
 ACTIVE = ("canary", "rolling")
 """Statuses of a deployment still in progress."""
+WAITING = ("sent", "downloading", "verifying", "loading", "running")
+"""Device states the hub expects another report after (``pending``: not sent; the rest are final)."""
+TIMED_OUT = "timed_out"
+"""The hub's own device state: no progress reported within the deployment's ``report_timeout_s``."""
+DEFAULT_REPORT_TIMEOUT_S = 600.0
+"""How long a deployment waits for a device's next report unless it says otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,7 @@ class DeploymentInfo:
     detail: str | None
     created_at: float
     updated_at: float
+    report_timeout_s: float = DEFAULT_REPORT_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +65,8 @@ class DeviceRollout:
 
 
 _DEPLOYMENT = (Deployment.id, Deployment.model_id, Deployment.model_version, Deployment.target, Deployment.health,
-               Deployment.status, Deployment.detail, Deployment.created_at, Deployment.updated_at)  # fmt: skip
+               Deployment.status, Deployment.detail, Deployment.created_at, Deployment.updated_at,
+               Deployment.report_timeout_s)  # fmt: skip
 _DEVICE = (DeploymentDevice.deployment_id, DeploymentDevice.device_id, DeploymentDevice.canary,
            DeploymentDevice.state, DeploymentDevice.detail, DeploymentDevice.previous,
            DeploymentDevice.updated_at)  # fmt: skip
@@ -75,7 +88,7 @@ def create_deployment(
 
 def _astuple(info: DeploymentInfo) -> tuple[Any, ...]:
     return (info.id, info.model_id, info.model_version, info.target, info.health, info.status, info.detail,
-            info.created_at, info.updated_at)  # fmt: skip
+            info.created_at, info.updated_at, info.report_timeout_s)  # fmt: skip
 
 
 def get_deployment(db: Database, deployment_id: str) -> DeploymentInfo | None:
@@ -139,5 +152,34 @@ def set_status(db: Database, deployment_id: str, status: str, detail: str | None
             update(Deployment)
             .where(Deployment.id == deployment_id, Deployment.status.in_(was))
             .values(status=status, detail=detail, updated_at=time.time())
+        )
+    return bool(result.rowcount)
+
+
+def waiting(db: Database) -> list[tuple[DeploymentInfo, DeviceRollout]]:
+    """Devices of deployments in progress that the hub expects a report from (state in :data:`WAITING`)."""
+    with db.begin() as conn:
+        rows = conn.execute(
+            select(*_DEPLOYMENT, *_DEVICE)
+            .join(DeploymentDevice, DeploymentDevice.deployment_id == Deployment.id)
+            .where(Deployment.status.in_(ACTIVE), DeploymentDevice.state.in_(WAITING))
+        ).all()
+    n = len(_DEPLOYMENT)
+    return [(DeploymentInfo(*r[:n]), DeviceRollout(*r[n:])) for r in rows]
+
+
+def time_out(db: Database, row: DeviceRollout, detail: str) -> bool:
+    """Mark the device :data:`TIMED_OUT` if it has reported nothing since ``row`` was read; True if
+    this call marked it (a report that lands meanwhile wins, and so does another hub worker)."""
+    with db.begin() as conn:
+        result = conn.execute(
+            update(DeploymentDevice)
+            .where(
+                DeploymentDevice.deployment_id == row.deployment_id,
+                DeploymentDevice.device_id == row.device_id,
+                DeploymentDevice.state == row.state,
+                DeploymentDevice.updated_at == row.updated_at,
+            )
+            .values(state=TIMED_OUT, detail=detail, updated_at=time.time())
         )
     return bool(result.rowcount)

@@ -237,7 +237,7 @@ class Deployment(Base):
     """A model rolled out to a set of devices: canaries first, then the rest.
 
     ``status``: ``canary`` (waiting for the canaries to be healthy), ``rolling`` (sent to all),
-    ``completed`` (every device healthy) or ``halted`` (a device refused or rolled back).
+    ``completed`` (every device healthy) or ``halted`` (a device refused, rolled back or timed out).
     """
 
     __tablename__ = "deployments"
@@ -252,6 +252,8 @@ class Deployment(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    report_timeout_s: Mapped[float] = mapped_column(Float, server_default="600")
+    """A device sent the model that reports no progress for this long is ``timed_out`` (halts)."""
 
 
 class DeploymentDevice(Base):
@@ -262,7 +264,8 @@ class DeploymentDevice(Base):
     device_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
     canary: Mapped[bool] = mapped_column(Boolean)
     state: Mapped[str] = mapped_column(String(16))
-    """``pending`` (not sent yet), ``sent``, or a :class:`edgesight.core.wire.ModelState` value."""
+    """``pending`` (not sent yet), ``sent``, a :class:`edgesight.core.wire.ModelState` value, or
+    ``timed_out`` (no progress reported within the deployment's ``report_timeout_s``)."""
     detail: Mapped[str | None] = mapped_column(Text)
     previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """The device's desired ``model`` before this deployment (restored when it halts)."""

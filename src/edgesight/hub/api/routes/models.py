@@ -121,8 +121,8 @@ def _deployment(hub: HubService, deployment_id: str) -> DeploymentPublic:
         ))  # fmt: skip
     return DeploymentPublic(
         id=info.id, model_id=info.model_id, model_version=info.model_version, target=info.target,
-        health=info.health, status=info.status, detail=info.detail, created_at=info.created_at,
-        updated_at=info.updated_at, devices=rows,
+        health=info.health, status=info.status, detail=info.detail, report_timeout_s=info.report_timeout_s,
+        created_at=info.created_at, updated_at=info.updated_at, devices=rows,
     )  # fmt: skip
 
 
@@ -134,6 +134,7 @@ def create_deployment(body: DeploymentCreate, hub: HubDep) -> DeploymentPublic:
         site=body.site, canaries=tuple(body.canaries), canary_count=body.canary_count,
         health=HealthLimits(window_s=body.health_window_s, min_fps_ratio=body.min_fps_ratio, min_fps=body.min_fps,
                             max_error_rate=body.max_error_rate),
+        report_timeout_s=body.report_timeout_s,
     )  # fmt: skip
     try:
         info = hub.rollouts.deploy(request)

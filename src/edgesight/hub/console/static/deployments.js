@@ -19,7 +19,7 @@ function deviceRow(r) {
 function card(d) {
   return `<section class="card deployment" data-deployment="${esc(d.id)}">
     <h2>${esc(d.model_id)}@${esc(d.model_version)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h2>
-    <p class="muted">deployment ${esc(d.id)} · ${esc(target(d.target))} · started ${ago(d.created_at)}${d.detail ? ` · ${esc(d.detail)}` : ""}</p>
+    <p class="muted">deployment ${esc(d.id)} · ${esc(target(d.target))} · started ${ago(d.created_at)} · report timeout ${num(d.report_timeout_s, 0)} s${d.detail ? ` · ${esc(d.detail)}` : ""}</p>
     <div class="table-wrap"><table><thead><tr><th>Device</th><th></th><th>State</th><th>Detail</th><th>Running</th><th>FPS</th>
     <th>Updated</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></div></section>`;
 }
