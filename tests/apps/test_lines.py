@@ -10,6 +10,7 @@ import pytest
 from edgesight.apps.lines import LineCounter
 from edgesight.core.config import LineConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameContext
 
 SIZE = (1000, 1000)
@@ -131,7 +132,7 @@ def test_several_lines_per_class_and_direction() -> None:
 
 
 def test_state_needs_tracker_ids() -> None:
-    with pytest.raises(ValueError, match="tracker_id"):
+    with pytest.raises(InputError, match="tracker_id"):
         LineCounter([DOOR]).update(
             Detections.from_arrays([[0, 0, 1, 1]], [0.9], [0], ["person"]), FrameContext("c", "m", 0, 0.0, SIZE)
         )
