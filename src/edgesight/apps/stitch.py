@@ -133,7 +133,10 @@ class TrackStitcher:
         cols, table = self._table.cols, self._table
         seconds = frame.timestamp - cols["timestamp"]
         lost = np.flatnonzero(
-            (table.last_frame < frame.frame_index) & ~cols["edge"] & ~cols["taken"] & (seconds <= self.config.window_s)
+            (table.last_frame < frame.frame_index)
+            & ~cols["edge"]
+            & ~cols["taken"]
+            & (seconds <= self.config.window_s)
         )
         if lost.shape[0] == 0:
             return []

@@ -22,10 +22,14 @@ class StitchConfig(StrictSection):
     """
 
     window_s: HourSeconds = Field(
-        2.0, description="a track unseen for at most this long can be continued by a new id; 0 turns stitching off"
+        2.0,
+        description="a track unseen for at most this long can be continued by a new id; 0 turns stitching off",
     )
     radius: float = Field(
-        0.5, ge=0.0, le=10.0, description="distance, in box heights, within which a new id continues a lost track ..."
+        0.5,
+        ge=0.0,
+        le=10.0,
+        description="distance, in box heights, within which a new id continues a lost track ...",
     )
     radius_per_s: float = Field(
         0.5, ge=0.0, le=10.0, description="... plus this many box heights per second the track was lost"
