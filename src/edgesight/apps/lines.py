@@ -15,9 +15,18 @@ Per track and line the counter keeps a *committed side*. A crossing counts once,
 Going back to the committed side before that cancels the pending crossing, so a box jittering over
 the line counts once, when it finally settles. A new track has no committed side until it has
 held one side for ``min_frames_on_side`` frames, so a track born on the far side cannot cross.
-A new id crossing in the same direction, for the same class, within ``reid_radius`` and
-``reid_window_s`` of a crossing by a track that is no longer observed and was born after that
-crossing is taken as the same object re-found by the tracker and is not counted again.
+
+Tracks that vanish or appear mid-frame: a new id that continues a lost track
+(:mod:`edgesight.apps.stitch`, ``analytics.stitch``: first seen away from the frame's edge, near
+where a track of its class was lost shortly before) takes over that track's whole line state, its
+committed sides, pending crossings and last point. The step from where the lost track was last
+seen to where the new id appears is then tested like any step across a gap, so a person lost on
+one side and re-born under a new id on the other counts once, in the right direction. A new id
+that continues nothing and crosses in the same direction, for the same class, within
+``reid_radius`` and ``reid_window_s`` of a crossing by a track that is no longer observed and was
+born after that crossing is taken as the same object re-found by the tracker and is not counted
+again (a continued id is as old as the track it continues, so this never holds the lost track's
+own crossings against it).
 
 Counting through occlusion: a track the tracker kept through a gap (lost on one side, re-found
 on the other) crosses on the step from its last observed point to the re-found one, so it counts
@@ -40,8 +49,7 @@ import numpy.typing as npt
 
 from edgesight.apps.stitch import Link, TrackStitcher
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config import LineConfig
-from edgesight.core.config.stitch import StitchConfig
+from edgesight.core.config import LineConfig, StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, LineStatus

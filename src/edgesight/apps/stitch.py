@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from edgesight.apps.track_rows import INFEASIBLE, assign
 from edgesight.apps.tracking import TrackTable
-from edgesight.core.config.stitch import StitchConfig
+from edgesight.core.config import StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
 from edgesight.core.events import FrameLike
