@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from edgesight.apps.stitch import Link, TrackStitcher
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config import ZoneConfig, StitchConfig
+from edgesight.core.config import StitchConfig, ZoneConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
