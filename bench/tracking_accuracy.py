@@ -41,6 +41,7 @@ from rich.table import Table
 
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import AnalyticsConfig, DeviceConfig, LineConfig, load_config
+from edgesight.core.config.stitch import StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import FrameContext
 from edgesight.core.frame import FrameMeta, ModelRef
@@ -126,11 +127,12 @@ def reference_crossings(
     the line changes and stays changed (``min_frames_on_side`` frames), so people shuffling on a
     line count once, for the reference as for us. Counting raw steps over the line instead would
     score a correct anti-flicker rule as misses (it did: 8 "crossings" by three people standing
-    on the lamp-post line in frames 19-131, where the side settled twice).
+    on the lamp-post line in frames 19-131, where the side settled twice). The reference's ids are
+    taken as they are (no stitching): a crossing across one of its own id breaks is not counted.
     """
     from edgesight.apps.lines import LineCounter
 
-    counter = LineCounter(lines, ttl_frames=len(video))
+    counter = LineCounter(lines, ttl_frames=len(video), stitch=StitchConfig(window_s=0))
     empty = FrameBoxes.empty()
     for f in video:  # the video's frame indices and timestamps, as the trackers see them
         fb = frames.get(f.frame_index, empty)
@@ -168,7 +170,7 @@ def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig) -> 
 
     def run(frames: list[CachedFrame]) -> tuple[Tracked, dict[str, dict[str, int]]]:
         tracker = ByteTrackTracker(lost_track_buffer=config.tracking.max_lost_frames)
-        counter = LineCounter(config.lines, config.tracking.max_lost_frames + 1)
+        counter = LineCounter(config.lines, config.tracking.max_lost_frames + 1, stitch=config.stitch)
         tracks: Tracked = {}
         for f in frames:
             d = f.detections

@@ -245,3 +245,32 @@ def test_reconfigure_with_new_tracking_starts_new_tracks() -> None:
     assert len(engine.update(_walking(3)).frame.detections) == 0  # a new track needs 2 hits again
     engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"enabled": False}}))
     assert engine.tracker is None
+
+
+@pytest.mark.parametrize("method", ["edgesight", "bytetrack"])
+def test_a_person_lost_longer_than_the_tracker_holds_counts_once_under_the_new_id(method: str) -> None:
+    # The tracker drops the track after 2 lost frames and gives the person a new id across the line;
+    # the line continues the lost track (stitch), counting off it only loses the crossing.
+    def run(stitch_window_s: float) -> tuple[list[Event], list[int]]:
+        cfg = AnalyticsConfig.model_validate({
+            "tracking": {"method": method, "min_hits": 1, "max_lost_frames": 2},
+            "lines": [{"name": "door", "start": [0, 0.5], "end": [1, 0.5]}],
+            "stitch": {"window_s": stitch_window_s},
+        })  # fmt: skip
+        engine = Analytics(cfg, "cam", "main")
+        bottoms = [300, 315, 330, 345, None, None, None, 400, 415, 430, 445, 460]  # lost for 0.2 s
+        events: list[Event] = []
+        ids: list[int] = []
+        for i, y in enumerate(bottoms):
+            dets = Detections.empty() if y is None else Detections.from_arrays(
+                [[620, y - 120, 660, y]], [0.9], [0], ["person"])  # fmt: skip
+            result = engine.update(FrameMeta("cam", "main", i, i, i / FPS, ModelRef("m", "1"), (W, H), dets))
+            events += result.events
+            tracked = result.frame.detections.tracker_id
+            ids += [] if tracked is None else tracked.tolist()
+        return events, ids
+
+    events, ids = run(2.0)
+    assert sorted(set(ids)) == [1, 2]  # the tracker's ids are its own
+    assert [(e.track_ids, e.properties["direction"]) for e in events] == [((2,), "in")]
+    assert run(0.0)[0] == []

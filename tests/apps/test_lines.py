@@ -9,11 +9,16 @@ import pytest
 
 from edgesight.apps.lines import LineCounter
 from edgesight.core.config import LineConfig
+from edgesight.core.config.stitch import StitchConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameContext
 
 SIZE = (1000, 1000)
 DOOR = LineConfig(name="door", start=(0.1, 0.5), end=(0.9, 0.5))  # drawn left to right: "in" = downwards
+WIDE_DOOR = LineConfig(name="door", start=(0.0, 0.5), end=(1.0, 0.5))  # reaches the frame's sides
+NO_STITCH = StitchConfig(window_s=0)
+NOBODY = Detections.empty().with_tracker_id(np.zeros(0))
 
 
 def person(x: float, bottom: float, track_id: int, class_name: str = "person") -> Detections:
@@ -73,7 +78,9 @@ def test_track_born_on_the_far_side_cannot_cross() -> None:
 
 
 def test_lost_track_refound_with_new_id_next_to_the_line_does_not_count_twice() -> None:
-    counter = LineCounter([DOOR])
+    # The rule for new ids the stitch does not link (here turned off): with the stitch, id 11 would
+    # continue id 10, and its box jumping back over the line for 4 frames would count like a kept id's.
+    counter = LineCounter([DOOR], stitch=NO_STITCH)
     first = [person(500, y, 10) for y in range(400, 561, 20)]  # crosses and is counted
     events = run(counter, first)
     assert len(events) == 1
@@ -131,7 +138,7 @@ def test_several_lines_per_class_and_direction() -> None:
 
 
 def test_state_needs_tracker_ids() -> None:
-    with pytest.raises(ValueError, match="tracker_id"):
+    with pytest.raises(InputError, match="tracker_id"):
         LineCounter([DOOR]).update(
             Detections.from_arrays([[0, 0, 1, 1]], [0.9], [0], ["person"]), FrameContext("c", "m", 0, 0.0, SIZE)
         )
@@ -143,3 +150,61 @@ def test_line_state_expires() -> None:
     assert counter.num_tracks == 3
     run(counter, [Detections.empty().with_tracker_id(np.zeros(0))] * 7, start=3)
     assert counter.num_tracks == 0
+
+
+def lost_and_reborn(x_lost: float, x_new: float, y_new: float = 520) -> list[Detections]:
+    """Id 1 walks down towards the line and is lost above it; 0.3 s later id 2 appears at ``(x_new, y_new)``."""
+    frames = [person(x_lost, y, 1) for y in range(300, 461, 20)]  # frames 0-8, last seen at y=460
+    return frames + [NOBODY] * 2 + [person(x_new, y_new + 20 * k, 2) for k in range(5)]
+
+
+def test_person_lost_on_one_side_and_reborn_with_a_new_id_on_the_other_counts_once() -> None:
+    counter = LineCounter([DOOR], report_gaps=True)
+    events = run(counter, lost_and_reborn(500, 500))  # 60 px = 0.6 box heights from where 1 was lost
+    assert [(e.track_ids, e.properties["direction"]) for e in events] == [((2,), "in")]
+    e = events[0]
+    assert e.properties["crossed_frame_index"] == 11 and e.properties["point"] == [0.5, 0.5]
+    assert e.properties["inferred"] is True and e.properties["gap_frames"] == 2
+    assert counter.counts()["door"] == {"in": {"person": 1}, "out": {}}
+    # counted by id alone, the crossing is lost: id 2 was born on the far side
+    assert run(LineCounter([DOOR], stitch=NO_STITCH), lost_and_reborn(500, 500)) == []
+
+
+def test_a_new_id_born_far_from_the_lost_track_does_not_continue_it() -> None:
+    counter = LineCounter([DOOR])
+    assert run(counter, lost_and_reborn(300, 700)) == []  # 4 box heights away: someone else
+
+
+def test_a_new_id_after_the_stitch_window_does_not_continue_the_lost_track() -> None:
+    counter = LineCounter([DOOR], stitch=StitchConfig(window_s=0.2))
+    assert run(counter, lost_and_reborn(500, 500)) == []  # lost for 0.3 s
+
+
+def test_tracks_at_the_frame_edge_are_not_stitched() -> None:
+    # id 2 walks in at the left border just below where id 1 was lost: someone entering
+    assert run(LineCounter([WIDE_DOOR]), lost_and_reborn(60, 25)) == []
+    # id 1 walks out at the left border; id 2 appears just inside: someone else
+    assert run(LineCounter([WIDE_DOOR]), lost_and_reborn(25, 60)) == []
+    assert len(run(LineCounter([WIDE_DOOR]), lost_and_reborn(60, 60))) == 1  # both inside: continued
+
+
+def test_two_people_lost_together_each_continue_their_own_track() -> None:
+    counter = LineCounter([DOOR])
+    # 1 stands above the line, 2 below it, side by side; both are lost, then found again as 4 and 3
+    together = [Detections.merge([person(500, 470, 1), person(540, 530, 2)])] * 5
+    found = [Detections.merge([person(545, 535, 3), person(495, 475, 4)])] * 5
+    events = run(counter, [*together, NOBODY, NOBODY, *found])
+    assert events == []  # pairing 4 with 2 and 3 with 1 would have counted two phantom crossings
+    counter_later = LineCounter([DOOR])
+    walk_on = [Detections.merge([person(545, 535 - 20 * k, 3), person(495, 475 + 20 * k, 4)]) for k in range(6)]
+    events = run(counter_later, [*together, NOBODY, NOBODY, *walk_on])
+    assert sorted((e.track_ids[0], e.properties["direction"]) for e in events) == [(3, "out"), (4, "in")]
+
+
+def test_a_lost_track_is_continued_once() -> None:
+    counter = LineCounter([DOOR])
+    frames = lost_and_reborn(500, 500)
+    frames[-2] = Detections.merge([frames[-2], person(520, 560, 5)])  # a third id beside 2: no track left
+    frames[-1] = Detections.merge([frames[-1], person(520, 580, 5)])
+    events = run(counter, frames)
+    assert [e.track_ids for e in events] == [(2,)]

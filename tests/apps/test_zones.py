@@ -107,3 +107,29 @@ def test_input_is_not_mutated() -> None:
     before = dets.xyxy.copy()
     run(counter, [dets] * 5)
     assert np.array_equal(dets.xyxy, before) and dets.tracker_id is not None and dets.tracker_id.tolist() == [1]
+
+
+def test_a_track_continued_under_a_new_id_stays_in_the_zone_once() -> None:
+    counter = ZoneCounter([SHOP], ttl_frames=31)
+    lost = [obj(x, 400, 1) for x in (100, 150, 250, 300, 320, 340)]  # enters at frame 4 (streak from 2)
+    gap = [Detections.empty().with_tracker_id(np.zeros(0))] * 3
+    found = [obj(360, 400, 2)] * 10 + [obj(700, 400, 2)] * 4  # 0.4 s later, 0.25 box heights on: id 2
+    events = run(counter, lost + gap + found)
+    assert [(e.type.value, e.track_ids) for e in events if e.type is not EventType.ZONE_COUNT] == [
+        ("zone_enter", (1,)), ("zone_exit", (2,)), ("dwell", (2,)),
+    ]  # fmt: skip
+    exit_event = next(e for e in events if e.type is EventType.ZONE_EXIT)
+    assert exit_event.properties["dwell_frames"] == 19 - 2 and exit_event.properties["lost"] is False
+    counts = [e.properties["count"] for e in events if e.type is EventType.ZONE_COUNT]
+    assert counts == [1, 0]
+    assert run(counter, gap * 12, start=len(lost + gap + found)) == []  # id 1 expires without a lost exit
+
+
+def test_a_continued_track_found_again_by_the_tracker_counts_again() -> None:
+    counter = ZoneCounter([SHOP])
+    inside = [obj(x, 400, 1) for x in (300, 310, 320, 330)]
+    gap = [Detections.empty().with_tracker_id(np.zeros(0))] * 2
+    both = [Detections.merge([obj(345, 400, 1), obj(350, 400, 2)])] * 4  # 2 continued 1, then 1 is back
+    events = run(counter, inside + gap + [obj(350, 400, 2)] + both)
+    assert counter.counts() == {"shop": {"person": 2}}
+    assert [e.properties["count"] for e in events if e.type is EventType.ZONE_COUNT] == [1, 2]

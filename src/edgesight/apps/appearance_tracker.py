@@ -49,7 +49,7 @@ from edgesight.apps.track_rows import (
 )
 from edgesight.core.config import TrackingConfig
 from edgesight.core.detections import Detections
-from edgesight.geometry.boxes import box_iou
+from edgesight.geometry.boxes import at_frame_edge, box_iou
 from edgesight.geometry.motion import (
     kalman_initiate,
     kalman_predict,
@@ -73,7 +73,6 @@ _REID_HEIGHT_RATIO = 1.35  # a re-found box may be at most this much taller or s
 _PERIOD_WINDOW = 32  # frame intervals remembered to estimate the stream's frame period
 _MAX_STEPS = 100.0  # a longer pause (source stalled) is predicted as this many frames
 _REANCHOR_GAP = 3.0  # frame periods unseen after which the velocity is re-estimated from observations
-_EDGE_MARGIN = 0.25  # of the box width: a box this close to the border is leaving
 _EXIT_GRACE_FRAMES = 5  # a track lost at the border has left unless re-found this quickly
 _LOST_MIN_SIMILARITY = 0.75  # appearance a lost track needs to take a detection (when known)
 _OCR_MAX_GAP = 2.0  # frame periods: older last observations are where someone else may now stand
@@ -86,13 +85,6 @@ class _Tracks(KalmanRows):
     lost: Float64Array = field(default_factory=lambda: np.zeros(0))  # frame periods since last seen
     last_box: Float64Array = field(default_factory=lambda: np.zeros((0, 4)))  # last observed xyxy
     embedding: Float64Array = field(default_factory=lambda: np.zeros((0, 0)))  # zero rows: unknown
-
-
-def _at_edge(xyxy: Float64Array, frame_size: tuple[int, int]) -> BoolArray:
-    """Boxes touching the frame's border (within ``_EDGE_MARGIN`` of the box's width)."""
-    margin = _EDGE_MARGIN * (xyxy[:, 2] - xyxy[:, 0])
-    w, h = frame_size
-    return (xyxy[:, 0] <= margin) | (xyxy[:, 1] <= margin) | (xyxy[:, 2] >= w - margin) | (xyxy[:, 3] >= h - margin)
 
 
 class AppearanceTracker:
@@ -329,7 +321,7 @@ class AppearanceTracker:
             state[promote] = _TRACKED
         keep = np.where(t.state == _TENTATIVE, matched, lost <= cfg.max_lost_frames)
         if frame_size is not None:
-            keep &= ~(_at_edge(t.last_box, frame_size) & (lost > _EXIT_GRACE_FRAMES))
+            keep &= ~(at_frame_edge(t.last_box, frame_size) & (lost > _EXIT_GRACE_FRAMES))
         t.state, t.hits, t.lost = state, hits, lost
         new_index = np.cumsum(keep) - 1
         det_to_track[dets] = new_index[rows]

@@ -111,11 +111,11 @@ class Analytics:
         self.config = config
         self.tracker = tracker
         ttl = config.tracking.max_lost_frames + 1
-        self.zones = ZoneCounter(config.zones, ttl) if config.zones else None
+        self.zones = ZoneCounter(config.zones, ttl, config.stitch) if config.zones else None
         # The default tracker's crossings say when they were inferred across a gap; the earlier
         # tracker keeps its event format (replays recorded with it stay byte-identical).
         report_gaps = config.tracking.method != "bytetrack"
-        self.lines = LineCounter(config.lines, ttl, report_gaps) if config.lines else None
+        self.lines = LineCounter(config.lines, ttl, report_gaps, config.stitch) if config.lines else None
         homography = config.calibration.homography() if config.calibration is not None else None
         self.distance = (
             DistanceMonitor(config.distance, homography)

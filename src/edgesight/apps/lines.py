@@ -15,9 +15,18 @@ Per track and line the counter keeps a *committed side*. A crossing counts once,
 Going back to the committed side before that cancels the pending crossing, so a box jittering over
 the line counts once, when it finally settles. A new track has no committed side until it has
 held one side for ``min_frames_on_side`` frames, so a track born on the far side cannot cross.
-A new id crossing in the same direction, for the same class, within ``reid_radius`` and
-``reid_window_s`` of a crossing by a track that is no longer observed and was born after that
-crossing is taken as the same object re-found by the tracker and is not counted again.
+
+Tracks that vanish or appear mid-frame: a new id that continues a lost track
+(:mod:`edgesight.apps.stitch`, ``analytics.stitch``: first seen away from the frame's edge, near
+where a track of its class was lost shortly before) takes over that track's whole line state, its
+committed sides, pending crossings and last point. The step from where the lost track was last
+seen to where the new id appears is then tested like any step across a gap, so a person lost on
+one side and re-born under a new id on the other counts once, in the right direction. A new id
+that continues nothing and crosses in the same direction, for the same class, within
+``reid_radius`` and ``reid_window_s`` of a crossing by a track that is no longer observed and was
+born after that crossing is taken as the same object re-found by the tracker and is not counted
+again (a continued id is as old as the track it continues, so this never holds the lost track's
+own crossings against it).
 
 Counting through occlusion: a track the tracker kept through a gap (lost on one side, re-found
 on the other) crosses on the step from its last observed point to the re-found one, so it counts
@@ -36,17 +45,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from edgesight.apps.stitch import Link, TrackStitcher
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config import LineConfig
+from edgesight.core.config import LineConfig, StitchConfig
 from edgesight.core.detections import Detections
+from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, LineStatus
 from edgesight.geometry.boxes import rule_anchor_points
 from edgesight.geometry.lines import cross_2d, crossing_points, segments_cross
 
 __all__ = ["LineCounter"]
 
+IntArray = npt.NDArray[np.int64]
+
 _MEMORY_LIMIT = 256
+_DEFAULT_STITCH = StitchConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,10 @@ class LineCounter:
         lines: validated line configs (names unique).
         ttl_frames: frames after its last sighting before a track's line state is dropped (set it
             to the tracker's ``max_lost_frames + 1``).
+        report_gaps: crossings on a step across frames the track went unseen say so
+            (``inferred``, ``gap_frames``).
+        stitch: when a new track id continues a lost track's line state
+            (:mod:`edgesight.apps.stitch`); ``StitchConfig(window_s=0)`` counts by id alone.
 
     Example:
         >>> from edgesight.core.events import FrameContext
@@ -84,7 +103,13 @@ class LineCounter:
         {'door': {'in': {'person': 1}, 'out': {}}}
     """
 
-    def __init__(self, lines: Sequence[LineConfig], ttl_frames: int = 31, report_gaps: bool = False) -> None:
+    def __init__(
+        self,
+        lines: Sequence[LineConfig],
+        ttl_frames: int = 31,
+        report_gaps: bool = False,
+        stitch: StitchConfig = _DEFAULT_STITCH,
+    ) -> None:
         self.lines = tuple(lines)
         self.report_gaps = report_gaps
         self._inferred = [0] * len(self.lines)
@@ -97,6 +122,7 @@ class LineCounter:
         self._counts: list[dict[int, dict[str, int]]] = [{1: {}, -1: {}} for _ in self.lines]
         self._suppressed = [0] * k
         self._memory: list[deque[_Crossing]] = [deque(maxlen=_MEMORY_LIMIT) for _ in self.lines]
+        self._stitcher = TrackStitcher(stitch, ttl_frames)
         self._table = TrackTable(
             ttl_frames,
             {
@@ -159,14 +185,17 @@ class LineCounter:
             This frame's ``line_crossing`` events, by line then track.
 
         Raises:
-            ValueError: ``tracked.tracker_id`` is None.
+            InputError: ``tracked.tracker_id`` is None.
         """
         if tracked.tracker_id is None:
-            raise ValueError("LineCounter.update: detections need tracker_id, got None")
+            raise InputError("LineCounter.update: detections need tracker_id, got None")
         if not self.lines:
             return []
         fi = frame.frame_index
+        links = self._stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
+        if links:
+            self._continue(rows, links)
         cols = self._table.cols
         seen = cols["seen_frame"][rows]
         gap = np.where(seen >= 0, fi - seen - 1, 0)  # frames unseen before this step
@@ -229,6 +258,20 @@ class LineCounter:
         self._table.pop_expired(fi)
         self._forget(frame.timestamp)
         return events
+
+    def _continue(self, rows: IntArray, links: list[Link]) -> None:
+        """New ids take over the line state of the lost tracks they continue.
+
+        Their last point and committed sides included, so the step from where the lost track was
+        last seen to where the new id appears is tested like any step across a gap; and their
+        birth frame, so the lost track's own crossings are not taken for ones this id repeats.
+        """
+        table = self._table
+        new = rows[[i for i, _ in links]]
+        lost = table.rows_of(np.array([tid for _, tid in links], dtype=np.int64))
+        for col in table.cols.values():
+            col[new] = col[lost]
+        table.first_frame[new] = table.first_frame[lost]
 
     def _count(
         self, j: int, crossing: _Crossing, born_frame: int, observed: set[int], frame: FrameLike

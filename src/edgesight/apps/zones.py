@@ -8,6 +8,14 @@ a track that disappears while inside exits with ``lost: true`` when its state ex
 
 Dwell time runs from the first frame of the entering streak to the first frame of the exiting
 streak (or the last sighting for a lost track). Everything is vectorised over tracks x zones.
+
+A new track id that continues a lost track (:mod:`edgesight.apps.stitch`: someone the tracker lost
+in a group and found again under a new id) takes over its membership and its entry time, and the
+lost id leaves no state behind: so the person does not enter twice, their dwell runs from the
+first entry, their exit and dwell events name the new id, and the zone's count does not hold
+both ids while the lost one waits to expire. The lost id keeps its own state, set aside: it counts
+for nothing and exits no zone when it expires, unless the tracker finds it again (then it was
+someone else, and carries on from where it was).
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edgesight.apps.stitch import Link, TrackStitcher
 from edgesight.apps.tracking import ClassFilter, TrackTable
-from edgesight.core.config import ZoneConfig
+from edgesight.core.config import StitchConfig, ZoneConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
 from edgesight.core.events import Event, EventType, FrameLike, Trigger
@@ -33,6 +42,8 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
 
+_DEFAULT_STITCH = StitchConfig()
+
 
 class ZoneCounter:
     """Events of a set of zones: ``update(tracked, frame) -> list[Event]``.
@@ -41,6 +52,8 @@ class ZoneCounter:
         zones: validated zone configs (names unique).
         ttl_frames: frames after its last sighting before a track's zone state is dropped (set it
             to the tracker's ``max_lost_frames + 1``).
+        stitch: when a new track id continues a lost track's membership
+            (:mod:`edgesight.apps.stitch`); ``StitchConfig(window_s=0)`` follows ids alone.
 
     Example:
         >>> from edgesight.core.events import FrameContext
@@ -56,7 +69,9 @@ class ZoneCounter:
         {'till': {}}
     """
 
-    def __init__(self, zones: Sequence[ZoneConfig], ttl_frames: int = 31) -> None:
+    def __init__(
+        self, zones: Sequence[ZoneConfig], ttl_frames: int = 31, stitch: StitchConfig = _DEFAULT_STITCH
+    ) -> None:
         self.zones = tuple(zones)
         z = len(self.zones)
         self._polygons = [zone.polygon_array() for zone in self.zones]
@@ -69,6 +84,7 @@ class ZoneCounter:
         self._inertia = np.array([zone.inertia_frames for zone in self.zones], dtype=np.int32)
         self._classes = ClassFilter([zone.classes for zone in self.zones])
         self._last_interval_ts = np.full(z, -np.inf)
+        self._stitcher = TrackStitcher(stitch, ttl_frames)
         self._table = TrackTable(
             ttl_frames,
             {
@@ -83,6 +99,7 @@ class ZoneCounter:
                 "last_pt": ((z, 2), np.float64, np.nan),
                 "last_ts": ((), np.float64, 0.0),
                 "class_name": ((), object, ""),
+                "continued": ((), np.bool_, False),  # lost, and continued by a new id: set aside
             },
         )
 
@@ -93,9 +110,15 @@ class ZoneCounter:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Objects currently in each zone, by class: ``{zone: {class_name: count}}``."""
-        inside = self._table.cols["inside"]
+        inside = self._members()
         names = self._table.cols["class_name"]
         return {zone.name: dict(Counter(names[inside[:, z]].tolist())) for z, zone in enumerate(self.zones)}
+
+    def _members(self) -> BoolArray:
+        """``(tracks, zones)``: the track counts as inside the zone (a continued lost track does not)."""
+        cols = self._table.cols
+        members: BoolArray = cols["inside"] & ~cols["continued"][:, None]
+        return members
 
     def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
         """Advance every track's zone membership by one frame.
@@ -115,7 +138,10 @@ class ZoneCounter:
         if not self.zones:
             return []
         fi, ts = frame.frame_index, frame.timestamp
+        links = self._stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
+        if links:
+            self._continue(rows, links)
         cols = self._table.cols
         pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, z, 2)
         obs = np.zeros((len(tracked), len(self.zones)), dtype=np.bool_)
@@ -126,7 +152,9 @@ class ZoneCounter:
         inside, streak = cols["inside"][rows], cols["streak"][rows]
         disagree = obs != inside
         events: list[Event] = []
-        changed = np.zeros(len(self.zones), dtype=np.bool_)
+        back = rows[cols["continued"][rows]]  # seen again: not the one its continuation took it for
+        changed = np.any(cols["inside"][back], axis=0)  # it counts again
+        cols["continued"][back] = False
         busy = disagree | (streak != 0)  # usually few (track, zone) pairs: work on those only
         if np.any(busy):
             ii, zz = np.nonzero(busy)
@@ -137,6 +165,15 @@ class ZoneCounter:
         events += self._expire(frame, changed)
         events += self._count_events(frame, changed)
         return events
+
+    def _continue(self, rows: IntArray, links: list[Link]) -> None:
+        """New ids take over the membership of the lost tracks they continue, which are set aside."""
+        table = self._table
+        new = rows[[i for i, _ in links]]
+        lost = table.rows_of(np.array([tid for _, tid in links], dtype=np.int64))
+        for col in table.cols.values():
+            col[new] = col[lost]
+        table.cols["continued"][lost] = True
 
     def _advance(
         self,
@@ -193,7 +230,7 @@ class ZoneCounter:
         events: list[Event] = []
         if gone["id"].shape[0] == 0:
             return events
-        for k, z in np.argwhere(gone["inside"]):
+        for k, z in np.argwhere(gone["inside"] & ~gone["continued"][:, None]):
             changed[z] = True
             dwell_s = float(gone["last_ts"][k] - gone["enter_ts"][k, z])
             dwell_frames = int(gone["last_frame"][k] - gone["enter_frame"][k, z])
@@ -242,7 +279,7 @@ class ZoneCounter:
 
     def _count_events(self, frame: FrameLike, changed: BoolArray) -> list[Event]:
         events: list[Event] = []
-        inside = self._table.cols["inside"]
+        inside = self._members()
         names = self._table.cols["class_name"]
         for z, zone in enumerate(self.zones):
             if zone.count_trigger is Trigger.EVENT:

@@ -12,9 +12,21 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FOOTPRINT_HEIGHT_FRACTION", "Anchor", "anchor_points", "box_iou", "rule_anchor_points"]
+__all__ = [
+    "EDGE_MARGIN",
+    "FOOTPRINT_HEIGHT_FRACTION",
+    "Anchor",
+    "anchor_points",
+    "at_frame_edge",
+    "box_iou",
+    "rule_anchor_points",
+]
 
 Float64Array = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+EDGE_MARGIN = 0.25
+"""A box within this fraction of its own width of the frame's border is at the edge (leaving or entering)."""
 
 FOOTPRINT_HEIGHT_FRACTION = 0.9
 """Where :attr:`Anchor.FOOTPRINT` sits, as a fraction of the box height from its top edge."""
@@ -90,6 +102,25 @@ def rule_anchor_points(
         idx = [i for i, a in enumerate(anchors) if a is anchor]
         out[:, idx, :] = (anchor_points(boxes, anchor) / scale)[:, None, :]
     return out
+
+
+def at_frame_edge(xyxy: npt.ArrayLike, frame_size: tuple[int, int]) -> BoolArray:
+    """Boxes touching the frame's border, within ``EDGE_MARGIN`` of the box's width.
+
+    A person whose box reaches the border is walking in or out of view: the tracker lets such a
+    track expire early, and the counters never stitch one to another track.
+
+    Example:
+        >>> at_frame_edge([[2, 100, 42, 190], [300, 100, 340, 190]], (640, 480)).tolist()
+        [True, False]
+    """
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    margin = EDGE_MARGIN * (boxes[:, 2] - boxes[:, 0])
+    w, h = frame_size
+    edge: BoolArray = (
+        (boxes[:, 0] <= margin) | (boxes[:, 1] <= margin) | (boxes[:, 2] >= w - margin) | (boxes[:, 3] >= h - margin)
+    )
+    return edge
 
 
 def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:

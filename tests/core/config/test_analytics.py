@@ -136,6 +136,8 @@ CALIB = {"image_points": SQUARE, "ground_points_m": [[0, 0], [5, 0], [5, 5], [0,
         ({"lines": [{"name": "l", "start": [0, 0.5], "end": [1, 0.5], "left_to_right": "x", "right_to_left": "x"}]},
          ["left_to_right and right_to_left must differ"]),
         ({"heatmap": {"grid": [0, 10]}}, ["analytics.heatmap.grid.0"]),
+        ({"stitch": {"window": 1.0}}, ["analytics.stitch.window", "Extra inputs"]),
+        ({"stitch": {"radius": -0.5}}, ["analytics.stitch.radius", "-0.5"]),
     ],
 )
 def test_bad_configs_name_the_key_and_the_value(analytics: dict[str, Any], fragments: list[str]) -> None:
@@ -148,3 +150,9 @@ def test_bad_configs_name_the_key_and_the_value(analytics: dict[str, Any], fragm
 def test_apps_section_is_a_strict_placeholder() -> None:
     assert AnalyticsConfig.model_validate({"apps": {}}).apps is not None
     assert "analytics.apps.queue" in _rejected({"apps": {"queue": {}}})
+
+
+def test_stitch_section_defaults_and_off() -> None:
+    assert AnalyticsConfig().stitch.enabled
+    off = AnalyticsConfig.model_validate({"stitch": {"window_s": 0}}).stitch
+    assert not off.enabled and (off.radius, off.radius_per_s) == (0.5, 0.5)

@@ -8,6 +8,7 @@ Layout (one module per section, one strict base, cross-section checks as named f
     tracking.py     analytics.tracking:     TrackingConfig
     zones.py        analytics.zones:        ZoneConfig, zone references of the apps
     lines.py        analytics.lines:        LineConfig
+    stitch.py       analytics.stitch:       StitchConfig (new ids continuing lost tracks, for the counters)
     calibration.py  analytics.calibration:  CalibrationConfig
     distance.py     analytics.distance/speed
     heatmap.py      analytics.heatmap
@@ -41,6 +42,7 @@ from edgesight.core.config.queue import QueueAppConfig
 from edgesight.core.config.safety import DangerZoneConfig, ProximityConfig, SafetyAppConfig, Severity
 from edgesight.core.config.sensor import DEFAULT_MODEL, SensorSection
 from edgesight.core.config.shelf import OccupancyMode, ShelfAppConfig, ShelfConfig
+from edgesight.core.config.stitch import StitchConfig
 from edgesight.core.config.tracking import TrackingConfig
 from edgesight.core.config.zones import ZoneConfig, resolve_polygon
 
@@ -65,6 +67,7 @@ __all__ = [
     "ShelfAppConfig",
     "ShelfConfig",
     "SpeedConfig",
+    "StitchConfig",
     "TrackingConfig",
     "ZoneConfig",
     "config_error_message",

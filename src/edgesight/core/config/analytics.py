@@ -1,4 +1,4 @@
-"""The ``analytics`` section: tracking, zones, lines, calibration, distance, speed, heatmap and apps.
+"""The ``analytics`` section: tracking, zones, lines, stitching, calibration, distance, speed, heatmap and apps.
 
 Every image coordinate is normalised to 0..1 of the source frame (``x`` right, ``y`` down) and
 is checked; the apps scale it to pixels. Class names are checked against the model's labels given
@@ -25,6 +25,7 @@ from edgesight.core.config.calibration import CalibrationConfig
 from edgesight.core.config.distance import DistanceConfig, SpeedConfig
 from edgesight.core.config.heatmap import HeatmapConfig
 from edgesight.core.config.lines import LineConfig
+from edgesight.core.config.stitch import StitchConfig
 from edgesight.core.config.tracking import TrackingConfig
 from edgesight.core.config.zones import ZoneConfig
 
@@ -37,6 +38,9 @@ class AnalyticsConfig(StrictSection):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="multi-object tracker")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=64, description="polygon zones")
     lines: list[LineConfig] = Field(default_factory=list, max_length=64, description="counting lines")
+    stitch: StitchConfig = Field(
+        default_factory=StitchConfig, description="lines and zones continue a lost track under a new id"
+    )
     calibration: CalibrationConfig | None = Field(None, description="image-to-floor homography")
     distance: DistanceConfig | None = Field(None, description="too close / too far (needs calibration)")
     speed: SpeedConfig | None = Field(None, description="ground speed (needs calibration)")
