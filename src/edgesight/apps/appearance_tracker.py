@@ -255,12 +255,17 @@ class AppearanceTracker:
         return detections[out_rows].with_tracker_id(t.ids[track_rows])
 
     def _ground(
-        self, t: _Tracks, boxes: Float64Array, timestamp: float, frame_size: tuple[int, int] | None
+        self,
+        t: _Tracks,
+        boxes: Float64Array,
+        timestamp: float,
+        frame_size: tuple[int, int] | None,
     ) -> GroundReach | None:
         """Floor distances and reaches of this frame (None without a calibration or a frame size)."""
         if self._gate is None or frame_size is None:
             return None
-        return self._gate.reach_of(t.last_box, boxes, timestamp - t.seen_at, frame_size)
+        seconds = timestamp - t.seen_at
+        return self._gate.reach_of(t.last_box, state_to_xyxy(t.mean), boxes, seconds, frame_size)
 
     def _vectors(self, detections: Detections) -> Float64Array:
         """Appearance vectors of the detections, ``(n, 0)`` when appearance is off or absent."""

@@ -27,7 +27,6 @@ import numpy as np
 import numpy.typing as npt
 
 from edgesight.core.config import CalibrationConfig
-from edgesight.geometry.homography import apply_homography
 
 __all__ = ["FOOT_JITTER", "GROUND_SLACK_M", "GroundGate", "GroundReach"]
 
@@ -44,6 +43,17 @@ FOOT_JITTER = 0.1
 # A box under this share of the other's height in metres is cut short (legs hidden). Whole people
 # differ less: the reference people of vtest.avi measure 1.50-1.87 m (5-95 %) under its estimate.
 _CUT_SHORT = 0.8
+
+
+def _overlapping(last: Float64Array, predicted: Float64Array, boxes: Float64Array) -> BoolArray:
+    """``(t, d)`` detections overlapping the hull of a track's last and predicted boxes."""
+    lo, hi = np.minimum(last[:, :2], predicted[:, :2]), np.maximum(last[:, 2:], predicted[:, 2:])
+    return (
+        (lo[:, None, 0] < boxes[None, :, 2])
+        & (boxes[None, :, 0] < hi[:, None, 0])
+        & (lo[:, None, 1] < boxes[None, :, 3])
+        & (boxes[None, :, 1] < hi[:, None, 1])
+    )
 
 
 class GroundReach:
@@ -77,7 +87,7 @@ class GroundGate:
         ...                         ground_points_m=((0, 0), (10, 0), (10, 10), (0, 10)))
         >>> gate = GroundGate(cal, max_speed_mps=2.0)  # a top view: 100 px = 10 m
         >>> track, dets = np.array([[0.0, 40, 10, 50]]), np.array([[0.0, 40, 10, 50], [60, 40, 70, 50]])
-        >>> r = gate.reach_of(track, dets, np.array([1.0]), (100, 100))
+        >>> r = gate.reach_of(track, track, dets, np.array([1.0]), (100, 100))
         >>> r.distance.tolist(), r.reach.round(2).tolist(), r.too_far.tolist()  # 6 m in 1 s > 2 m/s
         ([[0.0, 6.0]], [[2.6, 2.6]], [[False, True]])
     """
@@ -91,17 +101,19 @@ class GroundGate:
         centre = np.mean(np.asarray(calibration.image_points, dtype=np.float64), axis=0)
         self._floor_sign = float(np.sign(self.homography[2] @ np.append(centre, 1.0)))
 
-    def _floor(self, points: Float64Array, frame_size: tuple[int, int]) -> Float64Array:
-        """Floor metres of pixel points ``(n, 2)``; NaN at or beyond the horizon."""
-        norm = points / np.asarray(frame_size, dtype=np.float64)
-        floor = apply_homography(self.homography, norm)
-        w = norm @ self.homography[2, :2] + self.homography[2, 2]
-        floor[w * self._floor_sign <= 0] = np.nan
-        return floor
+    def _floor(
+        self, x: Float64Array, y: Float64Array, frame_size: tuple[int, int]
+    ) -> tuple[Float64Array, Float64Array]:
+        """Floor metres of pixel points; NaN at or beyond the horizon (apply_homography's sums, inlined)."""
+        m = self.homography / np.array([frame_size[0], frame_size[1], 1.0])  # takes pixels
+        w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
+        w[w * self._floor_sign <= 0] = np.nan
+        return (m[0, 0] * x + m[0, 1] * y + m[0, 2]) / w, (m[1, 0] * x + m[1, 1] * y + m[1, 2]) / w
 
     def reach_of(
         self,
         track_boxes: Float64Array,
+        predicted: Float64Array,
         det_boxes: Float64Array,
         seconds: Float64Array,
         frame_size: tuple[int, int],
@@ -110,47 +122,47 @@ class GroundGate:
 
         Args:
             track_boxes: ``(t, 4)`` the tracks' last observed boxes, pixels.
+            predicted: ``(t, 4)`` where the tracks are predicted now: a detection overlapping the
+                last or the predicted box may be it cut short by an occluder (heads compared).
             det_boxes: ``(d, 4)`` this frame's boxes, pixels.
             seconds: ``(t,)`` time since each track's last observation (negative counts as 0).
             frame_size: ``(width, height)`` of the frame.
         """
         t = track_boxes.shape[0]
         boxes = np.concatenate([track_boxes, det_boxes])
-        n = boxes.shape[0]
         x, bottom = (boxes[:, 0] + boxes[:, 2]) * 0.5, boxes[:, 3]
-        step = FOOT_JITTER * (boxes[:, 3] - boxes[:, 1])
-        # One projection: the feet, the feet raised by the jitter, the feet moved sideways as far.
-        shift = np.r_[np.zeros(2 * n), step]
-        points = np.stack([np.tile(x, 3) + shift, np.r_[bottom, bottom - step, bottom]], 1)
-        floor = self._floor(points, frame_size)
-        feet = floor[:n]
-        jitter = np.nan_to_num(np.hypot(*(feet - floor[n : 2 * n]).T), nan=np.inf)
-        diff = feet[:t, None, :] - feet[None, t:, :]
-        distance = np.hypot(diff[..., 0], diff[..., 1])
+        step = FOOT_JITTER * (bottom - boxes[:, 1])
+        fx, fy = self._floor(x, bottom, frame_size)
+        rx, ry = self._floor(x, bottom - step, frame_size)  # the feet raised by the jitter
+        jitter = np.sqrt((fx - rx) ** 2 + (fy - ry) ** 2)
+        jitter[np.isnan(jitter)] = np.inf
+        dx, dy = fx[:t, None] - fx[None, t:], fy[:t, None] - fy[None, t:]
+        distance = np.sqrt(dx * dx + dy * dy)
         travel = self.max_speed_mps * np.maximum(seconds, 0.0) + GROUND_SLACK_M
         reach = travel[:, None] + np.maximum(jitter[:t, None], jitter[None, t:])
-        rows, cols = np.nonzero(distance > reach)  # NaN compares False: never gated
+        too_far = distance > reach  # NaN compares False: never gated
+        rows, cols = np.nonzero(too_far & _overlapping(track_boxes, predicted, det_boxes))
         if rows.size:
-            # Rough height in metres (the sideways step's length on the floor, scaled up to the
-            # box): about the same for one person anywhere, far lower for a box whose legs are hidden.
-            metres = np.hypot(*(floor[2 * n :] - feet).T) / FOOT_JITTER
+            # Rough heights in metres (a sideways step of the jitter's length, measured on the floor
+            # and scaled up to the box): about the same for one person anywhere, far lower for a
+            # box whose legs are hidden.
+            sx, sy = self._floor(x + step, bottom, frame_size)
+            metres = (sx - fx) ** 2 + (sy - fy) ** 2  # squared: only compared
             a, b = metres[rows], metres[t + cols]
-            cut = np.minimum(a, b) < _CUT_SHORT * np.maximum(a, b)
+            cut = np.minimum(a, b) < _CUT_SHORT**2 * np.maximum(a, b)
             rows, cols = rows[cut], cols[cut]
-            by_head = self._head_distance(boxes, rows, t + cols, frame_size)
+            by_head = self._head_distance(boxes, x, rows, t + cols, frame_size)
             distance[rows, cols] = np.fmin(distance[rows, cols], by_head)
         return GroundReach(distance, reach)
 
     def _head_distance(
-        self, boxes: Float64Array, i: IndexArray, j: IndexArray, frame_size: tuple[int, int]
+        self, boxes: Float64Array, x: Float64Array, i: IndexArray, j: IndexArray, frame_size: tuple[int, int]
     ) -> Float64Array:
         """Floor distance of box pairs ``(i, j)`` read from their tops, both boxes as tall as the taller."""
         height = boxes[:, 3] - boxes[:, 1]
         tall = np.maximum(height[i], height[j])
-        x = (boxes[:, 0] + boxes[:, 2]) * 0.5
-        tops = np.concatenate([boxes[i, 1], boxes[j, 1]]) + np.tile(tall, 2)
-        points = np.stack([np.concatenate([x[i], x[j]]), tops], 1)
-        heads = self._floor(points, frame_size)
+        tops = np.concatenate([boxes[i, 1] + tall, boxes[j, 1] + tall])
+        hx, hy = self._floor(np.concatenate([x[i], x[j]]), tops, frame_size)
         k = i.size
-        out: Float64Array = np.hypot(*(heads[:k] - heads[k:]).T)
+        out: Float64Array = np.sqrt((hx[:k] - hx[k:]) ** 2 + (hy[:k] - hy[k:]) ** 2)
         return out
