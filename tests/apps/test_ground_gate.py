@@ -149,10 +149,14 @@ def test_the_speed_limit_must_be_positive_and_finite(value: float) -> None:
         TrackingConfig(max_ground_speed_mps=value)
 
 
-def test_a_calibration_change_gives_a_new_tracker_and_a_same_one_keeps_it() -> None:
-    engine = Analytics(AnalyticsConfig(), "cam", "main")
+@pytest.mark.parametrize(("method", "rebuilt"), [("edgesight", True), ("bytetrack", False)])
+def test_a_calibration_change_gives_the_default_tracker_anew(method: str, rebuilt: bool) -> None:
+    # bytetrack does not use the calibration: its ids survive the change.
+    engine = Analytics(AnalyticsConfig.model_validate({"tracking": {"method": method}}), "cam", "main")
     tracker = engine.tracker
-    engine.reconfigure(AnalyticsConfig())
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"method": method}}))
     assert engine.tracker is tracker
-    engine.reconfigure(AnalyticsConfig.model_validate({"calibration": CALIBRATION}))
-    assert engine.tracker is not tracker
+    engine.reconfigure(
+        AnalyticsConfig.model_validate({"tracking": {"method": method}, "calibration": CALIBRATION})
+    )
+    assert (engine.tracker is not tracker) is rebuilt

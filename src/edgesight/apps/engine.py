@@ -92,7 +92,8 @@ class Analytics:
     def __init__(self, config: AnalyticsConfig, device_id: str, stream_id: str) -> None:
         self.device_id = device_id
         self.stream_id = stream_id
-        self.tracker = make_tracker(config.tracking, config.calibration) if config.tracking.enabled else None
+        enabled = config.tracking.enabled
+        self.tracker = make_tracker(config.tracking, config.calibration) if enabled else None
         self._build(config, self.tracker)
 
     def reconfigure(self, config: AnalyticsConfig) -> None:
@@ -100,8 +101,8 @@ class Analytics:
 
         Every rule restarts from the new config (zone occupancy, line sides, queue and shelf
         windows); the tracker is kept, with its track ids, when the ``tracking`` section (and,
-        as the tracker gates on the floor, the ``calibration``) is unchanged, so objects already
-        in view keep their ids across the change.
+        as the default tracker gates on the floor, the ``calibration``) is unchanged, so objects
+        already in view keep their ids across the change.
 
         Example:
             >>> engine = Analytics(AnalyticsConfig(), "cam-1", "main")
@@ -113,7 +114,7 @@ class Analytics:
         if (
             self.tracker is None
             or config.tracking != self.config.tracking
-            or config.calibration != self.config.calibration
+            or (config.tracking.method != "bytetrack" and config.calibration != self.config.calibration)
         ):
             enabled = config.tracking.enabled
             self.tracker = make_tracker(config.tracking, config.calibration) if enabled else None
