@@ -10,13 +10,14 @@ lies further from the track's last observed foot than the track can have gone::
             + GROUND_SLACK_M + the floor length of FOOT_JITTER box heights at the feet
 
 The last term is box jitter: the bottom edge of a box wobbles by a share of its height (on
-vtest.avi 99 % of frame-to-frame changes of the same person are within 8 % of the box height, at
-10 fps), which is centimetres near the camera and metres near the horizon, where one pixel row
+vtest.avi, at 10 fps, 99 % of detections move their bottom edge by at most 8 % of their height
+from the box they overlap most, IoU > 0.6, in the previous frame), which is centimetres near the camera and metres near the horizon, where one pixel row
 spans a long stretch of floor; a fixed slack either refuses people far away or lets anything pass
 nearby. Time comes from the frames' timestamps, so dropped frames and a variable frame rate widen
 the reach by exactly the time that passed. A box cut short (legs hidden by an occluder, or the
-detector's extra upper-body box) has no foot on the floor, so a pair is refused only when its
-heads, with both boxes extended to the taller one's height, are out of reach too. A foot point at
+detector's extra upper-body box) has no foot on the floor, so a pair of overlapping boxes, one
+cut short, is refused only when their heads, with both boxes extended to the taller one's
+height, are out of reach too. A foot point at
 or beyond the calibration's horizon (no floor position) is never gated: the gate only refuses what
 the floor says is impossible.
 """
