@@ -14,6 +14,10 @@ runs only track. The same detections then feed, in one run:
   ``opencv-python-headless`` (both own ``cv2``), so install it with
   ``pip install --no-deps trackers==2.6.1 pydeprecate``: its ByteTrack needs neither.
 
+With ``--estimated-calibration`` a fourth run adds the tracker's ground-speed gate, with a floor
+calibration ESTIMATED from the reference people's heights (``bench/vtest_calibration.py``; vtest.avi
+has no surveyed one), at ``--max-ground-speed`` (default: the config's).
+
 For each it prints MOTA, IDF1 and id switches (motmetrics, IoU 0.5), then the crossings per
 direction of the config's lines plus the lines below (``EXTRA_LINES``), against the crossings of
 the reference tracks. Every tracker's crossings and the reference's are counted by EdgeSight's own
@@ -51,6 +55,7 @@ from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source
 from edgesight.sensor.zoo import load_model
 from evaluation import FrameBoxes, IgnoreRule, mot_metrics, read_mot, reference_frames
+from vtest_calibration import estimate_calibration
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / "out"
@@ -206,6 +211,11 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument(
         "--min-height", type=float, default=0.0, help="ignore reference people shorter than this"
     )
+    parser.add_argument(
+        "--estimated-calibration", action="store_true",
+        help="also run with the ground-speed gate on a calibration estimated from people's heights",
+    )
+    parser.add_argument("--max-ground-speed", type=float, default=None, help="tracking.max_ground_speed_mps")
     args = parser.parse_args(None if argv is None else list(argv))
     device = load_config(args.config)
     reference = reference_frames(read_mot(args.reference), IgnoreRule(min_height_px=args.min_height))
@@ -222,6 +232,13 @@ def main(argv: Iterable[str] | None = None) -> None:
         f"edgesight ({analytics.tracking.method})": edgesight_runner(analytics, device),
         "edgesight (bytetrack)": edgesight_runner(bytetrack, device),
     }
+    if args.estimated_calibration:
+        speed = args.max_ground_speed or analytics.tracking.max_ground_speed_mps
+        gated = analytics.model_copy(update={
+            "calibration": estimate_calibration(args.reference),
+            "tracking": analytics.tracking.model_copy(update={"max_ground_speed_mps": speed}),
+        })
+        runners[f"edgesight, ground gate {speed:g} m/s (estimated calibration)"] = edgesight_runner(gated, device)
     console = Console()
     try:
         runners["trackers ByteTrack"] = trackers_bytetrack_runner(analytics, device)

@@ -45,6 +45,7 @@ EXPORTS = {
     "edgesight.apps.appearance_tracker": ["AppearanceTracker"],
     "edgesight.apps.distance": ["DistanceMonitor", "SpeedEstimator", "floor_points"],
     "edgesight.apps.engine": ["Analytics", "AnalyticsResult", "make_tracker"],
+    "edgesight.apps.ground_gate": ["FOOT_JITTER", "GROUND_SLACK_M", "GroundGate", "GroundReach"],
     "edgesight.apps.heatmap": ["Heatmap", "colorize", "encode_png"],
     "edgesight.apps.inspection": [],
     "edgesight.apps.inspection.calibration": ["MIN_HELD_OUT", "calibrate_threshold"],

@@ -21,6 +21,12 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   setting tried merged different people), so enable it with a stronger vector.
 * **Exits.** A track lost at the frame's edge has left: it expires after ``_EXIT_GRACE_FRAMES``
   so that nobody entering there inherits its id.
+* **Ground gate** (with ``analytics.calibration``, :mod:`edgesight.apps.ground_gate`). A track
+  may not take a detection whose foot point, projected to the floor, lies further from the track's
+  last observed foot than ``max_ground_speed_mps`` x the seconds since then, plus slack for box
+  jitter: boxes that overlap in a perspective view but stand metres apart stay apart, and the
+  re-identification radius is that reach in metres instead of box heights. It needs the
+  ``frame_size`` of each update; without a calibration nothing changes.
 * **Time.** Prediction advances by the time elapsed since the last frame in units of the stream's
   frame period (the shortest recent interval), so dropped frames and a variable frame rate
   neither stall nor overshoot the motion model; ``max_lost_frames`` counts frame periods.
@@ -37,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgesight.apps.ground_gate import GroundGate, GroundReach
 from edgesight.apps.track_rows import (
     INFEASIBLE,
     IdSource,
@@ -47,7 +54,7 @@ from edgesight.apps.track_rows import (
     confirmed_states,
     select_rows,
 )
-from edgesight.core.config import TrackingConfig
+from edgesight.core.config import CalibrationConfig, TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import at_frame_edge, box_iou
 from edgesight.geometry.motion import (
@@ -85,6 +92,7 @@ class _Tracks(KalmanRows):
     lost: Float64Array = field(default_factory=lambda: np.zeros(0))  # frame periods since last seen
     last_box: Float64Array = field(default_factory=lambda: np.zeros((0, 4)))  # last observed xyxy
     embedding: Float64Array = field(default_factory=lambda: np.zeros((0, 0)))  # zero rows: unknown
+    seen_at: Float64Array = field(default_factory=lambda: np.zeros(0))  # timestamp of last_box
 
 
 class AppearanceTracker:
@@ -95,6 +103,8 @@ class AppearanceTracker:
 
     Args:
         config: thresholds; ``method`` is ignored here (see :func:`make_tracker`).
+        calibration: the floor calibration; with it and a ``frame_size`` on each update,
+            association is gated by ground speed.
 
     Example:
         >>> t = AppearanceTracker(TrackingConfig(min_hits=2))
@@ -105,8 +115,12 @@ class AppearanceTracker:
         [[], [1], [1], [1]]
     """
 
-    def __init__(self, config: TrackingConfig | None = None) -> None:
+    def __init__(
+        self, config: TrackingConfig | None = None, calibration: CalibrationConfig | None = None
+    ) -> None:
         self.config = config if config is not None else TrackingConfig()
+        speed = self.config.max_ground_speed_mps
+        self._gate = None if calibration is None else GroundGate(calibration, speed)
         self._tracks = _Tracks()
         self._ids = IdSource()
         self._last_time: float | None = None
@@ -173,6 +187,9 @@ class AppearanceTracker:
             veto = (similarity < _APPEARANCE_VETO) | (
                 (t.state == _LOST)[:, None] & (similarity < _LOST_MIN_SIMILARITY)
             )
+            ground = self._ground(t, boxes, timestamp, frame_size)
+            if ground is not None:
+                veto |= ground.too_far
             looks_apart = cfg.appearance_weight * np.where(np.isnan(similarity), 0.0, 1.0 - similarity)
 
             def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
@@ -207,15 +224,19 @@ class AppearanceTracker:
             if cfg.reid_similarity < 1.0:
                 left = free(confirmed)
                 lost_left = left[t.state[left] == _LOST]
-                match(lost_left, unmatched_high(), lambda ti, di: self._reid_cost(t, ti, boxes, di, similarity, period, detections))
+                match(
+                    lost_left,
+                    unmatched_high(),
+                    lambda ti, di: self._reid_cost(t, ti, boxes, di, similarity, period, detections, ground),
+                )
             match(np.flatnonzero(t.state == _TENTATIVE), unmatched_high(), iou_cost(cfg.new_match_iou))
             clean = np.count_nonzero(iou > _CLEAN_OVERLAP, axis=0) <= 1  # no other track near this box
         else:
             clean = np.ones(n, np.bool_)
 
-        t = self._apply_matches(t, det_to_track, matched, boxes, vectors, clean, frame_size)
+        t = self._apply_matches(t, det_to_track, matched, boxes, vectors, clean, frame_size, timestamp)
         births = high[(det_to_track[high] < 0) & (scores[high] >= cfg.new_track_thresh)]
-        t, birth_rows = self._birth(t, boxes[births], detections.class_id[births], vectors[births])
+        t, birth_rows = self._birth(t, boxes[births], detections.class_id[births], vectors[births], timestamp)
         det_to_track[births] = birth_rows
         self._tracks = t
 
@@ -224,6 +245,19 @@ class AppearanceTracker:
         reported = t.state[track_rows] == _TRACKED
         out_rows, track_rows = out_rows[reported], track_rows[reported]
         return detections[out_rows].with_tracker_id(t.ids[track_rows])
+
+    def _ground(
+        self,
+        t: _Tracks,
+        boxes: Float64Array,
+        timestamp: float,
+        frame_size: tuple[int, int] | None,
+    ) -> GroundReach | None:
+        """Floor distances and reaches of this frame (None without a calibration or a frame size)."""
+        if self._gate is None or frame_size is None:
+            return None
+        seconds = timestamp - t.seen_at
+        return self._gate.reach_of(t.last_box, state_to_xyxy(t.mean), boxes, seconds, frame_size)
 
     def _vectors(self, detections: Detections) -> Float64Array:
         """Appearance vectors of the detections, ``(n, 0)`` when appearance is off or absent."""
@@ -258,17 +292,25 @@ class AppearanceTracker:
         similarity: Float64Array,
         period: float,
         detections: Detections,
+        ground: GroundReach | None,
     ) -> Float64Array:
-        """Cost of re-finding lost tracks by appearance within a radius that grows with time lost."""
+        """Cost of re-finding lost tracks by appearance within a radius that grows with time lost.
+
+        The radius is the ground reach in metres with a calibration, else box heights.
+        """
         if ti.size == 0 or di.size == 0:
             return np.zeros((ti.size, di.size))
         sim = similarity[np.ix_(ti, di)]
         last = xyxy_to_cxcywh(t.last_box[ti])
         det = xyxy_to_cxcywh(boxes[di])
         height = np.maximum(last[:, 3:4], 1.0)
-        seconds_lost = t.lost[ti][:, None] * period
-        radius = height * (_REID_BASE_RADIUS + _REID_RADIUS_PER_S * seconds_lost)
-        distance = np.hypot(last[:, None, 0] - det[None, :, 0], last[:, None, 1] - det[None, :, 1])
+        if ground is not None:
+            radius = ground.reach[np.ix_(ti, di)]
+            distance = np.nan_to_num(ground.distance[np.ix_(ti, di)])  # no floor position: not gated
+        else:
+            seconds_lost = t.lost[ti][:, None] * period
+            radius = height * (_REID_BASE_RADIUS + _REID_RADIUS_PER_S * seconds_lost)
+            distance = np.hypot(last[:, None, 0] - det[None, :, 0], last[:, None, 1] - det[None, :, 1])
         ratio = det[None, :, 3] / height
         ok = (
             (sim >= self.config.reid_similarity)
@@ -290,6 +332,7 @@ class AppearanceTracker:
         vectors: Float64Array,
         clean: BoolArray,
         frame_size: tuple[int, int] | None,
+        timestamp: float,
     ) -> _Tracks:
         """Correct matched tracks (re-anchored after a gap), promote, age and drop the others."""
         cfg = self.config
@@ -307,6 +350,7 @@ class AppearanceTracker:
                 mean[:, 4:6] = (now[:, :2] - before[:, :2]) / gap[regained][:, None]
                 t.mean[r], t.cov[r] = mean, cov
             t.last_box[rows] = boxes[dets]
+            t.seen_at[rows] = timestamp
             if vectors.shape[1] and t.embedding.shape[1] == vectors.shape[1]:
                 self._blend_appearance(t, rows, dets, vectors, clean)
         hits = np.where(matched, t.hits + 1, t.hits).astype(np.int32)
@@ -340,7 +384,12 @@ class AppearanceTracker:
         t.embedding[r] = blended / np.maximum(np.linalg.norm(blended, axis=1, keepdims=True), 1e-12)
 
     def _birth(
-        self, t: _Tracks, boxes: Float64Array, class_id: npt.NDArray[np.int32], vectors: Float64Array
+        self,
+        t: _Tracks,
+        boxes: Float64Array,
+        class_id: npt.NDArray[np.int32],
+        vectors: Float64Array,
+        timestamp: float,
     ) -> tuple[_Tracks, IntArray]:
         """Start tentative tracks (tracked at once when ``min_hits == 1``); returns their rows."""
         k = boxes.shape[0]
@@ -360,5 +409,6 @@ class AppearanceTracker:
             lost=np.zeros(k),
             last_box=boxes.copy(),
             embedding=vectors.copy() if vectors.shape[1] == width else np.zeros((k, width)),
+            seen_at=np.full(k, timestamp),
         )
         return concat_rows(t, born), np.arange(first_row, first_row + k, dtype=np.int64)

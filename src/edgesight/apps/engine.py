@@ -23,21 +23,28 @@ from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
 from edgesight.apps.tracking import Tracker, TrackState
 from edgesight.apps.zones import ZoneCounter
-from edgesight.core.config import AnalyticsConfig, TrackingConfig
+from edgesight.core.config import AnalyticsConfig, CalibrationConfig, TrackingConfig
 from edgesight.core.events import Event, FrameContext
 from edgesight.core.frame import FrameMeta
 
 __all__ = ["Analytics", "AnalyticsResult", "make_tracker"]
 
 
-def make_tracker(config: TrackingConfig) -> AppearanceTracker | Tracker:
+def make_tracker(
+    config: TrackingConfig, calibration: CalibrationConfig | None = None
+) -> AppearanceTracker | Tracker:
     """The tracker ``config.method`` names: ``edgesight`` (default) or the plain ``bytetrack``.
+
+    With a ``calibration``, the default tracker gates association by ground speed
+    (``config.max_ground_speed_mps``); ``bytetrack`` stays as it was recorded.
 
     Example:
         >>> type(make_tracker(TrackingConfig(method="bytetrack"))).__name__
         'Tracker'
     """
-    return Tracker(config) if config.method == "bytetrack" else AppearanceTracker(config)
+    if config.method == "bytetrack":
+        return Tracker(config)
+    return AppearanceTracker(config, calibration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +92,17 @@ class Analytics:
     def __init__(self, config: AnalyticsConfig, device_id: str, stream_id: str) -> None:
         self.device_id = device_id
         self.stream_id = stream_id
-        self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
+        enabled = config.tracking.enabled
+        self.tracker = make_tracker(config.tracking, config.calibration) if enabled else None
         self._build(config, self.tracker)
 
     def reconfigure(self, config: AnalyticsConfig) -> None:
         """Switch to a new ``analytics`` section live (a desired-twin change).
 
         Every rule restarts from the new config (zone occupancy, line sides, queue and shelf
-        windows); the tracker is kept, with its track ids, when the ``tracking`` section is
-        unchanged, so objects already in view keep their ids across the change.
+        windows); the tracker is kept, with its track ids, when the ``tracking`` section (and,
+        as the default tracker gates on the floor, the ``calibration``) is unchanged, so objects
+        already in view keep their ids across the change.
 
         Example:
             >>> engine = Analytics(AnalyticsConfig(), "cam-1", "main")
@@ -102,8 +111,13 @@ class Analytics:
             >>> engine.tracker is tracker, engine.heatmap is not None
             (True, True)
         """
-        if self.tracker is None or config.tracking != self.config.tracking:
-            self.tracker = make_tracker(config.tracking) if config.tracking.enabled else None
+        if (
+            self.tracker is None
+            or config.tracking != self.config.tracking
+            or (config.tracking.method != "bytetrack" and config.calibration != self.config.calibration)
+        ):
+            enabled = config.tracking.enabled
+            self.tracker = make_tracker(config.tracking, config.calibration) if enabled else None
         self._build(config, self.tracker)
 
     def _build(self, config: AnalyticsConfig, tracker: AppearanceTracker | Tracker | None) -> None:

@@ -72,6 +72,17 @@ class TrackingConfig(StrictSection):
         "as colour histograms alone confuse people dressed alike)",
     )
 
+    # 4 m/s: a running pace (walking is 1.2-1.5 m/s); a person never outruns it, so the gate only
+    # refuses jumps the floor rules out. Raise it when the tracked classes include vehicles.
+    max_ground_speed_mps: float = Field(
+        4.0,
+        gt=0.0,
+        le=100.0,
+        description="with analytics.calibration: fastest floor speed (m/s) at which a track may have moved "
+        "to take a detection since it was last seen (+0.5 m for box jitter); also the radius that lost "
+        "tracks are re-found within. Without a calibration it has no effect",
+    )
+
     @model_validator(mode="after")
     def _check(self) -> TrackingConfig:
         check_tracking_thresholds(self)
