@@ -66,10 +66,11 @@ def config(calibrated: bool = False) -> AnalyticsConfig:
     lines = [
         {"name": f"l{i}", "start": [0.05 + 0.09 * i, 0.1], "end": [0.05 + 0.09 * i, 0.9]} for i in range(10)
     ]
-    floor = {"calibration": CALIBRATION} if calibrated else {}
-    return AnalyticsConfig.model_validate(
-        {"zones": zones, "lines": lines, "tracking": {"min_hits": 1}, **floor}
-    )
+    tracking: dict[str, object] = {"min_hits": 1}
+    floor: dict[str, object] = {}
+    if calibrated:
+        floor, tracking["max_ground_speed_mps"] = {"calibration": CALIBRATION}, 4.0
+    return AnalyticsConfig.model_validate({"zones": zones, "lines": lines, "tracking": tracking, **floor})
 
 
 def timed(fn: Callable[[int], object], frames: int) -> list[float]:

@@ -233,7 +233,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         "edgesight (bytetrack)": edgesight_runner(bytetrack, device),
     }
     if args.estimated_calibration:
-        speed = args.max_ground_speed or analytics.tracking.max_ground_speed_mps
+        speed = args.max_ground_speed or analytics.tracking.max_ground_speed_mps or 4.0
         gated = analytics.model_copy(update={
             "calibration": estimate_calibration(args.reference),
             "tracking": analytics.tracking.model_copy(update={"max_ground_speed_mps": speed}),

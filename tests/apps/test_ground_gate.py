@@ -52,7 +52,8 @@ def near_and_far_ids(calibrated: bool) -> tuple[set[int], set[int]]:
     The far person steps into view while the walker is hidden, right where the walker's box is
     predicted, so in the image the two boxes overlap (IoU 0.24); on the floor they are 2 m apart.
     """
-    config = {"tracking": {"min_hits": 2}, **({"calibration": CALIBRATION} if calibrated else {})}
+    floor = {"calibration": CALIBRATION, "tracking": {"min_hits": 2, "max_ground_speed_mps": 4.0}}
+    config = floor if calibrated else {"tracking": {"min_hits": 2}}
     engine = Analytics(AnalyticsConfig.model_validate(config), "cam", "main")
     walker_ids: set[int] = set()
     far_ids: set[int] = set()
@@ -107,7 +108,9 @@ def test_re_identification_reaches_as_far_as_the_floor_allows(
     # the side: a run, within 4 m/s, though beyond the 1.05 box heights that the image alone
     # allows after 1.1 s. 6 m in that time is beyond the limit.
     calibration = CalibrationConfig.model_validate(CALIBRATION) if calibrated else None
-    tracker = AppearanceTracker(TrackingConfig(min_hits=2, reid_similarity=0.9), calibration)
+    tracker = AppearanceTracker(
+        TrackingConfig(min_hits=2, reid_similarity=0.9, max_ground_speed_mps=4.0), calibration
+    )
     ids = []
     for i in range(30):
         box = person(-3.0 if i < 10 else to_x, 6.0)
@@ -149,14 +152,17 @@ def test_the_speed_limit_must_be_positive_and_finite(value: float) -> None:
         TrackingConfig(max_ground_speed_mps=value)
 
 
-@pytest.mark.parametrize(("method", "rebuilt"), [("edgesight", True), ("bytetrack", False)])
-def test_a_calibration_change_gives_the_default_tracker_anew(method: str, rebuilt: bool) -> None:
-    # bytetrack does not use the calibration: its ids survive the change.
-    engine = Analytics(AnalyticsConfig.model_validate({"tracking": {"method": method}}), "cam", "main")
+@pytest.mark.parametrize(
+    ("tracking", "rebuilt"),
+    [({"max_ground_speed_mps": 4.0}, True), ({}, False), ({"method": "bytetrack", "max_ground_speed_mps": 4.0}, False)],
+)
+def test_a_calibration_change_gives_a_tracker_that_gates_on_the_floor_anew(
+    tracking: dict[str, object], rebuilt: bool
+) -> None:
+    # Without the gate (off, or bytetrack) the tracker does not use the calibration: ids survive.
+    engine = Analytics(AnalyticsConfig.model_validate({"tracking": tracking}), "cam", "main")
     tracker = engine.tracker
-    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": {"method": method}}))
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": tracking}))
     assert engine.tracker is tracker
-    engine.reconfigure(
-        AnalyticsConfig.model_validate({"tracking": {"method": method}, "calibration": CALIBRATION})
-    )
+    engine.reconfigure(AnalyticsConfig.model_validate({"tracking": tracking, "calibration": CALIBRATION}))
     assert (engine.tracker is not tracker) is rebuilt

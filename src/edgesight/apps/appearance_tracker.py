@@ -21,7 +21,7 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   setting tried merged different people), so enable it with a stronger vector.
 * **Exits.** A track lost at the frame's edge has left: it expires after ``_EXIT_GRACE_FRAMES``
   so that nobody entering there inherits its id.
-* **Ground gate** (with ``analytics.calibration``, :mod:`edgesight.apps.ground_gate`). A track
+* **Ground gate** (with ``analytics.calibration`` and ``max_ground_speed_mps`` set, :mod:`edgesight.apps.ground_gate`). A track
   may not take a detection whose foot point, projected to the floor, lies further from the track's
   last observed foot than ``max_ground_speed_mps`` x the seconds since then, plus slack for box
   jitter: boxes that overlap in a perspective view but stand metres apart stay apart, and the
@@ -120,7 +120,7 @@ class AppearanceTracker:
     ) -> None:
         self.config = config if config is not None else TrackingConfig()
         speed = self.config.max_ground_speed_mps
-        self._gate = None if calibration is None else GroundGate(calibration, speed)
+        self._gate = None if calibration is None or speed is None else GroundGate(calibration, speed)
         self._tracks = _Tracks()
         self._ids = IdSource()
         self._last_time: float | None = None

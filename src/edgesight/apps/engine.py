@@ -35,8 +35,8 @@ def make_tracker(
 ) -> AppearanceTracker | Tracker:
     """The tracker ``config.method`` names: ``edgesight`` (default) or the plain ``bytetrack``.
 
-    With a ``calibration``, the default tracker gates association by ground speed
-    (``config.max_ground_speed_mps``); ``bytetrack`` stays as it was recorded.
+    With a ``calibration`` and ``config.max_ground_speed_mps`` set, the default tracker gates
+    association by ground speed; ``bytetrack`` stays as it was recorded.
 
     Example:
         >>> type(make_tracker(TrackingConfig(method="bytetrack"))).__name__
@@ -45,6 +45,11 @@ def make_tracker(
     if config.method == "bytetrack":
         return Tracker(config)
     return AppearanceTracker(config, calibration)
+
+
+def _gates_on_floor(config: TrackingConfig) -> bool:
+    """Whether the tracker ``config`` names uses the floor calibration (its ground-speed gate)."""
+    return config.method != "bytetrack" and config.max_ground_speed_mps is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,7 @@ class Analytics:
 
         Every rule restarts from the new config (zone occupancy, line sides, queue and shelf
         windows); the tracker is kept, with its track ids, when the ``tracking`` section (and,
-        as the default tracker gates on the floor, the ``calibration``) is unchanged, so objects
+        when the default tracker gates on the floor, the ``calibration``) is unchanged, so objects
         already in view keep their ids across the change.
 
         Example:
@@ -114,7 +119,7 @@ class Analytics:
         if (
             self.tracker is None
             or config.tracking != self.config.tracking
-            or (config.tracking.method != "bytetrack" and config.calibration != self.config.calibration)
+            or (_gates_on_floor(config.tracking) and config.calibration != self.config.calibration)
         ):
             enabled = config.tracking.enabled
             self.tracker = make_tracker(config.tracking, config.calibration) if enabled else None

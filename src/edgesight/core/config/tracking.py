@@ -72,15 +72,16 @@ class TrackingConfig(StrictSection):
         "as colour histograms alone confuse people dressed alike)",
     )
 
-    # 4 m/s: a running pace (walking is 1.2-1.5 m/s); a person never outruns it, so the gate only
-    # refuses jumps the floor rules out. Raise it when the tracked classes include vehicles.
-    max_ground_speed_mps: float = Field(
-        4.0,
+    # Off by default: on vtest.avi (the one video with a reference, calibrated only by an estimate
+    # from people's heights) 4 m/s cost an id switch and 0.008 IDF1 (BENCHMARKS.md). It is for
+    # perspective views with a surveyed calibration; 4 m/s is a running pace (walking 1.2-1.5 m/s).
+    max_ground_speed_mps: float | None = Field(
+        None,
         gt=0.0,
         le=100.0,
         description="with analytics.calibration: fastest floor speed (m/s) at which a track may have moved "
-        "to take a detection since it was last seen (+0.5 m for box jitter); also the radius that lost "
-        "tracks are re-found within. Without a calibration it has no effect",
+        "to take a detection since it was last seen (+0.5 m for box jitter), e.g. 4 for people; also the "
+        "radius that lost tracks are re-found within. None (default) or no calibration: not used",
     )
 
     @model_validator(mode="after")
