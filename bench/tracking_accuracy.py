@@ -113,7 +113,8 @@ def cached_detections(device: DeviceConfig, source: str) -> list[CachedFrame]:
             frames=np.stack(arrays["frames"]),
             size=np.array(size),
         )
-    data = np.load(path)
+    # Read each array once: indexing the NpzFile decompresses the array again at every access.
+    data = dict(np.load(path))
     size = (int(data["size"][0]), int(data["size"][1]))
     out = []
     for index, timestamp in data["frames"]:

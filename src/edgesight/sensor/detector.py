@@ -44,12 +44,23 @@ class Detector:
         thresholds: overrides of the package's default thresholds (None keeps them).
         threads: ONNX Runtime intra-op threads per session.
         sessions: sessions, i.e. frames that can be in inference at the same time.
+        nms_depth_gap: NMS keeps a box scoring below the package's own score threshold when its
+            bottom edge is more than this fraction of the box height from the suppressing box's
+            (two people in depth; see :func:`~edgesight.sensor.decoders.nms.nms`). Only a
+            ``thresholds.score`` below the package's sees a difference. 0 (default): plain NMS;
+            the device config's ``sensor.nms_depth_gap`` sets it for a sensor.
     """
 
     def __init__(
-        self, package: ModelPackage, thresholds: Thresholds | None = None, threads: int = 1, sessions: int = 1
+        self,
+        package: ModelPackage,
+        thresholds: Thresholds | None = None,
+        threads: int = 1,
+        sessions: int = 1,
+        nms_depth_gap: float = 0.0,
     ) -> None:
         self.package = package
+        self.nms_depth_gap = nms_depth_gap
         self.thresholds = thresholds or package.intrinsics.thresholds
         self.network = OnnxNetwork(package, threads)
         self.decoder = build_decoder(package)
@@ -92,7 +103,8 @@ class Detector:
         xyxy = np.concatenate([p.xyxy for p in parts]).astype(np.float32)
         scores = np.concatenate([p.scores for p in parts])
         class_ids = np.concatenate([p.class_ids for p in parts])
-        keep = nms(xyxy, scores, class_ids, thresholds.iou, thresholds.max_detections)
+        own_score = self.package.intrinsics.thresholds.score
+        keep = nms(xyxy, scores, class_ids, thresholds.iou, thresholds.max_detections, self.nms_depth_gap, own_score)
         ids = class_ids[keep]
         return Detections(xyxy[keep], scores[keep], ids, self._labels[ids])
 

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edgesight.core.config import DeviceConfig
+from edgesight.core.config.sensor import DEFAULT_NMS_DEPTH_GAP
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
@@ -78,6 +79,8 @@ class SensorSettings:
         appearance: attach a torso colour histogram to each detection for the tracker
             (:attr:`Detections.embedding`, in-process only).
         sessions: inference sessions working on successive frames at once; None = one per core.
+        nms_depth_gap: NMS's depth rule for boxes below the model's own score threshold (see
+            :func:`~edgesight.sensor.decoders.nms.nms`); 0 is plain NMS.
     """
 
     device_id: str = "edgesight-0"
@@ -91,6 +94,7 @@ class SensorSettings:
     appearance: bool = False
     sessions: int | None = None
     auto_tiling: bool = True
+    nms_depth_gap: float = DEFAULT_NMS_DEPTH_GAP
 
     @classmethod
     def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
@@ -119,6 +123,7 @@ class SensorSettings:
             threads=s.threads,
             appearance=_wants_appearance(config),
             auto_tiling=s.auto_tiling,
+            nms_depth_gap=s.nms_depth_gap,
         )
 
 
@@ -258,6 +263,7 @@ class Sensor:
         return load_beside(
             package, roi=s.roi, tiling=s.tiling, auto_tiling=s.auto_tiling, thresholds=thresholds,
             threads=s.threads, sessions=self.sessions, tolerate_errors=tolerate_errors,
+            nms_depth_gap=s.nms_depth_gap,
         )  # fmt: skip
 
     def swap_model(self, model: LoadedModel) -> LoadedModel:

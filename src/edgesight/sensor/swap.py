@@ -54,14 +54,17 @@ def load_beside(
     threads: int,
     sessions: int,
     tolerate_errors: bool = False,
+    nms_depth_gap: float = 0.0,
 ) -> LoadedModel:
     """Build the detector and ISP of ``package`` (the network is loaded and its outputs checked).
+
+    ``nms_depth_gap``: the detector's NMS depth rule (see :class:`~edgesight.sensor.detector.Detector`).
 
     Raises:
         ModelLoadError: the network does not load or its outputs do not fit its decoder.
     """
     try:
-        detector = Detector(package, thresholds, threads, sessions)
+        detector = Detector(package, thresholds, threads, sessions, nms_depth_gap)
     except ModelLoadError:
         raise
     except Exception as exc:  # ONNX Runtime raises its own types for a graph it cannot load

@@ -12,10 +12,18 @@ from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.region import Region
 
-__all__ = ["DEFAULT_MODEL", "MAX_SOURCE_CHARS", "RegionField", "SensorSection", "check_source"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_NMS_DEPTH_GAP", "MAX_SOURCE_CHARS", "RegionField", "SensorSection", "check_source"]
 
 DEFAULT_MODEL = "nanodet-plus-m-416-int8"
 """The zoo model a device runs unless its config names another."""
+
+DEFAULT_NMS_DEPTH_GAP = 0.1
+"""``sensor.nms_depth_gap``: below the model's own score, NMS keeps a box whose bottom edge is more
+than this fraction of the box height from the suppressing box's (a person in front or behind).
+On vtest.avi at score 0.2 (bench/tracking_accuracy.py): MOTA 0.878 -> 0.881, IDF1 0.827 -> 0.857,
+17 id switches either way; 0.08-0.12 do about as well, 0.15 no longer helps. At or above the
+model's score threshold the output is plain NMS, so a device at the model's defaults sees no
+change (see BENCHMARKS.md, round 4)."""
 
 MAX_SOURCE_CHARS = 1024
 """Longest ``sensor.source`` (a path or URL): longer ones are refused here, not by the OS."""
@@ -90,6 +98,11 @@ class SensorSection(StrictSection):
     score_threshold: Fraction | None = Field(None, description="default: the model's")
     iou_threshold: float | None = Field(None, gt=0.0, le=1.0, description="default: the model's")
     max_detections: int | None = Field(None, gt=0, le=1000)
+    nms_depth_gap: Fraction = Field(
+        DEFAULT_NMS_DEPTH_GAP,
+        description="boxes below the model's score survive NMS when their bottom edges differ by this "
+        "fraction of the height (people in depth); 0: plain NMS",
+    )
     tiling: Tiling | None = Field(None, description="tiles to run (opt in); default: the model's, else auto")
     auto_tiling: bool = Field(True, description="no tiling set: tile only an ROI much larger than the input (4K)")
     output_mode: OutputMode = OutputMode.METADATA
