@@ -167,8 +167,13 @@ def edgesight_runner(config: AnalyticsConfig, device: DeviceConfig) -> Runner:
     return run
 
 
-def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig) -> Runner:
-    """ByteTrack of the ``trackers`` package on the same detections; EdgeSight's lines count its tracks."""
+def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig, min_score: float = 0.0) -> Runner:
+    """ByteTrack of the ``trackers`` package on the same detections; EdgeSight's lines count its tracks.
+
+    ``min_score`` drops detections below it first: ByteTrack starts a track from any box it is
+    given, so the example config's low sensor threshold (0.2, fed to EdgeSight's own stages) is
+    unfair to it; the model's own threshold is what a user of the package would feed it.
+    """
     import supervision as sv
     from trackers import ByteTrackTracker
 
@@ -179,7 +184,7 @@ def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig) -> 
         counter = LineCounter(config.lines, config.tracking.max_lost_frames + 1, stitch=config.stitch)
         tracks: Tracked = {}
         for f in frames:
-            d = f.detections
+            d = f.detections[f.detections.confidence >= min_score]
             out = tracker.update(sv.Detections(xyxy=d.xyxy, confidence=d.confidence, class_id=d.class_id))
             ids = np.asarray(out.tracker_id, dtype=np.int64)
             ok = ids >= 0
@@ -243,6 +248,10 @@ def main(argv: Iterable[str] | None = None) -> None:
     console = Console()
     try:
         runners["trackers ByteTrack"] = trackers_bytetrack_runner(analytics, device)
+        model_threshold = load_model(device.sensor.model).intrinsics.thresholds.score
+        runners[f"trackers ByteTrack (score >= {model_threshold:g})"] = trackers_bytetrack_runner(
+            analytics, device, model_threshold
+        )
     except ImportError:
         console.print("[yellow]trackers is not installed: pip install --no-deps trackers==2.6.1 pydeprecate")
     metrics = Table("tracker", "MOTA", "IDF1", "id switches", "FP", "FN", title="tracking vs reference (IoU 0.5)")
