@@ -8,6 +8,7 @@ prints one table::
     python bench/accuracy.py --model nanodet-coco-int8 --tiling 2x2 --score 0.35
     python bench/accuracy.py --model ssdlite-person --min-height 20
     python bench/accuracy.py --tiling 2x2 --roi 0,0.15,1,0.85 --gt-in-roi
+    python bench/accuracy.py --source bench/out/vtest-4k.mp4 --deblocking on
 
 Options:
     --min-height PX / --min-visibility V: reference boxes below these are don't-care (a detection
@@ -17,6 +18,10 @@ Options:
     --at S1,S2: also print the table rows at these score thresholds.
     --hypothesis FILE: also score a MOT-format track file (frame,id,x,y,w,h,...) with MOTA/IDF1
         (needs ``pip install motmetrics``).
+    --source VIDEO: another encoding of vtest (``bench/out/vtest-4k.mp4``, made by
+        ``bench/sensor_bench.py``); boxes are scaled from its frame size to the annotation's
+        (``--reference-size``, 768x576), so a 4K run is scored against the same reference.
+    --deblocking auto|on|off: the sensor's ``deblocking`` setting (default auto, as shipped).
 
 Detections are cached in bench/out/ (``--reuse`` loads them instead of running the model again).
 This measures accuracy only; it is not a speed benchmark.
@@ -71,14 +76,18 @@ def run_detector(args: argparse.Namespace, run_score: float) -> tuple[dict[int, 
         roi=parse_roi(args.roi),
         tiling=parse_tiling(args.tiling),
         thresholds=Thresholds(score=run_score, iou=base.iou, max_detections=1000),
+        deblocking=args.deblocking,
     )
     per_frame: dict[int, FrameBoxes] = {}
     n = 0
+    ref_w, ref_h = args.reference_size
     with open_source(args.source) as source:
         for meta in Sensor(source, package, settings).run(max_frames=args.max_frames):
             det = meta.detections
             keep = det.class_name == PERSON
-            per_frame[meta.frame_index] = FrameBoxes.from_arrays(det.xyxy[keep], det.confidence[keep])
+            width, height = meta.frame_size
+            to_reference = np.array([ref_w / width, ref_h / height] * 2, np.float32)
+            per_frame[meta.frame_index] = FrameBoxes.from_arrays(det.xyxy[keep] * to_reference, det.confidence[keep])
             n += 1
     return per_frame, n
 
@@ -86,6 +95,10 @@ def run_detector(args: argparse.Namespace, run_score: float) -> tuple[dict[int, 
 def cache_path(args: argparse.Namespace, run_score: float) -> Path:
     roi = args.roi.replace(",", "_") if args.roi else "full"
     name = f"{Path(args.model).stem}_t{args.tiling or 'default'}_roi{roi}_s{run_score:g}"
+    if Path(args.source).name != "vtest.avi":
+        name += f"_{Path(args.source).stem}"
+    if args.deblocking != "auto":
+        name += f"_deblocking-{args.deblocking}"
     if args.max_frames:
         name += f"_n{args.max_frames}"
     return OUT / f"{name}.csv.gz"
@@ -123,6 +136,15 @@ def _fmt(label: str, c: Counts) -> str:
     )
 
 
+def _size(text: str) -> tuple[int, int]:
+    """``"768x576"`` -> ``(768, 576)``."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH like 768x576, got {text!r}") from None
+    return width, height
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo name or .espkg (default {DEFAULT_MODEL})")
@@ -131,7 +153,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--roi", default=None, help="sensor ROI x,y,w,h in 0..1")
     p.add_argument("--gt-in-roi", action="store_true", help="reference people outside the ROI are don't-care")
     p.add_argument("--reference", type=Path, default=REPO / "tests" / "data" / "vtest_people.csv")
-    p.add_argument("--source", default=str(REPO / "data" / "vtest.avi"))
+    p.add_argument("--source", default=str(REPO / "data" / "vtest.avi"), help="vtest.avi or a re-encoding of it")
+    p.add_argument(
+        "--reference-size", type=_size, default=(768, 576), help="WxH the reference is annotated in (768x576)"
+    )
+    p.add_argument("--deblocking", choices=["auto", "on", "off"], default="auto", help="sensor.deblocking")
     p.add_argument(
         "--min-height", type=float, default=0.0, help="reference boxes shorter (px) are don't-care"
     )
@@ -157,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     roi = parse_roi(args.roi)
     if args.gt_in_roi and roi is not None:
         x, y, w, h = roi
-        region = (x * 768, y * 576, (x + w) * 768, (y + h) * 576)
+        ref_w, ref_h = args.reference_size
+        region = (x * ref_w, y * ref_h, (x + w) * ref_w, (y + h) * ref_h)
     rule = IgnoreRule(min_height_px=args.min_height, min_visibility=args.min_visibility, region_xyxy=region)
     reference = reference_frames(read_mot(args.reference), rule)
 
@@ -175,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     best = sweep.best_recall(args.min_precision)
 
     print(
+        f"source={Path(args.source).name} deblocking={args.deblocking} "
         f"model={args.model} tiling={args.tiling or 'model default'} roi={args.roi or 'full'} "
         f"reference={args.reference.name} min_height={args.min_height:g} min_visibility={args.min_visibility:g}"
         f"{' gt_in_roi' if region else ''}"

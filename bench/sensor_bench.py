@@ -14,8 +14,10 @@ ceiling probe, ours, peer, ...):
 * **peer**: ``bench/peer_pipeline.py`` (OpenCV capture, numpy pre-processing, ONNX Runtime with
   its default threads, the same ``model.onnx``), whole frame;
 * **ceiling**: the machine's limit for the same work, ``cores / CPU time per frame`` of decode +
-  ISP + network (all passes the defaults run) done one after another in one thread. It uses
-  process CPU time, so other jobs on the machine barely move it.
+  ISP + network (all passes the defaults run) done one after another in one thread. It decodes
+  as the defaults do (at 4K without H.264's deblocking filter, see
+  ``edgesight.sensor.deblocking_policy``) and uses process CPU time, so other jobs on the machine
+  barely move it.
 
 The CPU ms per frame of each (process CPU time, all threads) are printed too: on a loaded machine
 wall-clock fps fall with the load, while ours/ceiling CPU time still shows what the pipeline adds
@@ -47,11 +49,12 @@ from edgesight.apps.tracking import Tracker
 from edgesight.core.frame import FrameMeta
 from edgesight.core.package import ModelPackage
 from edgesight.core.wire import encode_batch
+from edgesight.sensor.deblocking_policy import deblocks
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.isp import Isp
 from edgesight.sensor.pipeline import Sensor, SensorSettings, default_sessions
 from edgesight.sensor.runtime import OnnxNetwork
-from edgesight.sensor.sources import open_source
+from edgesight.sensor.sources import FrameSource, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
 from peer_pipeline import PeerPipeline
 
@@ -105,14 +108,21 @@ def run_peer(peer: PeerPipeline, video: Video, frames: int) -> tuple[int, float,
     return peer.stats.frames, peer.stats.elapsed_s, time.process_time() - cpu
 
 
+def defaults_source(video: Video, package: ModelPackage) -> tuple[FrameSource, Isp]:
+    """An unopened source of ``video`` decoding as the defaults do (the sensor sets its deblocking
+    filter, see ``edgesight.sensor.deblocking_policy``), and the defaults' ISP (ROI, tiles)."""
+    source = open_source(str(video.path))
+    return source, Sensor(source, package).isp
+
+
 def ceiling_probe(
     video: Video, package: ModelPackage, detector: Detector, frames: int
 ) -> tuple[int, float, int]:
     """Decode, ISP and every network pass of the defaults, one frame after another in this thread;
     returns (frames, process CPU seconds, passes per frame)."""
-    isp = Sensor(open_source(str(video.path)), package).isp  # the defaults' ISP (ROI, tiles)
+    source, isp = defaults_source(video, package)
     count, passes = 0, 0
-    with open_source(str(video.path)) as source:
+    with source:
         frames_iter = iter(source)
         started = time.process_time()
         for frame in frames_iter:
@@ -173,15 +183,15 @@ def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object
     network = OnnxNetwork(package, 1)
     rows: list[list[object]] = []
     for video in videos:
-        isp = Sensor(open_source(str(video.path)), package).isp
+        source, isp = defaults_source(video, package)
         n = min(frames, video.frames)
-        with open_source(str(video.path)) as source:
+        with source:
             pictures = list(itertools.islice(source, 30))
         outputs = isp.process(pictures[0])
         passes, tensor = len(outputs), outputs[0].tensor
         decode, isp_ms, dnn = [], [], []
         for _ in range(rounds):
-            with open_source(str(video.path)) as source:
+            with defaults_source(video, package)[0] as source:
                 cpu = time.process_time()
                 count = sum(1 for _ in itertools.islice(source, n))
                 decode.append(1e3 * (time.process_time() - cpu) / count)
@@ -194,8 +204,9 @@ def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object
                 network.run(tensor)
                 dnn.append(1e3 * (time.process_time() - cpu))
         del pictures
+        deblocking = deblocks(SensorSettings().deblocking, isp.downscale(video.width, video.height))
         rows.append([
-            video.label, n, rounds, f"{min(decode):.1f} / {statistics.median(decode):.1f}",
+            video.label, n, rounds, "on" if deblocking else "off", f"{min(decode):.1f} / {statistics.median(decode):.1f}",
             f"{min(isp_ms):.1f} / {statistics.median(isp_ms):.1f}", passes,
             f"{min(dnn):.1f} / {statistics.median(dnn):.1f}",
             f"{statistics.median(decode) + statistics.median(isp_ms) + passes * statistics.median(dnn):.1f}",
@@ -304,7 +315,7 @@ def main() -> None:
     print(table(headers, rows))
     print("\n## 1b. CPU ms per frame by stage (process CPU time, min / median over rounds)\n")
     stage_rows = stage_cpu([vtest, video_4k], min(args.frames, 150), max(2, args.rounds))
-    print(table(["video", "frames", "rounds", "decode ms", "ISP ms (all passes)", "passes", "DNN ms/pass (1 thread)",
+    print(table(["video", "frames", "rounds", "deblocking", "decode ms", "ISP ms (all passes)", "passes", "DNN ms/pass (1 thread)",
                  "sum of medians ms"], stage_rows))  # fmt: skip
     print(
         f"\n## 2. DNN ms of {DEFAULT_MODEL.replace('-int8', '')}, fp32 vs int8 (1 thread, interleaved, median)\n"

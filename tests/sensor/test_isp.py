@@ -235,8 +235,8 @@ def test_4k_tiles_share_one_scaling_and_map_back_exactly(native: bool, monkeypat
     spec = InputSpec(width=416, height=416, resize=ResizeMode.STRETCH, std=(255.0, 255.0, 255.0))
     isp = Isp(spec, auto_tiling=True)
     calls: list[CropBox] = []
-    scale = Frame.crop_scale
-    monkeypatch.setattr(Frame, "crop_scale", lambda self, box, *a: calls.append(box) or scale(self, box, *a))
+    scale = Frame.crop_scale_planes  # an NCHW input takes colour planes
+    monkeypatch.setattr(Frame, "crop_scale_planes", lambda self, box, *a: calls.append(box) or scale(self, box, *a))
     outputs = isp.process(frame)
     assert len(outputs) == 2 and calls == [CropBox(0, 0, 3840, 2160)]
     assert outputs[0].tensor is not outputs[1].tensor

@@ -187,6 +187,23 @@ def test_av_frame_crop_scale_matches_the_bgr_path(vtest_path: Path) -> None:
         frame.crop_scale(CropBox(700, 0, 100, 10), (10, 10))
 
 
+def test_av_frame_crop_scale_planes_match_the_bgr_path(vtest_path: Path) -> None:
+    """Colour planes (what an NCHW network takes) hold the same picture, in the order asked for."""
+    with open_source(str(vtest_path)) as source:
+        frame = next(iter(source))
+    bgr = Frame.from_bgr(frame.index, frame.timestamp, frame.to_bgr())
+    box = CropBox(100, 50, 400, 300)
+    for color in ColorOrder:
+        planes = frame.crop_scale_planes(box, (200, 150), color)
+        reference = bgr.crop_scale(box, (200, 150), color).astype(np.int16)
+        assert [p.shape for p in planes] == [(150, 200)] * 3
+        assert np.abs(np.dstack(planes).astype(np.int16) - reference).mean() < 4.0, color
+        from_array = bgr.crop_scale_planes(box, (200, 150), color)
+        assert np.array_equal(np.dstack(from_array), reference)
+    with pytest.raises(ValueError, match="outside"):
+        frame.crop_scale_planes(CropBox(700, 0, 100, 10), (10, 10))
+
+
 # --- image folders -------------------------------------------------------------------------------
 
 

@@ -130,6 +130,9 @@ def sense(
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
     )
+    if (address is not None or annotate is not None) and settings.deblocking == "auto":
+        # People look at these frames: keep the decoder's deblocking (see deblocking_policy).
+        settings = replace(settings, deblocking="on")
     analytics = (
         Analytics(device.analytics, settings.device_id, settings.stream_id) if config is not None else None
     )

@@ -3,12 +3,14 @@
 Like the IMX500's ISP: crop the region of interest, resize it to the input (letterbox or
 stretch), order the colours, normalise ``(pixel - mean) / std``, cast, lay out NCHW or NHWC
 with a batch dimension of 1. Cropping, scaling and colour conversion happen in one pass of
-:meth:`Frame.crop_scale` (libswscale for decoded video). Each tensor comes with the
+:meth:`Frame.crop_scale` (libswscale for decoded video); an NCHW input takes the picture as colour
+planes (:meth:`Frame.crop_scale_planes`), which normalise into the tensor plane by plane at half
+the cost of reading interleaved pixels across channels. Each tensor comes with the
 :class:`BoxTransform` that maps boxes found in it back to source-frame pixels exactly.
 
 Tiles of one grid share one scaling: the ISP scales the tiles' bounding box once, to the size that
 gives each tile the input's size, and cuts the tiles out of that picture. Two overlapping 4K tiles
-cost 4.4 ms of CPU that way against 7.3 ms scaled one by one (they overlap by a fifth, and each
+cost about 4 ms of CPU that way against 7.3 ms scaled one by one (they overlap by a fifth, and each
 scaling pass has a fixed cost).
 
 Regions are normalised ``(x, y, w, h)`` on the full frame. They are turned into pixel crops
@@ -35,6 +37,8 @@ from edgesight.sensor.tiling_policy import auto_tiling
 __all__ = ["BoxTransform", "Isp", "IspOutput", "crop_box", "input_geometry", "tile_regions"]
 
 Tensor = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
+Picture = tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.uint8]] | npt.NDArray[np.uint8]
+"""A scaled picture: colour planes (for an NCHW input) or ``(h, w, 3)`` interleaved pixels."""
 
 _CROP_ALIGN = 2
 _MAX_FRAME_SIZES = 4
@@ -227,8 +231,6 @@ class Isp:
         self._scale = (1.0 / std).astype(np.float32)
         self._bias = (-np.asarray(spec.mean, np.float32) / std).astype(np.float32)
         self._pad = (spec.pad_value - np.asarray(spec.mean, np.float32)) / std
-        if spec.layout is Layout.NCHW:
-            self._scale, self._bias = self._scale.reshape(3, 1, 1), self._bias.reshape(3, 1, 1)
         self._plans: dict[tuple[int, int], tuple[list[_Plan], _SharedScale | None]] = {}
         self._last_ms = 0.0
 
@@ -240,19 +242,37 @@ class Isp:
     def process(self, frame: Frame) -> list[IspOutput]:
         """One input tensor per region (the ROI, or the ROI then its tiles), with box transforms."""
         start = time.perf_counter()
-        planned = self._plans.get((frame.width, frame.height))
-        if planned is None:
-            regions = self.regions_for(frame.width, frame.height)
-            plans = [self._plan(region, frame.width, frame.height) for region in regions]
-            planned = plans, _share_scaling(plans, frame.width, frame.height)
-            if len(self._plans) >= _MAX_FRAME_SIZES:
-                del self._plans[next(iter(self._plans))]
-            self._plans[(frame.width, frame.height)] = planned
-        plans, shared = planned
-        picture = None if shared is None else frame.crop_scale(shared.crop, shared.size, self.spec.color)
+        plans, shared = self._planned(frame.width, frame.height)
+        picture = None if shared is None else self._scaled(frame, shared.crop, shared.size)
         outputs = [IspOutput(self._tensor(frame, plan, picture), plan.transform, plan.region) for plan in plans]
         self._last_ms = (time.perf_counter() - start) * 1e3
         return outputs
+
+    def downscale(self, width: int, height: int) -> float:
+        """The least any pass shrinks a ``width`` x ``height`` frame, along either axis (what the
+        decoding policy of :mod:`~edgesight.sensor.deblocking_policy` looks at).
+
+        Example:
+            >>> isp = Isp(InputSpec(width=416, height=416, resize="stretch"), auto_tiling=True)
+            >>> round(isp.downscale(3840, 2160), 2), round(isp.downscale(768, 576), 2)
+            (5.13, 1.38)
+        """
+        plans, _ = self._planned(width, height)
+        return min(
+            min(plan.crop.width / plan.content_size[0], plan.crop.height / plan.content_size[1])
+            for plan in plans
+        )
+
+    def _planned(self, width: int, height: int) -> tuple[list[_Plan], _SharedScale | None]:
+        """The plans of a frame size (and the tiles' shared scaling), made on first use."""
+        planned = self._plans.get((width, height))
+        if planned is None:
+            plans = [self._plan(region, width, height) for region in self.regions_for(width, height)]
+            planned = plans, _share_scaling(plans, width, height)
+            if len(self._plans) >= _MAX_FRAME_SIZES:
+                del self._plans[next(iter(self._plans))]
+            self._plans[(width, height)] = planned
+        return planned
 
     def regions_for(self, width: int, height: int) -> list[Region]:
         """The regions a ``width`` x ``height`` frame is run on: the ROI, or the ROI's tiles.
@@ -291,29 +311,49 @@ class Isp:
         buffer[...] = self._pad.reshape(3, 1, 1) if nchw else self._pad
         return buffer
 
-    def _tensor(self, frame: Frame, plan: _Plan, shared: npt.NDArray[np.uint8] | None) -> Tensor:
+    def _scaled(self, frame: Frame, crop: CropBox, size: tuple[int, int]) -> Picture:
+        """``crop`` of ``frame`` scaled to ``size``: colour planes for NCHW, else interleaved."""
+        if self.spec.layout is Layout.NCHW:
+            return frame.crop_scale_planes(crop, size, self.spec.color)
+        return frame.crop_scale(crop, size, self.spec.color)
+
+    def _tensor(self, frame: Frame, plan: _Plan, shared: Picture | None) -> Tensor:
         """``plan``'s tensor; its content is cut from ``shared`` (the grid's scaled picture) if it has
         a place there, else scaled from the frame."""
-        if plan.cut is not None and shared is not None:
-            (w, h), (x, y) = plan.content_size, plan.cut
-            content = shared[y : y + h, x : x + w]
+        (w, h), cut = plan.content_size, plan.cut
+        if cut is not None and shared is not None:
+            content = _cut(shared, cut[0], cut[1], w, h)
         else:
-            content = frame.crop_scale(plan.crop, plan.content_size, self.spec.color)
+            content = self._scaled(frame, plan.crop, plan.content_size)
         filled = plan.content_size == (self.spec.width, self.spec.height)
         buffer = plan.buffer if self._reuse and plan.buffer is not None else self._new_buffer(filled)
         if self._reuse:
             plan.buffer = buffer
-        (w, h), (x, y) = plan.content_size, plan.pad
-        if self.spec.layout is Layout.NCHW:
-            target, source = buffer[0, :, y : y + h, x : x + w], content.transpose(2, 0, 1)
+        x, y = plan.pad
+        if isinstance(content, tuple):  # NCHW: plane by plane, each contiguous
+            for channel, plane in enumerate(content):
+                self._normalise(plane, buffer[0, channel, y : y + h, x : x + w], channel)
         else:
-            target, source = buffer[0, y : y + h, x : x + w, :], content
+            self._normalise(content, buffer[0, y : y + h, x : x + w, :], None)
+        return buffer
+
+    def _normalise(self, source: npt.NDArray[np.uint8], target: Tensor, channel: int | None) -> None:
+        """``target = (source - mean) / std`` of one plane (``channel``) or of interleaved pixels."""
         if self._identity:
             np.copyto(target, source, casting="unsafe")
-        else:
-            np.multiply(source, self._scale, out=target)
-            np.add(target, self._bias, out=target)
-        return buffer
+            return
+        scale = self._scale if channel is None else self._scale[channel]
+        bias = self._bias if channel is None else self._bias[channel]
+        np.multiply(source, scale, out=target)
+        np.add(target, bias, out=target)
+
+
+def _cut(picture: Picture, x: int, y: int, w: int, h: int) -> Picture:
+    """The ``w`` x ``h`` window at ``(x, y)`` of a scaled picture (planes or interleaved), as views."""
+    if isinstance(picture, tuple):
+        first, second, third = (plane[y : y + h, x : x + w] for plane in picture)
+        return first, second, third
+    return picture[y : y + h, x : x + w]
 
 
 def _share_scaling(plans: list[_Plan], width: int, height: int) -> _SharedScale | None:

@@ -28,17 +28,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edgesight.core.config import DeviceConfig
-from edgesight.core.config.sensor import DEFAULT_NMS_DEPTH_GAP
+from edgesight.core.config.sensor import DEFAULT_NMS_DEPTH_GAP, Deblocking
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
 from edgesight.core.region import Region
+from edgesight.sensor import deblocking_policy
 from edgesight.sensor.appearance import torso_histograms
 from edgesight.sensor.detector import Detector, DetectorTimings
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
-from edgesight.sensor.sources import Frame, FrameSource
+from edgesight.sensor.sources import BaseFrameSource, Frame, FrameSource
 from edgesight.sensor.swap import LoadedModel, load_beside
 
 __all__ = ["Sensor", "SensorSettings", "SensorStats", "default_sessions"]
@@ -81,6 +82,9 @@ class SensorSettings:
         sessions: inference sessions working on successive frames at once; None = one per core.
         nms_depth_gap: NMS's depth rule for boxes below the model's own score threshold (see
             :func:`~edgesight.sensor.decoders.nms.nms`); 0 is plain NMS.
+        deblocking: whether video decoders run their deblocking filter: ``"auto"`` skips it where
+            the network sees the frame much smaller and no one sees frames (see
+            :mod:`edgesight.sensor.deblocking_policy`), ``"on"``, ``"off"``.
     """
 
     device_id: str = "edgesight-0"
@@ -95,6 +99,7 @@ class SensorSettings:
     sessions: int | None = None
     auto_tiling: bool = True
     nms_depth_gap: float = DEFAULT_NMS_DEPTH_GAP
+    deblocking: Deblocking = "auto"
 
     @classmethod
     def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
@@ -124,6 +129,7 @@ class SensorSettings:
             appearance=_wants_appearance(config),
             auto_tiling=s.auto_tiling,
             nms_depth_gap=s.nms_depth_gap,
+            deblocking=s.deblocking,
         )
 
 
@@ -228,6 +234,15 @@ class Sensor:
         self.live = source.live
         self._seq = 0
         self.last_frame: Frame | None = None  # the frame of the record last yielded (local drawing)
+        if isinstance(source, BaseFrameSource):
+            source.set_deblocking(self.deblocks)
+
+    def deblocks(self, width: int, height: int) -> bool:
+        """Whether the source's decoder runs its deblocking filter on ``width`` x ``height`` frames
+        (the source asks when it starts decoding): :func:`~edgesight.sensor.deblocking_policy.deblocks`
+        for what the current model's ISP makes of that size; attached images keep the filter."""
+        shown = self.settings.output_mode is not OutputMode.METADATA
+        return deblocking_policy.deblocks(self.settings.deblocking, self.isp.downscale(width, height), shown)
 
     @property
     def model(self) -> LoadedModel:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, PlainValidator, TypeAdapter, field_validator
 
@@ -12,7 +12,15 @@ from edgesight.core.frame import OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.region import Region
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_NMS_DEPTH_GAP", "MAX_SOURCE_CHARS", "RegionField", "SensorSection", "check_source"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_NMS_DEPTH_GAP",
+    "MAX_SOURCE_CHARS",
+    "Deblocking",
+    "RegionField",
+    "SensorSection",
+    "check_source",
+]
 
 DEFAULT_MODEL = "nanodet-plus-m-416-int8"
 """The zoo model a device runs unless its config names another."""
@@ -24,6 +32,10 @@ On vtest.avi at score 0.2 (bench/tracking_accuracy.py): MOTA 0.878 -> 0.881, IDF
 17 id switches either way; 0.08-0.12 do about as well, 0.15 no longer helps. At or above the
 model's score threshold the output is plain NMS, so a device at the model's defaults sees no
 change (see BENCHMARKS.md, round 4)."""
+
+Deblocking = Literal["auto", "on", "off"]
+"""``sensor.deblocking``: whether H.264/HEVC decoders run their deblocking filter; ``auto`` skips it
+only where the network cannot see it (see :mod:`edgesight.sensor.deblocking_policy`)."""
 
 MAX_SOURCE_CHARS = 1024
 """Longest ``sensor.source`` (a path or URL): longer ones are refused here, not by the OS."""
@@ -105,6 +117,11 @@ class SensorSection(StrictSection):
     )
     tiling: Tiling | None = Field(None, description="tiles to run (opt in); default: the model's, else auto")
     auto_tiling: bool = Field(True, description="no tiling set: tile only an ROI much larger than the input (4K)")
+    deblocking: Deblocking = Field(
+        "auto",
+        description="decoder's deblocking filter: auto skips it when the network sees the frame shrunk "
+        ">= 4x and no one sees frames (4K), on, off",
+    )
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
     threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
@@ -113,6 +130,14 @@ class SensorSection(StrictSection):
     @classmethod
     def _check_source(cls, value: str | None) -> str | None:
         return None if value is None else check_source(value)
+
+    @field_validator("deblocking", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        """YAML reads a bare ``on``/``off`` as a boolean: take it as the word that was written."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
     def thresholds(self, defaults: Thresholds) -> Thresholds | None:
         """The model's ``defaults`` with this section's overrides, None when it overrides nothing.

@@ -92,11 +92,13 @@ class NanoDetDecoder:
             # Scores as (classes, cells) for "chw" (a free reshape), (cells, classes) for "cells".
             cls = outputs[2 * k][0].reshape(self.num_classes, -1) if chw else outputs[2 * k][0]
             axis = 0 if chw else 1
-            best = cls.argmax(axis=axis)
             best_score = cls.max(axis=axis)
             keep = np.flatnonzero(best_score >= score_threshold)
             if keep.size == 0:
                 continue
+            # The best class only of the cells kept: an argmax over every cell costs more than the
+            # rest of the decoding (numpy copies the class axis last first).
+            best = cls[:, keep].argmax(axis=0) if chw else cls[keep].argmax(axis=1)
             reg_out = outputs[2 * k + 1][0]
             picked = reg_out.reshape(4 * self.bins, -1)[:, keep].T if chw else reg_out[keep]
             reg = picked.reshape(-1, 4, self.bins)
@@ -105,7 +107,7 @@ class NanoDetDecoder:
             c = centres[keep]
             boxes.append(np.concatenate([c - dist[:, :2], c + dist[:, 2:]], axis=1))
             scores.append(best_score[keep])
-            ids.append(best[keep])
+            ids.append(best)
         if not boxes:
             return Candidates.empty()
         return Candidates(

@@ -111,6 +111,20 @@ class VideoReader:
         return stream
 
     @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(width, height)`` the stream header announces, ``(0, 0)`` if it does not."""
+        context = self.stream.codec_context
+        return int(context.width or 0), int(context.height or 0)
+
+    def set_loop_filter(self, on: bool) -> None:
+        """Run the codec's deblocking (loop) filter or skip it on every frame. Takes effect only
+        before the first frame is decoded (PyAV opens the decoder then)."""
+        options = {"err_detect": ERR_DETECT}
+        if not on:
+            options["skip_loop_filter"] = "all"
+        self.stream.codec_context.options = options
+
+    @property
     def codec(self) -> str:
         """FFmpeg name of the video codec (``"h264"``, ``"msmpeg4"``)."""
         return str(self.stream.codec_context.name)

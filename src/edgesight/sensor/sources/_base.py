@@ -154,6 +154,7 @@ class BaseFrameSource(ABC):
         self._reconnects = 0
         self._ended_early = False
         self._frames_declared: int | None = None
+        self._deblock: Callable[[int, int], bool] | None = None
 
     live = False
     """Files and folders wait for the reader; cameras and streams set this True."""
@@ -188,6 +189,19 @@ class BaseFrameSource(ABC):
     def codec(self) -> str | None:
         """Codec of the video stream, None if not applicable."""
         return None
+
+    def set_deblocking(self, deblock: Callable[[int, int], bool]) -> None:
+        """Let ``deblock(width, height)`` decide whether each decoder this source starts from now on
+        runs its codec's deblocking (loop) filter (the sensor's policy, see
+        :mod:`edgesight.sensor.deblocking_policy`). Without it decoders run the filter; sources
+        without a decoder (cameras, image folders) and codecs without the filter ignore it.
+        """
+        self._deblock = deblock
+
+    def _deblocks(self, width: int, height: int) -> bool:
+        """Whether a decoder for ``width`` x ``height`` frames runs its loop filter (yes if the size
+        is not known before decoding)."""
+        return self._deblock is None or width <= 0 or height <= 0 or self._deblock(width, height)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r})"

@@ -160,6 +160,7 @@ class StreamSource(BaseFrameSource):
         while self._reader is not None:
             reader = self._reader
             result = DecodeResult()
+            reader.set_loop_filter(self._deblocks(*reader.frame_size))
             for picture in reader.frames(result, self._count_corrupt):
                 attempts = 0
                 yield Frame.from_av(self._next_index(), self._stamp(reader, picture), picture, self._scalers)

@@ -92,6 +92,7 @@ class VideoFileSource(BaseFrameSource):
         interval = 1.0 / (reader.fps or 10.0)
         last: float | None = None
         result = DecodeResult()
+        reader.set_loop_filter(self._deblocks(*reader.frame_size))
         for picture in reader.frames(result, self._count_corrupt, retry_read_errors=_READ_RETRIES):
             offset = reader.seconds(picture)
             if offset is None or (last is not None and offset <= last):
