@@ -1,23 +1,31 @@
-"""The console's fleet management: an admin edits a device's tags (CSRF); any session lists deployments.
+"""The console's fleet management: an admin edits a device's tags and creates deployments (CSRF);
+any session lists deployments and the registered models.
 
-Both go through the hub's own API handlers (``PUT /api/v1/devices/{id}/tags``,
-``GET /api/v1/deployments``), so the console applies the same checks and returns the same bodies;
-only the authentication differs: the console session and its CSRF token, never the admin token.
+All go through the hub's own API handlers (``PUT /api/v1/devices/{id}/tags``,
+``POST``/``GET /api/v1/deployments``, ``GET /api/v1/models``), so the console applies the same
+checks and returns the same bodies (a 422 names the field, a 404 or 409 says why the deployment
+cannot start); only the authentication differs: the console session and its CSRF token, never the
+admin token.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, status
 
 from edgesight.hub.api.deps import HubDep
 from edgesight.hub.api.routes import devices as device_routes
 from edgesight.hub.api.routes import models as model_routes
-from edgesight.hub.api.schemas import DeploymentPublic, DevicePublic, TagsUpdate
+from edgesight.hub.api.schemas import DeploymentCreate, DeploymentPublic, DevicePublic, TagsUpdate
 from edgesight.hub.console.auth import EditorDep, SessionDep
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/console/api", tags=["console"])
+
+_FORM_DEFAULTS = ("canary_count", "health_window_s", "report_timeout_s")
+"""The deployment form's fields whose API defaults the page shows (read from the schema, not repeated)."""
 
 
 @router.put("/devices/{device_id}/tags")
@@ -28,5 +36,18 @@ def set_tags(device_id: str, body: TagsUpdate, session: EditorDep, hub: HubDep) 
 
 @router.get("/deployments")
 def deployments(session: SessionDep, hub: HubDep) -> list[DeploymentPublic]:
-    """Every deployment with its status and each device's state (read-only)."""
+    """Every deployment with its status and each device's state."""
     return model_routes.list_deployments(hub)
+
+
+@router.post("/deployments", status_code=status.HTTP_201_CREATED)
+def create_deployment(body: DeploymentCreate, session: EditorDep, hub: HubDep) -> DeploymentPublic:
+    """Deploy a registered model (admin only): 404 for an unregistered model, 409 for no or busy targets."""
+    return model_routes.create_deployment(body, hub)
+
+
+@router.get("/deployments/form")
+def deployment_form(session: SessionDep, hub: HubDep) -> dict[str, Any]:
+    """What the deployment form offers: the registered models and the API's defaults of its fields."""
+    fields = DeploymentCreate.model_fields
+    return {"models": model_routes.list_models(hub), "defaults": {k: fields[k].default for k in _FORM_DEFAULTS}}

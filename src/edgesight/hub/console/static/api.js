@@ -2,8 +2,9 @@
 // and every change carries the session's CSRF token.
 let csrf = null;
 
+// status: the HTTP status; fields: a 422's list of {loc, msg} (which field, what is wrong), else null.
 export class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, detail, fields = null) { super(detail); this.status = status; this.fields = fields; }
 }
 
 async function call(method, path, body, headers = {}) {
@@ -16,8 +17,13 @@ async function call(method, path, body, headers = {}) {
   const res = await fetch(path, init);
   if (!res.ok) {
     let detail = res.statusText;
-    try { const j = await res.json(); detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch { /* not JSON */ }
-    throw new ApiError(res.status, detail);
+    let fields = null;
+    try {
+      const j = await res.json();
+      detail = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail);
+      if (Array.isArray(j.detail)) fields = j.detail;
+    } catch { /* not JSON */ }
+    throw new ApiError(res.status, detail, fields);
   }
   return res.status === 204 ? null : res.json();
 }

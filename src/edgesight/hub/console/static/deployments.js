@@ -1,6 +1,10 @@
-// Deployments page (read-only): every model deployment, newest first, with each device's state in it.
-import { get } from "./api.js";
+// Deployments page: every model deployment, newest first, with each device's state in it. An admin creates one
+// here (the hub's own deployment checks, through the console session); a viewer only reads.
+import { ApiError, get, post } from "./api.js";
 import { ago, esc, num } from "./html.js";
+
+const IN_PROGRESS = new Set(["canary", "rolling"]);
+const RELOAD_MS = 5000; // while a deployment is in progress its devices move on: the list reloads this often
 
 function target(t) {
   const parts = [];
@@ -24,11 +28,90 @@ function card(d) {
     <th>Updated</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></div></section>`;
 }
 
-export async function showDeployments(view) {
-  const all = await get("/console/api/deployments");
-  all.sort((a, b) => b.created_at - a.created_at);
-  view.innerHTML = `<section class="card"><h1>Deployments</h1><p class="muted">Created with
-    <code>edgesight model deploy</code> or <code>POST /api/v1/deployments</code>; see docs/rollout.md.</p></section>`
-    + (all.map(card).join("") || `<section class="card"><p class="muted">No deployments yet.</p></section>`);
-  return () => {};
+// The form's inputs are named as the API's fields (but the model, one select for model_id and version);
+// the numbers start at the API's defaults, and the hub alone checks the values (its 422 names the field).
+function form(models, defaults) {
+  if (!models.length) return `<p class="muted">No model registered: upload one with <code>edgesight model upload</code>.</p>`;
+  const number = (name, label) => `<label>${label} <input name="${name}" type="number" step="any" value="${esc(defaults[name])}"></label>`;
+  return `<form id="deploy-form" class="rule-form" novalidate>
+    <label>Model <select name="model">${models.map((m, i) => `<option value="${i}">${esc(m.id)}@${esc(m.version)}</option>`).join("")}</select></label>
+    <label>Tags <input name="tags" placeholder="any of these, space-separated"></label>
+    <label>Site <input name="site" placeholder="none"></label>
+    <label>Device ids <input name="devices" placeholder="space-separated"></label>
+    <label>Canary device ids <input name="canaries" placeholder="none: the first targets by id"></label>
+    ${number("canary_count", "Canary count (without ids)")}
+    ${number("health_window_s", "Health window, s")}
+    ${number("report_timeout_s", "Report timeout, s")}
+    <div class="toolbar"><button type="submit" id="deploy-create">Deploy</button></div>
+    <p id="deploy-msg" class="muted" role="status"></p></form>`;
+}
+
+const words = (text) => text.split(/[\s,]+/).filter(Boolean);
+
+function body(f, models) {
+  const m = models[Number(f.model.value)];
+  const b = { model_id: m.id, version: m.version, tags: words(f.tags.value), site: f.site.value.trim() || null,
+    devices: words(f.devices.value), canaries: words(f.canaries.value) };
+  for (const name of ["canary_count", "health_window_s", "report_timeout_s"]) {
+    const v = f[name].value.trim(); // "" (empty or not a number): the API's default
+    if (v !== "") b[name] = Number(v);
+  }
+  return b;
+}
+
+// A 422's errors as "field: why", and the fields marked; any other refusal as the hub words it.
+function showRefusal(formEl, msg, e) {
+  msg.className = "error";
+  if (!e.fields) { msg.textContent = e.status === 403 ? `Not allowed: ${e.message}` : e.message; return; }
+  msg.textContent = e.fields.map((x) => {
+    const field = x.loc.filter((p) => p !== "body").join(".");
+    const input = formEl.elements[String(x.loc[1]).replace(/^(model_id|version)$/, "model")];
+    if (input instanceof Element) input.setAttribute("aria-invalid", "true");
+    return field ? `${field}: ${x.msg}` : x.msg;
+  }).join("\n");
+}
+
+export async function showDeployments(view, who) {
+  const admin = who.role === "admin";
+  const setup = admin ? await get("/console/api/deployments/form") : null;
+  view.innerHTML = `<section class="card"><h1>Deployments</h1><p class="muted">Also created with
+    <code>edgesight model deploy</code> or <code>POST /api/v1/deployments</code>; see docs/rollout.md.</p>
+    ${admin ? form(setup.models, setup.defaults) : `<p class="muted">View only: an admin creates deployments.</p>`}
+    <p id="deployments-note" class="error" hidden></p></section><div id="deployments"></div>`;
+  const list = view.querySelector("#deployments");
+  const note = view.querySelector("#deployments-note");
+  let timer = null;
+  let left = false;
+  const load = async () => {
+    const all = await get("/console/api/deployments");
+    if (left) return;
+    all.sort((a, b) => b.created_at - a.created_at);
+    list.innerHTML = all.map(card).join("") || `<section class="card"><p class="muted">No deployments yet.</p></section>`;
+    clearTimeout(timer);
+    if (all.some((d) => IN_PROGRESS.has(d.status))) timer = setTimeout(reload, RELOAD_MS);
+  };
+  const reload = () => load().then(() => { note.hidden = true; }, (e) => {
+    note.hidden = false;
+    note.textContent = `Could not reload the deployments (${e.message}); retrying.`;
+    timer = setTimeout(reload, RELOAD_MS);
+  });
+  await load();
+
+  const formEl = view.querySelector("#deploy-form");
+  formEl?.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const msg = view.querySelector("#deploy-msg");
+    for (const el of formEl.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    try {
+      const d = await post("/console/api/deployments", body(formEl.elements, setup.models));
+      msg.className = "muted";
+      msg.textContent = `Deployment ${d.id} created: ${d.model_id}@${d.model_version} to ${d.devices.length} devices.`;
+      await load();
+      list.querySelector(`[data-deployment="${d.id}"]`)?.scrollIntoView({ block: "nearest" });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      showRefusal(formEl, msg, e);
+    }
+  });
+  return () => { left = true; clearTimeout(timer); };
 }
