@@ -87,6 +87,9 @@ def test_a_viewer_has_no_form_and_the_hub_refuses_its_session(browser: Browser, 
     }""")
     assert answer == [403, "user 'vera' is a viewer: changes are not allowed"]
     assert hub.admin("GET", "/api/v1/deployments").json() == []
+    # The form's model list is readable by any session: only what deployments show, no digests.
+    offered = page.evaluate("async () => (await (await fetch('/console/api/deployments/form')).json()).models")
+    assert offered == [{"id": "acme-people", "version": "2.0.0"}]
     page.context.close()
 
 

@@ -48,6 +48,12 @@ def create_deployment(body: DeploymentCreate, session: EditorDep, hub: HubDep) -
 
 @router.get("/deployments/form")
 def deployment_form(session: SessionDep, hub: HubDep) -> dict[str, Any]:
-    """What the deployment form offers: the registered models and the API's defaults of its fields."""
+    """What the deployment form offers: the registered models and the API's defaults of its fields.
+
+    Any session may read it (a GET carries no CSRF header to tell an admin by), so it gives only
+    what deployments already show every viewer, id and version; digests and signers stay with
+    ``GET /api/v1/models``, which is admin only.
+    """
     fields = DeploymentCreate.model_fields
-    return {"models": model_routes.list_models(hub), "defaults": {k: fields[k].default for k in _FORM_DEFAULTS}}
+    models = [{"id": m.id, "version": m.version} for m in model_routes.list_models(hub)]
+    return {"models": models, "defaults": {k: fields[k].default for k in _FORM_DEFAULTS}}
