@@ -203,7 +203,7 @@ EXPORTS = {
     "edgesight.hub.api.routes.rules": ["router"],
     "edgesight.hub.api.routes.twins": ["router"],
     "edgesight.hub.api.schemas": ["AlertPublic", "CommandCreate", "CommandPublic", "Condition",
-        "DEVICE_ID", "DeploymentCreate", "DeploymentPublic", "DesiredPatch", "DeviceCreate",
+        "DEVICE_ID", "DeploymentCreate", "DeploymentHalt", "DeploymentPublic", "DesiredPatch", "DeviceCreate",
         "DeviceCredentials", "DevicePublic", "DeviceRolloutPublic", "EventPublic", "FramePublic",
         "IngestResponse", "ModelPublic", "OutcomePublic", "RuleCreate", "RulePublic", "TagsUpdate",
         "Topics", "TwinPublic"],

@@ -124,4 +124,12 @@ def test_an_admin_deploys_to_a_tag_and_sees_its_devices(browser: Browser, hub: H
     form.locator("button[type=submit]").click()
     expect(page.locator("#deploy-msg")).to_have_text("devices already in a deployment in progress: cam-a, cam-b",
                                                      timeout=WAIT_MS)  # fmt: skip
+    # halt it and roll the canary back, after confirming
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("button[data-roll-back]").click()
+    expect(card.locator("h2")).to_have_text("acme-people@2.0.0 halted", timeout=WAIT_MS)
+    expect(card).to_contain_text("halted by an operator: halted from the console by admin; rolled back")
+    expect(card.locator("button[data-halt]")).to_have_count(0)
+    twin = hub.admin("GET", "/api/v1/devices/cam-a/twin").json()
+    assert "model" not in twin["desired"] or twin["desired"]["model"] is None
     page.context.close()

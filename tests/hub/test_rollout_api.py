@@ -214,3 +214,40 @@ def test_a_silent_canary_times_out_and_halts_naming_it(client: TestClient, packa
     assert _states(client, dep) == ("halted", {"cam-a": "running", "cam-b": "timed_out", "cam-c": "pending"})
     rollouts.expire(sent_at + 10_000)  # halted deployments are not looked at again
     assert _states(client, dep)[1]["cam-a"] == "running"
+
+
+def test_an_operator_halts_a_deployment_and_may_roll_it_back(client: TestClient, packages: dict[str, Path]) -> None:
+    assert _upload(client, packages["v2"]).status_code == 201
+    for name in ("cam-a", "cam-b", "cam-c"):
+        _enrol(client, name, [])
+
+    def deploy() -> str:
+        body = {"model_id": "acme-people", "version": "2.0.0", "site": "s1"}
+        r = client.post("/api/v1/deployments", json=body, headers=H)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    # Halted without rollback: the canary keeps what it was sent, nobody else gets it.
+    first = deploy()
+    assert _states(client, first) == ("canary", {"cam-a": "sent", "cam-b": "pending", "cam-c": "pending"})
+    r = client.post(f"/api/v1/deployments/{first}/halt", json={"reason": "wrong site"}, headers=H)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "halted" and r.json()["detail"] == "halted by an operator: wrong site"
+    target = _target(client, "cam-a")
+    assert target is not None and target.name == "acme-people@2.0.0"
+    assert _target(client, "cam-b") is None
+    again = client.post(f"/api/v1/deployments/{first}/halt", json={}, headers=H)
+    assert again.status_code == 409 and "is halted: nothing to halt" in again.json()["detail"]
+    # Halted with rollback: the device it reached gets its previous desired model (none) back.
+    second = client.post("/api/v1/deployments", json={"model_id": "acme-people", "version": "2.0.0",
+                                                      "devices": ["cam-b"]}, headers=H)  # fmt: skip
+    assert second.status_code == 201, second.text
+    assert _target(client, "cam-b") is not None
+    r = client.post(f"/api/v1/deployments/{second.json()['id']}/halt", json={"roll_back": True}, headers=H)
+    assert r.json()["detail"] == "halted by an operator: no reason given; rolled back"
+    assert _target(client, "cam-b") is None
+    assert client.post("/api/v1/deployments/nope/halt", json={}, headers=H).status_code == 404
+    bad = client.post(f"/api/v1/deployments/{first}/halt", json={"reason": ""}, headers=H)
+    assert bad.status_code == 422 and "reason" in bad.text
+    viewer = client.post(f"/api/v1/deployments/{first}/halt", json={})
+    assert viewer.status_code == 401

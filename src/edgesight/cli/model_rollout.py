@@ -1,4 +1,4 @@
-"""``edgesight model upload | deploy | rollout status``: the hub's model registry and rollouts, over its API.
+"""``edgesight model upload | deploy | rollout status | rollout halt``: the hub's model registry and rollouts, over its API.
 
 Each command talks to the hub's HTTP API with the admin token: ``--hub`` (default
 ``$EDGESIGHT_HUB_URL`` or ``http://127.0.0.1:8099``) and ``--token`` (default
@@ -140,6 +140,23 @@ def status(
         console.print(_table(info))
     if info["status"] == "halted":
         raise typer.Exit(ExitCode.FAILURE)
+
+
+@rollout_app.command("halt")
+def halt(
+    deployment: Annotated[str, typer.Argument(help="deployment id")],
+    reason: Annotated[str, typer.Option("--reason", help="why, kept in the deployment's detail")] = "no reason given",
+    roll_back: Annotated[
+        bool, typer.Option("--roll-back", help="also return every device it reached to its previous model")
+    ] = False,
+    hub: HubOpt = None,
+    token: TokenOpt = None,
+    data_dir: DataOpt = Path("hub-data"),
+) -> None:
+    """Stop a deployment in progress: nothing more is sent (and with --roll-back, devices go back)."""
+    body = {"reason": reason, "roll_back": roll_back}
+    info = _Hub(hub, token, data_dir).call("POST", f"/api/v1/deployments/{deployment}/halt", json=body)
+    console.print(_table(info))
 
 
 def _watch(api: _Hub, deployment: str) -> dict[str, Any]:

@@ -241,6 +241,31 @@ class RolloutController:
             self.halt(info, f"timed out: {', '.join(sorted(device_ids))} reported no progress within "
                       f"{info.report_timeout_s:.0f} s")  # fmt: skip
 
+    def halt_deployment(self, deployment_id: str, reason: str, roll_back: bool = False) -> DeploymentInfo:
+        """An operator halts a deployment: nothing more is sent, and with ``roll_back`` every device
+        it already reached gets its previous desired model back (the ones still pending never
+        changed). Returns the halted deployment.
+
+        Raises:
+            LookupError: no such deployment.
+            ConfigError: it already completed or halted.
+        """
+        info = rollouts.get_deployment(self.db, deployment_id)
+        if info is None:
+            raise LookupError(f"deployment {deployment_id!r} does not exist")
+        detail = f"halted by an operator: {reason}" + ("; rolled back" if roll_back else "")
+        if not rollouts.set_status(self.db, info.id, "halted", detail, was=rollouts.ACTIVE):
+            current = rollouts.get_deployment(self.db, deployment_id)
+            raise ConfigError(f"deployment {deployment_id} is {current.status if current else info.status}: nothing to halt")
+        log.warning("deployment %s %s", info.id, detail)
+        for row in rollouts.devices_of(self.db, info.id):
+            if roll_back and row.state != "pending":
+                devices.patch_desired(self.db, row.device_id, {"model": row.previous})
+                send_desired(self.db, self.publisher, row.device_id)
+        halted = rollouts.get_deployment(self.db, deployment_id)
+        assert halted is not None
+        return halted
+
     def halt(self, info: DeploymentInfo, detail: str) -> None:
         """Stop the deployment: nothing more is sent; failed or timed-out devices get their previous
         desired model back."""

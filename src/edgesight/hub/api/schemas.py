@@ -17,6 +17,7 @@ __all__ = [
     "CommandPublic",
     "Condition",
     "DeploymentCreate",
+    "DeploymentHalt",
     "DeploymentPublic",
     "DesiredPatch",
     "DeviceCreate",
@@ -231,6 +232,13 @@ class ModelPublic(BaseModel):
     signer: str = Field(description="Key id of the trusted key that signed it.")
     size: int
     uploaded_at: float
+
+
+class DeploymentHalt(_In):
+    """An operator stops a deployment; ``roll_back`` also returns the devices it reached to their previous model."""
+
+    reason: str = Field("no reason given", min_length=1, max_length=200)
+    roll_back: bool = False
 
 
 class DeploymentCreate(_In):

@@ -1,8 +1,8 @@
-"""The console's fleet management: an admin edits a device's tags and creates deployments (CSRF);
+"""The console's fleet management: an admin edits a device's tags, creates and halts deployments (CSRF);
 any session lists deployments and the registered models.
 
 All go through the hub's own API handlers (``PUT /api/v1/devices/{id}/tags``,
-``POST``/``GET /api/v1/deployments``, ``GET /api/v1/models``), so the console applies the same
+``POST``/``GET /api/v1/deployments``, ``POST /api/v1/deployments/{id}/halt``, ``GET /api/v1/models``), so the console applies the same
 checks and returns the same bodies (a 422 names the field, a 404 or 409 says why the deployment
 cannot start); only the authentication differs: the console session and its CSRF token, never the
 admin token.
@@ -17,7 +17,13 @@ from fastapi import APIRouter, status
 from edgesight.hub.api.deps import HubDep
 from edgesight.hub.api.routes import devices as device_routes
 from edgesight.hub.api.routes import models as model_routes
-from edgesight.hub.api.schemas import DeploymentCreate, DeploymentPublic, DevicePublic, TagsUpdate
+from edgesight.hub.api.schemas import (
+    DeploymentCreate,
+    DeploymentHalt,
+    DeploymentPublic,
+    DevicePublic,
+    TagsUpdate,
+)
 from edgesight.hub.console.auth import EditorDep, SessionDep
 
 __all__ = ["router"]
@@ -57,3 +63,9 @@ def deployment_form(session: SessionDep, hub: HubDep) -> dict[str, Any]:
     fields = DeploymentCreate.model_fields
     models = [{"id": m.id, "version": m.version} for m in model_routes.list_models(hub)]
     return {"models": models, "defaults": {k: fields[k].default for k in _FORM_DEFAULTS}}
+
+
+@router.post("/deployments/{deployment_id}/halt")
+def halt_deployment(deployment_id: str, body: DeploymentHalt, session: EditorDep, hub: HubDep) -> DeploymentPublic:
+    """Stop a deployment in progress (admin only), optionally rolling its devices back; 409 once it is over."""
+    return model_routes.halt_deployment(deployment_id, body, hub)

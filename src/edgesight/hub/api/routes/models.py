@@ -4,7 +4,8 @@
   would (intact, signed by one of ``trusted_model_keys``, not older than a registered version of
   the same id) and refuses it naming the check.
 * ``POST /api/v1/deployments`` (admin): deploy a registered model to devices by id, tag or site,
-  canaries first; ``GET /api/v1/deployments[/{id}]``: status per device.
+  canaries first; ``GET /api/v1/deployments[/{id}]``: status per device; ``POST
+  /api/v1/deployments/{id}/halt`` (admin): an operator stops it, optionally rolling devices back.
 * ``GET /api/v1/device/models/{id}/{version}`` (device token): the package bytes, only for the
   model the device's desired twin names.
 """
@@ -25,7 +26,13 @@ from edgesight.core.signing import check_signature, key_id
 from edgesight.core.trust import TrustSettings, verify_package
 from edgesight.core.wire import HealthLimits
 from edgesight.hub.api.deps import AdminDep, DeviceDep, HubDep
-from edgesight.hub.api.schemas import DeploymentCreate, DeploymentPublic, DeviceRolloutPublic, ModelPublic
+from edgesight.hub.api.schemas import (
+    DeploymentCreate,
+    DeploymentHalt,
+    DeploymentPublic,
+    DeviceRolloutPublic,
+    ModelPublic,
+)
 from edgesight.hub.rollout import DeploymentRequest
 from edgesight.hub.service import HubService
 from edgesight.hub.storage import devices, models, rollouts
@@ -143,6 +150,19 @@ def create_deployment(body: DeploymentCreate, hub: HubDep) -> DeploymentPublic:
     except ConfigError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return _deployment(hub, info.id)
+
+
+@admin_router.post("/deployments/{deployment_id}/halt")
+def halt_deployment(deployment_id: str, body: DeploymentHalt, hub: HubDep) -> DeploymentPublic:
+    """Stop a deployment in progress (409 once it completed or halted); ``roll_back`` also gives every
+    device it reached its previous desired model back."""
+    try:
+        hub.rollouts.halt_deployment(deployment_id, body.reason, body.roll_back)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except ConfigError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return _deployment(hub, deployment_id)
 
 
 @admin_router.get("/deployments")

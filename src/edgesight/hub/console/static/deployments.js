@@ -20,9 +20,17 @@ function deviceRow(r) {
     <td>${esc(r.running ?? "–")}</td><td>${num(r.fps)}</td><td>${ago(r.updated_at)}</td></tr>`;
 }
 
-function card(d) {
+// An admin may stop a deployment in progress: nothing more is sent; "and roll back" also returns
+// the devices it reached to their previous model (the hub's POST /api/v1/deployments/{id}/halt).
+function haltButtons(d, admin) {
+  if (!admin || !IN_PROGRESS.has(d.status)) return "";
+  return `<p class="actions"><button type="button" data-halt="${esc(d.id)}">Halt</button>
+    <button type="button" data-halt="${esc(d.id)}" data-roll-back="1">Halt and roll back</button></p>`;
+}
+
+function card(d, admin) {
   return `<section class="card deployment" data-deployment="${esc(d.id)}">
-    <h2>${esc(d.model_id)}@${esc(d.model_version)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h2>
+    <h2>${esc(d.model_id)}@${esc(d.model_version)} <span class="status ${esc(d.status)}">${esc(d.status)}</span></h2>${haltButtons(d, admin)}
     <p class="muted">deployment ${esc(d.id)} · ${esc(target(d.target))} · started ${ago(d.created_at)} · report timeout ${num(d.report_timeout_s, 0)} s${d.detail ? ` · ${esc(d.detail)}` : ""}</p>
     <div class="table-wrap"><table><thead><tr><th>Device</th><th></th><th>State</th><th>Detail</th><th>Running</th><th>FPS</th>
     <th>Updated</th></tr></thead><tbody>${d.devices.map(deviceRow).join("")}</tbody></table></div></section>`;
@@ -86,7 +94,7 @@ export async function showDeployments(view, who) {
     const all = await get("/console/api/deployments");
     if (left) return;
     all.sort((a, b) => b.created_at - a.created_at);
-    list.innerHTML = all.map(card).join("") || `<section class="card"><p class="muted">No deployments yet.</p></section>`;
+    list.innerHTML = all.map((d) => card(d, admin)).join("") || `<section class="card"><p class="muted">No deployments yet.</p></section>`;
     clearTimeout(timer);
     if (all.some((d) => IN_PROGRESS.has(d.status))) timer = setTimeout(reload, RELOAD_MS);
   };
@@ -96,6 +104,24 @@ export async function showDeployments(view, who) {
     timer = setTimeout(reload, RELOAD_MS);
   });
   await load();
+
+  list.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("button[data-halt]");
+    if (!button) return;
+    const rollBack = button.dataset.rollBack === "1";
+    const ask = rollBack ? "Halt this deployment and return its devices to their previous model?" : "Halt this deployment?";
+    if (!window.confirm(ask)) return;
+    try {
+      await post(`/console/api/deployments/${encodeURIComponent(button.dataset.halt)}/halt`,
+        { reason: `halted from the console by ${who.user}`, roll_back: rollBack });
+      note.hidden = true;
+      await load();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      note.hidden = false;
+      note.textContent = e.message;
+    }
+  });
 
   const formEl = view.querySelector("#deploy-form");
   formEl?.addEventListener("submit", async (ev) => {
