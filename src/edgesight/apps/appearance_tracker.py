@@ -7,10 +7,11 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   (:mod:`edgesight.sensor.appearance`), the association cost is ``1 - IoU + w * (1 - similarity)``
   and a pair whose colours clearly differ (similarity below ``_APPEARANCE_VETO``) is never matched,
   so two people passing each other do not swap ids. Each track keeps a small **gallery** of its
-  last ``_GALLERY_SIZE`` looks (at most one per ``_GALLERY_SPACING_S``, so about the last second)
+  last ``_GALLERY_SIZE`` looks (at most one per ``_GALLERY_SPACING_S``, so about the last 0.8 s)
   and a detection is compared with the look it resembles most, as DeepSORT does: a person who
   turns round or is half hidden shows other colours than a second before, and a moving average
-  of the two resembles neither (on vtest.avi it cost five id switches in the group at the sign).
+  of the two resembles neither (on vtest.avi it cost five id switches in the group at the sign;
+  below 10 fps the gallery lost a few instead: BENCHMARKS.md, round 5).
   Looks come only from detections near no other track (an occluded box's colours are partly the
   occluder's). Without vectors (a metadata replay) the cost is IoU alone.
 * **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed up to
@@ -81,7 +82,7 @@ _APPEARANCE_VETO = 0.5  # similarity below which two boxes are different people 
 _GALLERY_SIZE = 8  # looks a track remembers (a ring buffer; the oldest is overwritten)
 # At most one look per this many seconds: 8 looks span about 0.8 s at 10 fps and above (every frame
 # at 10 fps, every third at 30 fps). Longer (1.2 s and more on vtest.avi) lets a track's older
-# colours match a neighbour; fewer looks (2-5) or a moving average blur a person who turns.
+# colours match a neighbour; 2-5 looks lost IDF1; a moving average blurs a person who turns.
 _GALLERY_SPACING_S = 0.09
 _CLEAN_OVERLAP = 0.3  # a detection overlapped this much by two predicted tracks is not "clean"
 _REID_BASE_RADIUS, _REID_RADIUS_PER_S = 0.5, 0.5  # re-id radius in box heights: base + per second lost
