@@ -78,6 +78,30 @@ def test_a_person_hidden_for_two_seconds_behind_an_obstacle_keeps_the_id() -> No
     assert len(seen) == 39  # every visible frame but the first (min_hits=2)
 
 
+@pytest.mark.parametrize("fps", [10, 30])
+def test_a_person_who_turns_round_and_is_hidden_beside_someone_keeps_the_id(fps: int) -> None:
+    # P walks right showing their front (RED) for 1.2 s, turns (half RED, half BLUE) for 0.2 s, then
+    # shows their back (BLUE). At 1.7 s P is hidden for 0.2 s just beside Q, who stands still and
+    # wears RED like P's front, and reappears still showing BLUE. A single averaged colour is still
+    # mostly RED when the BLUE back appears (so P gets a new id, and a RED bystander looks like P);
+    # the gallery of recent looks holds the turn and the back, at either frame rate.
+    turning = (RED + BLUE) / np.sqrt(2)
+    tracker = AppearanceTracker(TrackingConfig(min_hits=2))
+    ids_p, ids_q = set(), set()
+    for i in range(round(2.6 * fps)):
+        t = i / fps
+        xp, xq = 100 + 50 * t, 230
+        look = RED if t < 1.2 else turning if t < 1.4 else BLUE
+        hidden = 1.7 <= t < 1.9
+        dets = people([xq], 200, [RED]) if hidden else people([xp, xq], 200, [look, RED])
+        out = tracker.update(dets, t)
+        if t >= 0.2:
+            ids_q.add(id_at(out, xq - 1, xq + 1))
+            if not hidden:
+                ids_p.add(id_at(out, xp - 1, xp + 1))
+    assert len(ids_p) == 1 and len(ids_q) == 1 and ids_p != ids_q
+
+
 @pytest.mark.parametrize("method", ["edgesight", "bytetrack"])
 def test_dropped_frames_keep_ids_and_counts(method: str) -> None:
     # Every third frame is missing from the stream (timestamps show the gaps). Two people cross a

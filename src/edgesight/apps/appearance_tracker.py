@@ -6,9 +6,14 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
 * **Appearance.** When the sensor attached torso colour histograms
   (:mod:`edgesight.sensor.appearance`), the association cost is ``1 - IoU + w * (1 - similarity)``
   and a pair whose colours clearly differ (similarity below ``_APPEARANCE_VETO``) is never matched,
-  so two people passing each other do not swap ids. Each track keeps a moving average of its
-  vectors, updated only from detections near no other track (an occluded box's colours are partly
-  the occluder's). Without vectors (a metadata replay) the cost is IoU alone.
+  so two people passing each other do not swap ids. Each track keeps a small **gallery** of its
+  last ``_GALLERY_SIZE`` looks (at most one per ``_GALLERY_SPACING_S``, so about the last 0.8 s)
+  and a detection is compared with the look it resembles most, as DeepSORT does: a person who
+  turns round or is half hidden shows other colours than a second before, and a moving average
+  of the two resembles neither (on vtest.avi it cost five id switches in the group at the sign;
+  below 10 fps the gallery lost a few instead: BENCHMARKS.md, round 5).
+  Looks come only from detections near no other track (an occluded box's colours are partly the
+  occluder's). Without vectors (a metadata replay) the cost is IoU alone.
 * **Observation-centric recovery** (OC-SORT, Cao et al., 2023). A track that missed up to
   ``_OCR_MAX_GAP`` frames is also tried against its *last observed* box, not only its drifting
   prediction (longer gaps let a passer-by take the spot: measured on vtest.avi); when a track is
@@ -69,11 +74,16 @@ __all__ = ["AppearanceTracker"]
 
 IntArray = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 
 _TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED), int(TrackState.LOST)
 _APPEARANCE_VETO = 0.5  # similarity below which two boxes are different people whatever the IoU
-_EMBEDDING_MOMENTUM = 0.9  # share of the old appearance kept at each clean sighting
+_GALLERY_SIZE = 8  # looks a track remembers (a ring buffer; the oldest is overwritten)
+# At most one look per this many seconds: 8 looks span about 0.8 s at 10 fps and above (every frame
+# at 10 fps, every third at 30 fps). Longer (1.2 s and more on vtest.avi) lets a track's older
+# colours match a neighbour; 2-5 looks lost IDF1; a moving average blurs a person who turns.
+_GALLERY_SPACING_S = 0.09
 _CLEAN_OVERLAP = 0.3  # a detection overlapped this much by two predicted tracks is not "clean"
 _REID_BASE_RADIUS, _REID_RADIUS_PER_S = 0.5, 0.5  # re-id radius in box heights: base + per second lost
 _REID_HEIGHT_RATIO = 1.35  # a re-found box may be at most this much taller or shorter
@@ -91,7 +101,11 @@ class _Tracks(KalmanRows):
 
     lost: Float64Array = field(default_factory=lambda: np.zeros(0))  # frame periods since last seen
     last_box: Float64Array = field(default_factory=lambda: np.zeros((0, 4)))  # last observed xyxy
-    embedding: Float64Array = field(default_factory=lambda: np.zeros((0, 0)))  # zero rows: unknown
+    # (n, _GALLERY_SIZE, d) unit vectors; slots not yet written repeat the first look, so the
+    # best match needs no mask. looks: looks written (0: appearance unknown); look_at: time of the newest.
+    gallery: Float32Array = field(default_factory=lambda: np.zeros((0, _GALLERY_SIZE, 0), np.float32))
+    looks: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    look_at: Float64Array = field(default_factory=lambda: np.zeros(0))
     seen_at: Float64Array = field(default_factory=lambda: np.zeros(0))  # timestamp of last_box
 
 
@@ -171,15 +185,15 @@ class AppearanceTracker:
         n = boxes.shape[0]
         vectors = self._vectors(detections)
         t = self._tracks
-        if t.embedding.shape[1] != vectors.shape[1] and t.ids.shape[0] == 0:
-            t.embedding = np.zeros((0, vectors.shape[1]))
+        if t.gallery.shape[2] != vectors.shape[1] and t.ids.shape[0] == 0:
+            t.gallery = np.zeros((0, _GALLERY_SIZE, vectors.shape[1]), np.float32)
         det_to_track = np.full(n, -1, np.int64)
         matched = np.zeros(t.ids.shape[0], np.bool_)
         high = np.flatnonzero(scores >= cfg.track_thresh)
         if t.ids.shape[0]:
             t.mean, t.cov = kalman_predict(t.mean, t.cov, freeze_size=t.state == _LOST, steps=steps)
             t.lost = t.lost + steps
-            similarity = self._similarity(t.embedding, vectors)
+            similarity = self._similarity(t, vectors)
             iou = box_iou(state_to_xyxy(t.mean), boxes)
             if cfg.class_aware:
                 iou[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
@@ -266,13 +280,15 @@ class AppearanceTracker:
         return detections.embedding.astype(np.float64)
 
     @staticmethod
-    def _similarity(tracks: Float64Array, dets: Float64Array) -> Float64Array:
-        """Cosine similarity ``(tracks, dets)``; NaN where either side has no appearance."""
-        if tracks.shape[1] == 0 or dets.shape[1] != tracks.shape[1]:
-            return np.full((tracks.shape[0], dets.shape[0]), np.nan)
-        sim = tracks @ dets.T
-        known = (np.abs(tracks).sum(axis=1)[:, None] > 0) & (np.abs(dets).sum(axis=1)[None, :] > 0)
-        return np.where(known, sim, np.nan)
+    def _similarity(t: _Tracks, dets: Float64Array) -> Float64Array:
+        """Cosine similarity ``(tracks, dets)`` to each track's closest look; NaN where either is unknown."""
+        n, k, width = t.gallery.shape
+        if width == 0 or dets.shape[1] != width:
+            return np.full((n, dets.shape[0]), np.nan)
+        # float32: the vectors are float32 histograms, and it halves the cost of the k looks
+        best = (t.gallery.reshape(n * k, width) @ dets.T.astype(np.float32)).reshape(n, k, -1).max(axis=1)
+        known = (t.looks > 0)[:, None] & (np.abs(dets).sum(axis=1)[None, :] > 0)
+        return np.where(known, best.astype(np.float64), np.nan)
 
     def _last_iou(
         self, t: _Tracks, ti: IntArray, boxes: Float64Array, di: IntArray, detections: Detections
@@ -351,8 +367,8 @@ class AppearanceTracker:
                 t.mean[r], t.cov[r] = mean, cov
             t.last_box[rows] = boxes[dets]
             t.seen_at[rows] = timestamp
-            if vectors.shape[1] and t.embedding.shape[1] == vectors.shape[1]:
-                self._blend_appearance(t, rows, dets, vectors, clean)
+            if vectors.shape[1] and t.gallery.shape[2] == vectors.shape[1]:
+                self._remember_looks(t, rows, dets, vectors, clean, timestamp)
         hits = np.where(matched, t.hits + 1, t.hits).astype(np.int32)
         lost = np.where(matched, 0.0, t.lost)
         state = t.state.copy()
@@ -372,16 +388,33 @@ class AppearanceTracker:
         return t if keep.all() else select_rows(t, keep)
 
     @staticmethod
-    def _blend_appearance(t: _Tracks, rows: IntArray, dets: IntArray, vectors: Float64Array, clean: BoolArray) -> None:
-        """Fold the vectors of clean detections (near no other track) into their tracks' appearance."""
-        ok = clean[dets] & (np.abs(vectors[dets]).sum(axis=1) > 0)
-        r, d = rows[ok], dets[ok]
+    def _remember_looks(
+        t: _Tracks, rows: IntArray, dets: IntArray, vectors: Float64Array, clean: BoolArray, timestamp: float
+    ) -> None:
+        """Add clean detections' vectors (near no other track) to their tracks' galleries, spaced in time."""
+        r, d = rows[clean[dets]], dets[clean[dets]]
+        due = (t.looks[r] == 0) | (timestamp - t.look_at[r] >= _GALLERY_SPACING_S)
+        r, d = r[due], d[due]
+        look = _unit(vectors[d])
+        known = np.abs(look).sum(axis=1) > 0
+        r, d, look = r[known], d[known], look[known]
         if r.size == 0:
             return
-        old = t.embedding[r]
-        fresh = np.abs(old).sum(axis=1, keepdims=True) == 0
-        blended = np.where(fresh, vectors[d], _EMBEDDING_MOMENTUM * old + (1 - _EMBEDDING_MOMENTUM) * vectors[d])
-        t.embedding[r] = blended / np.maximum(np.linalg.norm(blended, axis=1, keepdims=True), 1e-12)
+        first = t.looks[r] == 0  # a track born without appearance: its first look fills every slot
+        t.gallery[r[first]] = look[first][:, None, :]
+        rest = ~first
+        t.gallery[r[rest], t.looks[r[rest]] % _GALLERY_SIZE] = look[rest]
+        t.looks[r] += 1
+        t.look_at[r] = timestamp
+
+    @staticmethod
+    def _first_looks(vectors: Float64Array, width: int) -> tuple[Float32Array, IntArray]:
+        """Galleries and look counts of new tracks: every slot holds the detection's look, if any."""
+        if vectors.shape[1] != width:
+            vectors = np.zeros((vectors.shape[0], width))
+        look = _unit(vectors)
+        known = np.abs(look).sum(axis=1) > 0
+        return np.repeat(look[:, None, :].astype(np.float32), _GALLERY_SIZE, axis=1), known.astype(np.int64)
 
     def _birth(
         self,
@@ -398,7 +431,7 @@ class AppearanceTracker:
             return t, np.zeros(0, np.int64)
         mean, cov = kalman_initiate(boxes)
         confirmed_now = self.config.min_hits <= 1
-        width = t.embedding.shape[1]
+        gallery, looks = self._first_looks(vectors, t.gallery.shape[2])
         born = _Tracks(
             ids=self._ids.take(k) if confirmed_now else np.full(k, -1, np.int64),
             mean=mean,
@@ -408,7 +441,15 @@ class AppearanceTracker:
             hits=np.ones(k, np.int32),
             lost=np.zeros(k),
             last_box=boxes.copy(),
-            embedding=vectors.copy() if vectors.shape[1] == width else np.zeros((k, width)),
             seen_at=np.full(k, timestamp),
+            gallery=gallery,
+            looks=looks,
+            look_at=np.full(k, timestamp),
         )
         return concat_rows(t, born), np.arange(first_row, first_row + k, dtype=np.int64)
+
+
+def _unit(vectors: Float64Array) -> Float64Array:
+    """Rows scaled to unit length (zero rows, appearance unknown, stay zero)."""
+    unit: Float64Array = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit
