@@ -199,15 +199,18 @@ def test_opcua_beyond_loopback_needs_a_certificate_which_opcua_cert_makes(line: 
     half = inspect(*common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem")
     assert "--opcua-cert and --opcua-key go together: give both" in one_line_error(half)
     stray = inspect(*common, "--opcua-allow-insecure")
-    assert "--opcua-cert, --opcua-key and --opcua-allow-insecure are for --opcua" in one_line_error(stray)
+    assert "--opcua-cert, --opcua-key, --opcua-trust and --opcua-allow-insecure are for --opcua" in one_line_error(stray)
+    untrusting = inspect(*common, "--opcua", everywhere, "--opcua-allow-insecure", "--opcua-trust", tmp_path / "cam.pem")
+    assert "--opcua-trust needs --opcua-cert and --opcua-key" in one_line_error(untrusting)
     keyless = inspect(*common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem", "--opcua-key", tmp_path / "k")
     assert f"OPC UA private key {tmp_path / 'k'}: cannot read it (No such file or directory)" in one_line_error(keyless)
     secured = inspect(
         *common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem", "--opcua-key", tmp_path / "cam.key",
-        "--events", tmp_path / "secured.jsonl",
+        "--opcua-trust", tmp_path / "cam.pem", "--events", tmp_path / "secured.jsonl",
     )  # fmt: skip
     assert secured.returncode == 0, secured.stderr
-    assert f"OPC UA verdict nodes at {everywhere} (Basic256Sha256 Sign and SignAndEncrypt only)" in secured.stdout
+    assert (f"OPC UA verdict nodes at {everywhere} (Basic256Sha256 Sign and SignAndEncrypt only, "
+            "1 trusted client certificate(s))") in secured.stdout  # fmt: skip
     isolated = inspect(*common, "--opcua", everywhere, "--opcua-allow-insecure", "--events", tmp_path / "open.jsonl")
     assert isolated.returncode == 0, isolated.stderr
     assert f"OPC UA verdict nodes at {everywhere} (NoSecurity)" in isolated.stdout

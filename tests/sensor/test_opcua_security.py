@@ -32,10 +32,10 @@ def _free_port() -> int:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Server and client certificates as `inspect opcua-cert` makes them; the server's key is a PEM ``.key``."""
     folder = tmp_path_factory.mktemp("pki")
-    for who, uri, key_name in (("server", SERVER_URI, "server.key"), ("client", CLIENT_URI, "client-key.pem")):
+    for who, uri in (("server", SERVER_URI), ("client", CLIENT_URI), ("stranger", "urn:elsewhere:scada")):
         cert, key = make_application_certificate(uri, ["localhost", "127.0.0.1", socket.gethostname()])
         (folder / f"{who}.pem").write_bytes(cert)
-        (folder / key_name).write_bytes(key)
+        (folder / ("server.key" if who == "server" else f"{who}-key.pem")).write_bytes(key)
     return folder
 
 
@@ -58,6 +58,16 @@ def _refused(client: Client, error: type[Exception], match: str | None = None) -
         client.disconnect_socket()
 
 
+def _secure_client(endpoint: str, pki: Path, who: str, mode: ua.MessageSecurityMode) -> Client:
+    client = Client(endpoint)
+    client.application_uri = CLIENT_URI if who == "client" else "urn:elsewhere:scada"
+    client.set_security(
+        SecurityPolicyBasic256Sha256, str(pki / f"{who}.pem"), str(pki / f"{who}-key.pem"),
+        server_certificate=str(pki / "server.pem"), mode=mode,
+    )  # fmt: skip
+    return client
+
+
 def _verdict_node(client: Client, name: str) -> ua.Node:
     ns = client.get_namespace_index(OPCUA_NAMESPACE)
     return client.nodes.objects.get_child([f"{ns}:Inspection", f"{ns}:{name}"])
@@ -67,12 +77,7 @@ def _verdict_node(client: Client, name: str) -> ua.Node:
 def test_a_client_trusting_the_server_certificate_reads_the_verdict_over_basic256sha256(
     pki: Path, secured: OpcUaRejectSignal, mode: ua.MessageSecurityMode
 ) -> None:
-    client = Client(secured.endpoint)
-    client.application_uri = CLIENT_URI
-    client.set_security(
-        SecurityPolicyBasic256Sha256, str(pki / "client.pem"), str(pki / "client-key.pem"),
-        server_certificate=str(pki / "server.pem"), mode=mode,
-    )  # fmt: skip
+    client = _secure_client(secured.endpoint, pki, "client", mode)
     try:
         client.connect()
         secured.send({**VERDICT, "part_id": f"S-{mode.name}"})
@@ -95,6 +100,24 @@ def test_a_secured_server_refuses_a_nosecurity_client_even_one_that_ignores_its_
     # asyncua serves a NoSecurity channel to anyone, for discovery; a session over it is refused.
     monkeypatch.setattr(AsyncClient, "find_endpoint", staticmethod(lambda endpoints, _mode, _uri: endpoints[0]))
     _refused(Client(secured.endpoint), BadUserAccessDenied)
+
+
+def test_with_trusted_clients_a_secured_server_admits_those_only(pki: Path) -> None:
+    endpoint = f"opc.tcp://127.0.0.1:{_free_port()}/edgesight/"
+    signal = OpcUaRejectSignal(
+        endpoint, certificate=pki / "server.pem", private_key=pki / "server.key", trusted_clients=[pki / "client.pem"]
+    )
+    try:
+        signal.send(VERDICT)
+        _refused(_secure_client(endpoint, pki, "stranger", ua.MessageSecurityMode.SignAndEncrypt), BadUserAccessDenied)
+        client = _secure_client(endpoint, pki, "client", ua.MessageSecurityMode.SignAndEncrypt)
+        try:
+            client.connect()
+            assert _verdict_node(client, "PartId").read_value() == "S-1"
+        finally:
+            client.disconnect()
+    finally:
+        signal.close()
 
 
 def test_no_client_can_log_in_as_admin_or_write_a_verdict() -> None:

@@ -223,6 +223,7 @@ class _OpcUa:
     endpoint: str
     cert: Path | None
     key: Path | None
+    trust: list[Path]
 
 
 def _signals(mqtt: str | None, modbus: str | None, opcua: _OpcUa | None, coil: int, register: int) -> list[RejectSignal]:
@@ -236,8 +237,12 @@ def _signals(mqtt: str | None, modbus: str | None, opcua: _OpcUa | None, coil: i
         if opcua:
             from edgesight.sensor.inspection.opcua import OpcUaRejectSignal  # asyncua: only when asked for
 
-            signals.append(OpcUaRejectSignal(opcua.endpoint, certificate=opcua.cert, private_key=opcua.key))
+            signals.append(OpcUaRejectSignal(
+                opcua.endpoint, certificate=opcua.cert, private_key=opcua.key, trusted_clients=opcua.trust
+            ))
             security = "NoSecurity" if opcua.cert is None else "Basic256Sha256 Sign and SignAndEncrypt only"
+            if opcua.trust:
+                security += f", {len(opcua.trust)} trusted client certificate(s)"
             console.print(f"OPC UA verdict nodes at {opcua.endpoint} ({security})", highlight=False)
     except BaseException:
         for signal in signals:
@@ -281,6 +286,10 @@ def run(
         Path | None, typer.Option(help="--opcua: the server's application certificate (`inspect opcua-cert`)")
     ] = None,
     opcua_key: Annotated[Path | None, typer.Option(help="--opcua: the certificate's private key")] = None,
+    opcua_trust: Annotated[
+        list[Path] | None,
+        typer.Option(help="--opcua-cert: admit only clients with this application certificate; repeatable"),
+    ] = None,
     opcua_allow_insecure: Annotated[
         bool, typer.Option(help="--opcua: serve NoSecurity beyond loopback (an isolated line network only)")
     ] = False,
@@ -307,7 +316,7 @@ def run(
     if trigger is not Trigger.NONE and (feedback or heatmaps):
         raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
     token = _trigger_token(trigger, listen, token_file)
-    check_opcua(opcua, opcua_cert, opcua_key, opcua_allow_insecure)
+    check_opcua(opcua, opcua_cert, opcua_key, opcua_trust, opcua_allow_insecure)
     inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned, accepted_versions)
     console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
@@ -315,7 +324,7 @@ def run(
     follow = TwinFollower(twin, inspector) if twin is not None else None
     if follow is not None:
         follow()  # a threshold already in the twin applies from the first part
-    served = None if opcua is None else _OpcUa(opcua, opcua_cert, opcua_key)
+    served = None if opcua is None else _OpcUa(opcua, opcua_cert, opcua_key, opcua_trust or [])
     signals = _signals(mqtt, modbus, served, coil, register)
     run_id = uuid.uuid4().hex  # frame indexes restart at 0 every run: keep event ids distinct across runs
     try:

@@ -28,21 +28,27 @@ __all__ = ["check_opcua", "opcua_cert"]
 console = Console()
 
 
-def check_opcua(opcua: str | None, cert: Path | None, key: Path | None, allow_insecure: bool) -> None:
+def check_opcua(
+    opcua: str | None, cert: Path | None, key: Path | None, trust: list[Path] | None, allow_insecure: bool
+) -> None:
     """Refuse what ``run`` should not serve, before the product loads.
 
     Beyond loopback, a NoSecurity endpoint lets anyone on the network read the verdicts, and a
     machine in between, or one answering in the station's place, give the PLC verdicts of its own.
     """
     if opcua is None:
-        if cert is not None or key is not None or allow_insecure:
-            raise ConfigError("--opcua-cert, --opcua-key and --opcua-allow-insecure are for --opcua")
+        if cert is not None or key is not None or trust or allow_insecure:
+            raise ConfigError("--opcua-cert, --opcua-key, --opcua-trust and --opcua-allow-insecure are for --opcua")
         return
     host = urlsplit(opcua).hostname if opcua.startswith("opc.tcp://") else None
     if not host:
         raise ConfigError(f"--opcua: expected an endpoint opc.tcp://HOST:PORT/PATH, got {opcua!r}")
     if (cert is None) != (key is None):
         raise ConfigError("--opcua-cert and --opcua-key go together: give both")
+    if trust and cert is None:
+        raise ConfigError(
+            "--opcua-trust needs --opcua-cert and --opcua-key: clients show certificates on secured channels only"
+        )
     if cert is not None and allow_insecure:
         raise ConfigError("--opcua-allow-insecure: not with --opcua-cert, which serves secured endpoints only")
     if cert is None and not allow_insecure and not is_loopback(host):

@@ -5,19 +5,25 @@ Its own module so that asyncua (a third of a second to import) loads only when `
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from asyncua import ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.sync import Server, SyncNode
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from edgesight.core.errors import ConfigError
 from edgesight.sensor.inspection.opcua_cert import certificate_uri
 from edgesight.sensor.inspection.signals import SignalError
 
 __all__ = ["OPCUA_NAMESPACE", "OpcUaRejectSignal"]
+
+log = logging.getLogger(__name__)
 
 OPCUA_NAMESPACE = "urn:edgesight:inspection"
 """Namespace URI of the inspection nodes (clients look its index up by this URI)."""
@@ -41,18 +47,41 @@ class _Readers:
     administrator able to write ``Reject`` and delete nodes. And asyncua opens a NoSecurity channel
     to any client, for discovery, even when no NoSecurity endpoint is offered: a client ignoring
     the endpoint list could read verdicts over it. Such a channel has no client certificate, so a
-    secured server refuses its session here (``BadUserAccessDenied``).
+    secured server refuses its session here (``BadUserAccessDenied``), as it refuses a client
+    whose certificate is not in ``trusted`` (DER), when that is given.
     """
 
-    def __init__(self, secure: bool) -> None:
-        self.secure = secure
+    def __init__(self, secure: bool, trusted: frozenset[bytes] | None = None) -> None:
+        self.secure, self.trusted = secure, trusted
 
     def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
                  certificate: bytes | None = None) -> User | None:  # fmt: skip
-        """A reader, or None (refused) for a session without a channel certificate on a secured server."""
+        """A reader, or None (refused) for a session the server's settings do not admit."""
         if self.secure and not certificate:
             return None
+        if self.trusted is not None and certificate not in self.trusted:
+            seen = x509.load_der_x509_certificate(certificate or b"")
+            log.warning("OPC UA: refused a client with certificate %s (%s), not a trusted client",
+                        seen.fingerprint(hashes.SHA1()).hex(), seen.subject.rfc4514_string())  # fmt: skip
+            return None
         return User(role=UserRole.User)
+
+
+def _trusted(paths: Sequence[Path]) -> frozenset[bytes] | None:
+    """The client certificates (DER) a secured server admits; None: any (none were given)."""
+    if not paths:
+        return None
+    found = set()
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            loaded = (x509.load_pem_x509_certificate if _encoding(path) == "pem" else x509.load_der_x509_certificate)(data)
+        except OSError as exc:
+            raise ConfigError(f"OPC UA trusted client certificate {path}: cannot read it ({exc.strerror})") from exc
+        except ValueError as exc:
+            raise ConfigError(f"OPC UA trusted client certificate {path}: not a PEM or DER certificate ({exc})") from exc
+        found.add(loaded.public_bytes(serialization.Encoding.DER))
+    return frozenset(found)
 
 
 class OpcUaRejectSignal:
@@ -75,8 +104,9 @@ class OpcUaRejectSignal:
     endpoint offers only Basic256Sha256 Sign and SignAndEncrypt: a client that trusts the
     certificate knows it reads this station, and nobody between them can change a verdict (nor
     read it, with SignAndEncrypt). Without them it offers only NoSecurity: keep it on loopback or
-    an isolated line network. Either way sessions are anonymous, any client may read, and none
-    can write or delete a node (see :class:`_Readers`).
+    an isolated line network. Either way sessions are anonymous, any client (or, with
+    ``trusted_clients``, any of those) may read, and none can write or delete a node (see
+    :class:`_Readers`).
 
     Args:
         endpoint: ``opc.tcp://HOST:PORT/PATH`` to serve on.
@@ -84,6 +114,8 @@ class OpcUaRejectSignal:
         certificate: the application certificate; its subjectAltName URI becomes the server's
             ApplicationUri, as OPC UA requires them to match.
         private_key: the certificate's private key (unencrypted).
+        trusted_clients: with a certificate, admit only clients whose application certificate is
+            one of these files (PEM or DER); by default any client that sets up a secure channel.
     """
 
     def __init__(
@@ -92,16 +124,19 @@ class OpcUaRejectSignal:
         pulse_ms: float = 200.0,
         certificate: Path | None = None,
         private_key: Path | None = None,
+        trusted_clients: Sequence[Path] = (),
     ) -> None:
         if (certificate is None) != (private_key is None):
             raise ValueError("an OPC UA certificate and its private key go together")
+        if trusted_clients and certificate is None:
+            raise ValueError("trusted OPC UA client certificates need a secured server (a certificate)")
         self.endpoint, self.pulse_s = endpoint, pulse_ms / 1000.0
         self._sequence = 0
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._server = Server()
         try:
-            self.nodes = self._set_up(certificate, private_key)
+            self.nodes = self._set_up(certificate, private_key, _trusted(trusted_clients))
             self._server.start()
         except BaseException as exc:
             self._server.tloop.stop()  # a thread that is not a daemon: left running, the process would not exit
@@ -109,12 +144,14 @@ class OpcUaRejectSignal:
                 raise SignalError(f"OPC UA reject signal: cannot serve {endpoint} ({exc})") from exc
             raise
 
-    def _set_up(self, certificate: Path | None, private_key: Path | None) -> dict[str, SyncNode]:
+    def _set_up(
+        self, certificate: Path | None, private_key: Path | None, trusted: frozenset[bytes] | None
+    ) -> dict[str, SyncNode]:
         """Security, identities and the nodes, all before the server starts listening."""
         self._server.set_endpoint(self.endpoint)
         self._server.set_server_name("EdgeSight inspection")
         self._server.set_identity_tokens([ua.AnonymousIdentityToken])
-        self._server.aio_obj.iserver.set_user_manager(_Readers(secure=certificate is not None))
+        self._server.aio_obj.iserver.set_user_manager(_Readers(certificate is not None, trusted))
         if certificate is None or private_key is None:
             self._server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         else:
