@@ -64,10 +64,10 @@ def opcua_cert(
     key: Annotated[Path, typer.Option("--key", help="private key file to write (PEM, mode 0600)")],
     host: Annotated[
         list[str] | None,
-        typer.Option(help="name or IP address clients reach the station by; repeatable [default: this machine's name]"),
+        typer.Option(help="name or IP address clients reach the station by; repeatable (default: this machine's name)"),
     ] = None,
     uri: Annotated[
-        str | None, typer.Option(help="application URI [default: urn:<first --host>:edgesight:inspection]")
+        str | None, typer.Option(help="application URI (default: urn:<first --host>:edgesight:inspection)")
     ] = None,
     days: Annotated[int, typer.Option(min=1, help="days the certificate is valid")] = 3650,
 ) -> None:
