@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -180,6 +181,39 @@ def test_an_http_trigger_beyond_loopback_needs_a_token(line: Path, tmp_path: Pat
     assert "the token must be at least 16 printable characters without spaces, got 6 characters" in short
     mqtt = one_line_error(inspect(*common[:-1], "mqtt", "--mqtt", "127.0.0.1:1883", "--token-file", tmp_path / "short.token"))
     assert "--token-file is for --trigger http" in mqtt
+
+
+
+def test_opcua_beyond_loopback_needs_a_certificate_which_opcua_cert_makes(line: Path, tmp_path: Path) -> None:
+    common = ["run", "--source", line / "test/defect", "--product", "grass", *trusting(line)]
+    everywhere = f"opc.tcp://0.0.0.0:{_free_port()}/edgesight/"
+    open_to_all = one_line_error(inspect(*common, "--opcua", everywhere))
+    assert f"--opcua {everywhere}: 0.0.0.0 is reachable from other machines" in open_to_all
+    assert "give --opcua-cert and --opcua-key" in open_to_all and "--opcua-allow-insecure" in open_to_all
+    made = inspect("opcua-cert", "--cert", tmp_path / "cam.pem", "--key", tmp_path / "cam.key", "--host", "cam-7")
+    assert made.returncode == 0, made.stderr
+    assert "application URI urn:cam-7:edgesight:inspection, hosts cam-7" in made.stdout
+    assert stat.S_IMODE((tmp_path / "cam.key").stat().st_mode) == 0o600
+    again = inspect("opcua-cert", "--cert", tmp_path / "cam.pem", "--key", tmp_path / "other.key")
+    assert "cam.pem already exists; refusing to overwrite it" in one_line_error(again)
+    half = inspect(*common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem")
+    assert "--opcua-cert and --opcua-key go together: give both" in one_line_error(half)
+    stray = inspect(*common, "--opcua-allow-insecure")
+    assert "--opcua-cert, --opcua-key, --opcua-trust and --opcua-allow-insecure are for --opcua" in one_line_error(stray)
+    untrusting = inspect(*common, "--opcua", everywhere, "--opcua-allow-insecure", "--opcua-trust", tmp_path / "cam.pem")
+    assert "--opcua-trust needs --opcua-cert and --opcua-key" in one_line_error(untrusting)
+    keyless = inspect(*common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem", "--opcua-key", tmp_path / "k")
+    assert f"OPC UA private key {tmp_path / 'k'}: cannot read it (No such file or directory)" in one_line_error(keyless)
+    secured = inspect(
+        *common, "--opcua", everywhere, "--opcua-cert", tmp_path / "cam.pem", "--opcua-key", tmp_path / "cam.key",
+        "--opcua-trust", tmp_path / "cam.pem", "--events", tmp_path / "secured.jsonl",
+    )  # fmt: skip
+    assert secured.returncode == 0, secured.stderr
+    assert (f"OPC UA verdict nodes at {everywhere} (Basic256Sha256 Sign and SignAndEncrypt only, "
+            "1 trusted client certificate(s))") in secured.stdout  # fmt: skip
+    isolated = inspect(*common, "--opcua", everywhere, "--opcua-allow-insecure", "--events", tmp_path / "open.jsonl")
+    assert isolated.returncode == 0, isolated.stderr
+    assert f"OPC UA verdict nodes at {everywhere} (NoSecurity)" in isolated.stdout
 
 
 def _post_when_up(url: str, body: bytes, token: str | None) -> tuple[int, dict[str, object]]:

@@ -33,6 +33,7 @@ from edgesight.apps.inspection.product import (
     write_product,
 )
 from edgesight.apps.inspection.tally import ProductTally, tally_inspections
+from edgesight.cli.inspection_opcua import check_opcua, opcua_cert
 from edgesight.core.errors import ConfigError
 from edgesight.core.events import Event, EventType
 from edgesight.core.loopback import is_loopback
@@ -72,6 +73,9 @@ AllowUnsignedOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.add_typer(inspect_app, name="inspect")
+
+
+inspect_app.command("opcua-cert")(opcua_cert)
 
 
 def products_dir(option: Path | None) -> Path:
@@ -214,7 +218,15 @@ def _read_feedback(path: Path) -> dict[str, str]:
     return found
 
 
-def _signals(mqtt: str | None, modbus: str | None, opcua: str | None, coil: int, register: int) -> list[RejectSignal]:
+@dataclass(frozen=True)
+class _OpcUa:
+    endpoint: str
+    cert: Path | None
+    key: Path | None
+    trust: list[Path]
+
+
+def _signals(mqtt: str | None, modbus: str | None, opcua: _OpcUa | None, coil: int, register: int) -> list[RejectSignal]:
     signals: list[RejectSignal] = []
     try:
         if mqtt:
@@ -223,11 +235,15 @@ def _signals(mqtt: str | None, modbus: str | None, opcua: str | None, coil: int,
             host, port = _host_port(modbus, "--modbus", 502)
             signals.append(ModbusRejectSignal(host, port, coil=coil, register=register))
         if opcua:
-            if not opcua.startswith("opc.tcp://"):
-                raise ConfigError(f"--opcua: expected an endpoint opc.tcp://HOST:PORT/PATH, got {opcua!r}")
             from edgesight.sensor.inspection.opcua import OpcUaRejectSignal  # asyncua: only when asked for
 
-            signals.append(OpcUaRejectSignal(opcua))
+            signals.append(OpcUaRejectSignal(
+                opcua.endpoint, certificate=opcua.cert, private_key=opcua.key, trusted_clients=opcua.trust
+            ))
+            security = "NoSecurity" if opcua.cert is None else "Basic256Sha256 Sign and SignAndEncrypt only"
+            if opcua.trust:
+                security += f", {len(opcua.trust)} trusted client certificate(s)"
+            console.print(f"OPC UA verdict nodes at {opcua.endpoint} ({security})", highlight=False)
     except BaseException:
         for signal in signals:
             signal.close()
@@ -266,6 +282,17 @@ def run(
     coil: Annotated[int, typer.Option(help="Modbus coil set for a reject")] = 0,
     register: Annotated[int, typer.Option(help="Modbus holding register counting parts")] = 0,
     opcua: Annotated[str | None, typer.Option(help="serve verdicts as OPC UA nodes at opc.tcp://HOST:PORT/PATH")] = None,
+    opcua_cert: Annotated[
+        Path | None, typer.Option(help="--opcua: the server's application certificate (`inspect opcua-cert`)")
+    ] = None,
+    opcua_key: Annotated[Path | None, typer.Option(help="--opcua: the certificate's private key")] = None,
+    opcua_trust: Annotated[
+        list[Path] | None,
+        typer.Option(help="--opcua-cert: admit only clients with this application certificate; repeatable"),
+    ] = None,
+    opcua_allow_insecure: Annotated[
+        bool, typer.Option(help="--opcua: serve NoSecurity beyond loopback (an isolated line network only)")
+    ] = False,
     heatmaps: Annotated[Path | None, typer.Option(help="save reject heatmaps here (needs --allow-images)")] = None,
     allow_images: Annotated[bool, typer.Option(help="privacy policy: images may be stored")] = False,
     feedback: Annotated[Path | None, typer.Option(help="CSV part_id,good|defect found by the line")] = None,
@@ -289,6 +316,7 @@ def run(
     if trigger is not Trigger.NONE and (feedback or heatmaps):
         raise ConfigError("--feedback and --heatmaps are for --trigger none; the line sends findings itself")
     token = _trigger_token(trigger, listen, token_file)
+    check_opcua(opcua, opcua_cert, opcua_key, opcua_trust, opcua_allow_insecure)
     inspector, basis = load_trusted(product, products, trusted_key, allow_unsigned, accepted_versions)
     console.print(f"product {product}@{inspector.product.version}: {basis}", highlight=False)
     if threshold is not None:
@@ -296,7 +324,8 @@ def run(
     follow = TwinFollower(twin, inspector) if twin is not None else None
     if follow is not None:
         follow()  # a threshold already in the twin applies from the first part
-    signals = _signals(mqtt, modbus, opcua, coil, register)
+    served = None if opcua is None else _OpcUa(opcua, opcua_cert, opcua_key, opcua_trust or [])
+    signals = _signals(mqtt, modbus, served, coil, register)
     run_id = uuid.uuid4().hex  # frame indexes restart at 0 every run: keep event ids distinct across runs
     try:
         with EventWriter(events) as writer:
