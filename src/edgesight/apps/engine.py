@@ -21,6 +21,7 @@ from edgesight.apps.lines import LineCounter
 from edgesight.apps.retail.queue import QueueApp
 from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
+from edgesight.apps.stitch import TrackStitcher
 from edgesight.apps.tracking import Tracker, TrackState
 from edgesight.apps.zones import ZoneCounter
 from edgesight.core.config import AnalyticsConfig, CalibrationConfig, TrackingConfig
@@ -135,6 +136,9 @@ class Analytics:
         # tracker keeps its event format (replays recorded with it stay byte-identical).
         report_gaps = config.tracking.method != "bytetrack"
         self.lines = LineCounter(config.lines, ttl, report_gaps, config.stitch) if config.lines else None
+        # One stitcher serves both counters: the same links, computed once a frame.
+        counting = bool(config.zones or config.lines) and config.stitch.enabled
+        self.stitcher = TrackStitcher(config.stitch, ttl) if counting else None
         homography = config.calibration.homography() if config.calibration is not None else None
         self.distance = (
             DistanceMonitor(config.distance, homography)
@@ -171,10 +175,11 @@ class Analytics:
             self.device_id, self.stream_id, meta.frame_index, meta.timestamp, meta.frame_size
         )
         events: list[Event] = []
+        links = self.stitcher.update(tracked, frame) if self.stitcher is not None else []
         if self.zones is not None:
-            events += self.zones.update(tracked, frame)
+            events += self.zones.update(tracked, frame, links)
         if self.lines is not None:
-            events += self.lines.update(tracked, frame)
+            events += self.lines.update(tracked, frame, links)
         if self.distance is not None:
             events += self.distance.update(tracked, frame)
         if self.speed is not None:

@@ -174,12 +174,14 @@ class LineCounter:
             for i, ln in enumerate(self.lines)
         }
 
-    def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
+    def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's line state by one frame.
 
         Args:
             tracked: tracked detections (``tracker_id`` set), boxes in pixels.
             frame: frame index, time, size and ids of the stream.
+            links: this frame's stitches from a :class:`TrackStitcher` shared with other counters
+                (the analytics engine runs one for lines and zones); None: this counter's own.
 
         Returns:
             This frame's ``line_crossing`` events, by line then track.
@@ -192,7 +194,8 @@ class LineCounter:
         if not self.lines:
             return []
         fi = frame.frame_index
-        links = self._stitcher.update(tracked, frame)
+        if links is None:
+            links = self._stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
         if links:
             self._continue(rows, links)
@@ -259,7 +262,7 @@ class LineCounter:
         self._forget(frame.timestamp)
         return events
 
-    def _continue(self, rows: IntArray, links: list[Link]) -> None:
+    def _continue(self, rows: IntArray, links: Sequence[Link]) -> None:
         """New ids take over the line state of the lost tracks they continue.
 
         Their last point and committed sides included, so the step from where the lost track was

@@ -120,12 +120,14 @@ class ZoneCounter:
         members: BoolArray = cols["inside"] & ~cols["continued"][:, None]
         return members
 
-    def update(self, tracked: Detections, frame: FrameLike) -> list[Event]:
+    def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's zone membership by one frame.
 
         Args:
             tracked: tracked detections (``tracker_id`` set), boxes in pixels.
             frame: frame index, time, size and ids of the stream.
+            links: this frame's stitches from a :class:`TrackStitcher` shared with other counters
+                (the analytics engine runs one for lines and zones); None: this counter's own.
 
         Returns:
             This frame's events: enters and exits (and dwells) by zone, then zone counts.
@@ -138,7 +140,8 @@ class ZoneCounter:
         if not self.zones:
             return []
         fi, ts = frame.frame_index, frame.timestamp
-        links = self._stitcher.update(tracked, frame)
+        if links is None:
+            links = self._stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
         if links:
             self._continue(rows, links)
@@ -166,7 +169,7 @@ class ZoneCounter:
         events += self._count_events(frame, changed)
         return events
 
-    def _continue(self, rows: IntArray, links: list[Link]) -> None:
+    def _continue(self, rows: IntArray, links: Sequence[Link]) -> None:
         """New ids take over the membership of the lost tracks they continue, which are set aside."""
         table = self._table
         new = rows[[i for i, _ in links]]
