@@ -57,7 +57,7 @@ console = Console()
 ProductsOption = Annotated[
     Path | None,
     typer.Option(
-        "--products", help="folder of trained products [default: $EDGESIGHT_PRODUCTS or ~/.edgesight/products]"
+        "--products", help="folder of trained products (default: $EDGESIGHT_PRODUCTS or ~/.edgesight/products)"
     ),
 ]
 
@@ -145,7 +145,7 @@ def _trigger_token(trigger: Trigger, listen: str, token_file: Path | None) -> st
 @inspect_app.command("train")
 def train(
     good: Annotated[Path, typer.Option("--good", help="folder of good part images, all of one size")],
-    product: Annotated[str | None, typer.Option(help="product name [default: from the folder name]")] = None,
+    product: Annotated[str | None, typer.Option(help="product name (default: from the folder name)")] = None,
     products: ProductsOption = None,
     false_reject_rate: Annotated[float, typer.Option(help="target share of good parts rejected")] = 0.01,
     coreset_ratio: Annotated[float, typer.Option(min=0.001, max=1.0, help="share of patch features kept")] = 0.1,
