@@ -390,6 +390,19 @@ def test_a_silent_canary_times_out_on_the_hubs_tick(hub: Hub, tmp_path: Path) ->
     assert "halted" in status and "timed_out" in status and silent in status
 
 
+def test_an_operator_halts_and_rolls_back_from_the_cli(hub: Hub, tmp_path: Path) -> None:
+    path = package(tmp_path, "0.0.2", hub.vendor)
+    _register_directly(hub, path, "vendor")
+    device = f"halted-{uuid.uuid4().hex[:6]}"
+    hub.enrol(device)  # no agent: the deployment waits on it
+    hub.cli("deploy", f"{MODEL_ID}@0.0.2", "--device", device)
+    dep = hub.api("GET", "/api/v1/deployments")[0]["id"]
+    assert "model" in hub.api("GET", f"/api/v1/devices/{device}/twin")["desired"]
+    out = hub.cli("rollout", "halt", dep, "--reason", "wrong model", "--roll-back")
+    assert "halted by an operator: wrong model; rolled back" in " ".join(out.split())  # the title wraps
+    assert "model" not in hub.api("GET", f"/api/v1/devices/{device}/twin")["desired"]
+
+
 def test_a_refusal_is_kept_across_an_agent_restart(hub: Hub, clip: Path, tmp_path: Path) -> None:
     unsigned = package(tmp_path, "2.4.0", None)
     _register_directly(hub, unsigned, "none")  # a compromised registry: the hub itself refuses unsigned uploads
