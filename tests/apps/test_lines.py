@@ -180,6 +180,26 @@ def test_a_new_id_after_the_stitch_window_does_not_continue_the_lost_track() -> 
     assert run(counter, lost_and_reborn(500, 500)) == []  # lost for 0.3 s
 
 
+def dressed(frames: list[Detections], looks: dict[int, list[float]]) -> list[Detections]:
+    """``frames`` with each id's appearance vector (unit length) attached, as the sensor attaches them."""
+    out = []
+    for det in frames:
+        assert det.tracker_id is not None
+        vectors = [np.asarray(looks[int(i)]) / np.linalg.norm(looks[int(i)]) for i in det.tracker_id]
+        out.append(det.with_embedding(np.reshape(vectors, (len(det), 3)).astype(np.float32)))
+    return out
+
+
+def test_someone_dressed_differently_does_not_continue_a_lost_track() -> None:
+    # Where both carry the sensor's colour vectors, a new id whose colours clearly differ from the
+    # lost track's is a stranger: no stitch, so no crossing is inferred from them.
+    black, red, near_black = [1.0, 0.1, 0.0], [0.0, 0.2, 1.0], [0.95, 0.2, 0.05]
+    assert run(LineCounter([DOOR]), dressed(lost_and_reborn(500, 500), {1: black, 2: red})) == []
+    assert len(run(LineCounter([DOOR]), dressed(lost_and_reborn(500, 500), {1: black, 2: near_black}))) == 1
+    ignore_looks = StitchConfig(min_similarity=-1.0)
+    assert len(run(LineCounter([DOOR], stitch=ignore_looks), dressed(lost_and_reborn(500, 500), {1: black, 2: red}))) == 1
+
+
 def test_tracks_at_the_frame_edge_are_not_stitched() -> None:
     # id 2 walks in at the left border just below where id 1 was lost: someone entering
     assert run(LineCounter([WIDE_DOOR]), lost_and_reborn(60, 25)) == []

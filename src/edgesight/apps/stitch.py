@@ -15,7 +15,10 @@ Policy (``analytics.stitch``): a new id continues a lost track when
   ``window_s`` ago, away from the edge (someone last seen at the border has walked out), and has
   not been continued by another id already;
 * the new box's bottom centre lies within ``radius + radius_per_s * seconds lost`` box heights
-  (the taller of the two boxes) of the lost track's last bottom centre.
+  (the taller of the two boxes) of the lost track's last bottom centre;
+* where the sensor attached appearance vectors to both, they do not clearly differ (cosine at
+  least ``min_similarity``): someone in a red coat appearing where a person in black was lost is
+  someone else.
 
 When several pairs qualify the assignment is optimal (Hungarian) on distance over radius, so each
 lost track is continued at most once, each new id continues at most one track, and two people lost
@@ -26,8 +29,9 @@ have taken it: on vtest.avi the people the tracker loses are mostly standing or 
 (someone walks west, stops at the sign, walks back east), and predicting along the last velocity
 picked the wrong lost track more often than it avoided one (lamp-post line: 10 + 14 crossings
 with the prediction, 11 + 15 without, of 14 + 17). What the stitch cannot tell apart is one person
-lost on one side of a line and a *different* person appearing within the radius on the other
-side, just then: that is counted as a crossing, as it would be if the tracker had kept the id.
+lost on one side of a line and a *different*, similarly dressed person appearing within the radius
+on the other side, just then: that is counted as a crossing, as it would be if the tracker had
+kept the id.
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class TrackStitcher:
                 "edge": ((), np.bool_, False),
                 "taken": ((), np.bool_, False),
                 "class_name": ((), object, ""),
+                "look": ((), object, None),  # last appearance vector (the sensor's), None if unknown
             },
         )
 
@@ -116,6 +121,8 @@ class TrackStitcher:
         cols["timestamp"][rows] = frame.timestamp
         cols["edge"][rows] = edge
         cols["class_name"][rows] = tracked.class_name
+        if tracked.embedding is not None:
+            cols["look"][rows] = list(tracked.embedding)
         table.pop_expired(fi)
         return links
 
@@ -145,8 +152,24 @@ class TrackStitcher:
         scale = np.maximum(np.maximum(cols["height"][lost][:, None], height[dets][None, :]), 1.0)
         radius = scale * (self.config.radius + self.config.radius_per_s * seconds[lost][:, None])
         same_class = cols["class_name"][lost][:, None] == tracked.class_name[dets][None, :]
-        ok = same_class & (distance <= radius)
+        ok = same_class & (distance <= radius) & self._may_look_alike(lost, tracked, dets)
         r, c = assign(np.where(ok, distance / np.maximum(radius, 1e-9), INFEASIBLE))
         cols["taken"][lost[r]] = True
         ids = table.ids[lost[r]].tolist()
         return sorted(zip(dets[c].tolist(), ids, strict=True))
+
+    def _may_look_alike(
+        self, lost: npt.NDArray[np.intp], tracked: Detections, dets: npt.NDArray[np.intp]
+    ) -> npt.NDArray[np.bool_]:
+        """``(lost, dets)``: False where both have appearance vectors and they clearly differ
+        (cosine below ``min_similarity``): a stranger appearing where someone was lost is not them."""
+        allowed = np.ones((lost.shape[0], dets.shape[0]), np.bool_)
+        if tracked.embedding is None or self.config.min_similarity <= -1.0:
+            return allowed
+        looks = self._table.cols["look"][lost]
+        known = np.array([look is not None and look.shape[0] == tracked.embedding.shape[1] for look in looks])
+        if not np.any(known):
+            return allowed
+        similarity = np.stack(list(looks[known])) @ tracked.embedding[dets].T
+        allowed[known] = similarity >= self.config.min_similarity
+        return allowed

@@ -35,6 +35,14 @@ class StitchConfig(StrictSection):
         0.5, ge=0.0, le=10.0, description="... plus this many box heights per second the track was lost"
     )
 
+    min_similarity: float = Field(
+        0.5,
+        ge=-1.0,
+        le=1.0,
+        description="with the sensor's appearance vectors: a new id whose colours match a lost track's less "
+        "than this (cosine) is someone else and does not continue it; -1 ignores appearance",
+    )
+
     @property
     def enabled(self) -> bool:
         """Stitching is on (``window_s > 0``)."""
