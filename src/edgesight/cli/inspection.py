@@ -120,8 +120,8 @@ def _trigger_token(trigger: Trigger, listen: str, token_file: Path | None) -> st
     reachable from the network must not be open to anyone on it.
     """
     if token_file is None:
-        host = listen.rpartition(":")[0].strip("[]") if ":" in listen else listen
-        if trigger is Trigger.HTTP and not is_loopback(host):
+        host = _host_port(listen, "--listen", 8090)[0] if trigger is Trigger.HTTP else "127.0.0.1"
+        if not is_loopback(host):
             raise ConfigError(
                 f"--listen {listen}: {host} is reachable from other machines, so anyone there could send "
                 "parts and findings; give --token-file with a secret of at least "

@@ -27,7 +27,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError
@@ -35,7 +35,7 @@ from edgesight.core.wire import HealthLimits, ModelReport, ModelState, ModelTarg
 from edgesight.hub.downlink import Publisher, check_desired_fits, send_desired
 from edgesight.hub.storage import devices, models, rollouts
 from edgesight.hub.storage.db import Database
-from edgesight.hub.storage.rollouts import DeploymentInfo
+from edgesight.hub.storage.rollouts import DeploymentInfo, DeviceRollout
 
 __all__ = ["DeploymentRequest", "RolloutController", "resolve_targets"]
 
@@ -82,6 +82,20 @@ def resolve_targets(db: Database, request: DeploymentRequest) -> list[str]:
         if d.revoked_at is None
         and (d.id in wanted_ids or wanted_tags & set(d.tags) or (request.site is not None and d.site == request.site))
     )  # fmt: skip
+
+
+def _failed(row: DeviceRollout) -> bool:
+    """A device that refused, rolled back or went silent: what a failure halt restores."""
+    return row.state in (ModelState.REFUSED.value, ModelState.ROLLED_BACK.value, rollouts.TIMED_OUT)
+
+
+def _reached(row: DeviceRollout) -> bool:
+    """A device the deployment was sent to (an operator's roll back restores it)."""
+    return row.state != "pending"
+
+
+def _nobody(row: DeviceRollout) -> bool:
+    return False
 
 
 class RolloutController:
@@ -254,28 +268,25 @@ class RolloutController:
         if info is None:
             raise LookupError(f"deployment {deployment_id!r} does not exist")
         detail = f"halted by an operator: {reason}" + ("; rolled back" if roll_back else "")
-        if not rollouts.set_status(self.db, info.id, "halted", detail, was=rollouts.ACTIVE):
+        if not self.halt(info, detail, restore=_reached if roll_back else _nobody):
             current = rollouts.get_deployment(self.db, deployment_id)
             raise ConfigError(f"deployment {deployment_id} is {current.status if current else info.status}: nothing to halt")
-        log.warning("deployment %s %s", info.id, detail)
-        for row in rollouts.devices_of(self.db, info.id):
-            if roll_back and row.state != "pending":
-                devices.patch_desired(self.db, row.device_id, {"model": row.previous})
-                send_desired(self.db, self.publisher, row.device_id)
         halted = rollouts.get_deployment(self.db, deployment_id)
         assert halted is not None
         return halted
 
-    def halt(self, info: DeploymentInfo, detail: str) -> None:
-        """Stop the deployment: nothing more is sent; failed or timed-out devices get their previous
+    def halt(self, info: DeploymentInfo, detail: str, restore: Callable[[DeviceRollout], bool] = _failed) -> bool:
+        """Stop the deployment (False if it was no longer in progress): nothing more is sent, and the
+        devices ``restore`` picks (by default the failed or timed-out ones) get their previous
         desired model back."""
         if not rollouts.set_status(self.db, info.id, "halted", detail, was=rollouts.ACTIVE):
-            return
+            return False
         log.warning("deployment %s halted: %s", info.id, detail)
         for row in rollouts.devices_of(self.db, info.id):
-            if row.state in (ModelState.REFUSED.value, ModelState.ROLLED_BACK.value, rollouts.TIMED_OUT):
+            if restore(row):
                 devices.patch_desired(self.db, row.device_id, {"model": row.previous})
                 send_desired(self.db, self.publisher, row.device_id)
+        return True
 
 
 def _describe(report: ModelReport) -> str:
