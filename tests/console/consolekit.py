@@ -21,8 +21,9 @@ from playwright.sync_api import Page, expect
 
 from edgesight.core.events import EventType
 from edgesight.core.frame import ModelRef
-from edgesight.core.wire import Heartbeat, ReportedTwin, join_envelopes
+from edgesight.core.wire import Heartbeat, ModelReport, ModelState, ModelTarget, ReportedTwin, join_envelopes
 from edgesight.testing import FakeDevice
+from modelkit import new_key, package
 
 ADMIN_TOKEN = "console-admin-token-0123456789abcdef"
 WAIT_MS = 30_000  # generous: the machine is shared; nothing here measures speed
@@ -163,3 +164,29 @@ def sign_in(page: Page, hub: HubProcess, name: str, password: str) -> Page:
     page.click("button[type=submit]")
     expect(page.locator("#who")).to_contain_text(name, timeout=WAIT_MS)
     return page
+
+
+def tagged_fleet_hub(data_dir: Path, packages_dir: Path) -> HubProcess:
+    """A started hub trusting a model-signing key made here, with model 2.0.0 signed by it in its
+    registry, a viewer ``vera`` (``hub.passwords``) and three enrolled devices (``hub.devices``,
+    not streaming): cam-a and cam-b at store-1 tagged lobby, cam-c at store-2 tagged dock."""
+    key, key_text = new_key()
+    hub = HubProcess(data_dir, env={"EDGESIGHT_HUB_TRUSTED_MODEL_KEYS": key_text})
+    hub.passwords = {"vera": add_user(data_dir, "vera", "viewer")}  # type: ignore[attr-defined]
+    hub.start()
+    hub.devices = {}  # type: ignore[attr-defined]
+    for device_id, site, tags in [("cam-a", "store-1", ["lobby"]), ("cam-b", "store-1", ["lobby"]),
+                                  ("cam-c", "store-2", ["dock"])]:  # fmt: skip
+        hub.devices[device_id] = StreamingDevice(hub, device_id, site)  # type: ignore[attr-defined]
+        assert hub.admin("PUT", f"/api/v1/devices/{device_id}/tags", json={"tags": tags}).status_code == 200
+    signed = package(packages_dir, "2.0.0", key)
+    assert hub.admin("POST", "/api/v1/models", content=signed.read_bytes()).status_code == 201
+    return hub
+
+
+def report_model_state(hub: HubProcess, device_id: str, state: ModelState, **extra: Any) -> None:
+    """The device reports ``state`` for its target model, as the agent does (a signed reported twin)."""
+    twin = hub.admin("GET", f"/api/v1/devices/{device_id}/twin").json()
+    report = ModelReport(state, ("nanodet", "1.0.0"), ModelTarget.from_dict(twin["desired"]["model"]), **extra)
+    device: StreamingDevice = hub.devices[device_id]  # type: ignore[attr-defined]
+    device.post(lambda d: [d.send(ReportedTwin(twin["desired_version"], {"model": report.to_dict()}))])

@@ -11,11 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from consolekit import ADMIN_TOKEN, WAIT_MS, HubProcess, StreamingDevice, add_user, screenshot_dir, sign_in
+from consolekit import (
+    ADMIN_TOKEN,
+    WAIT_MS,
+    HubProcess,
+    report_model_state,
+    screenshot_dir,
+    sign_in,
+    tagged_fleet_hub,
+)
 from playwright.sync_api import Browser, Page, expect
 
-from edgesight.core.wire import ModelReport, ModelState, ModelTarget, ReportedTwin
-from modelkit import MODEL_ID, new_key, package
+from edgesight.core.wire import ModelState
+from modelkit import MODEL_ID
 
 DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
 
@@ -23,18 +31,7 @@ DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A hub trusting a key made here, with one model signed by it; cam-a and cam-b tagged lobby, cam-c dock."""
-    key, key_text = new_key()
-    data_dir = tmp_path_factory.mktemp("console-deploy-hub")
-    process = HubProcess(data_dir, env={"EDGESIGHT_HUB_TRUSTED_MODEL_KEYS": key_text})
-    process.passwords = {"vera": add_user(data_dir, "vera", "viewer")}  # type: ignore[attr-defined]
-    process.start()
-    process.devices = {}  # type: ignore[attr-defined]
-    for device_id, site, tags in [("cam-a", "store-1", ["lobby"]), ("cam-b", "store-1", ["lobby"]),
-                                  ("cam-c", "store-2", ["dock"])]:  # fmt: skip
-        process.devices[device_id] = StreamingDevice(process, device_id, site)  # type: ignore[attr-defined]  # enrolled, not streaming
-        assert process.admin("PUT", f"/api/v1/devices/{device_id}/tags", json={"tags": tags}).status_code == 200
-    signed = package(tmp_path_factory.mktemp("packages"), "2.0.0", key)
-    assert process.admin("POST", "/api/v1/models", content=signed.read_bytes()).status_code == 201
+    process = tagged_fleet_hub(tmp_path_factory.mktemp("console-deploy-hub"), tmp_path_factory.mktemp("packages"))
     yield process
     process.stop()
 
@@ -44,14 +41,6 @@ def open_deployments(browser: Browser, hub: HubProcess, name: str, password: str
     page.click("nav a[href='#/deployments']")
     expect(page.locator("#view h1")).to_have_text("Deployments", timeout=WAIT_MS)
     return page
-
-
-def _report_downloading(hub: HubProcess, device_id: str) -> None:
-    """The device reports it downloads its target model, as the agent does (a signed reported twin)."""
-    twin = hub.admin("GET", f"/api/v1/devices/{device_id}/twin").json()
-    report = ModelReport(ModelState.DOWNLOADING, ("nanodet", "1.0.0"), ModelTarget.from_dict(twin["desired"]["model"]))
-    device: StreamingDevice = hub.devices[device_id]  # type: ignore[attr-defined]
-    device.post(lambda d: [d.send(ReportedTwin(twin["desired_version"], {"model": report.to_dict()}))])
 
 
 def test_bad_inputs_show_the_hubs_refusal_naming_the_field(browser: Browser, hub: HubProcess) -> None:
@@ -118,7 +107,7 @@ def test_an_admin_deploys_to_a_tag_and_sees_its_devices(browser: Browser, hub: H
     expect(card.locator("tr[data-device=cam-c]")).to_have_count(0)
     page.screenshot(path=str(DOCS / "console-deploy-create.png"), full_page=True)
     # the page follows the deployment while it is in progress (no reload)
-    _report_downloading(hub, "cam-a")
+    report_model_state(hub, "cam-a", ModelState.DOWNLOADING)
     expect(card.locator("tr[data-device=cam-a] .state")).to_have_text("downloading", timeout=WAIT_MS)
     # the same devices again: the hub says they are busy
     form.locator("button[type=submit]").click()

@@ -9,14 +9,20 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from consolekit import ADMIN_TOKEN, WAIT_MS, HubProcess, StreamingDevice, add_user, screenshot_dir, sign_in
+from consolekit import (
+    ADMIN_TOKEN,
+    WAIT_MS,
+    HubProcess,
+    report_model_state,
+    screenshot_dir,
+    sign_in,
+    tagged_fleet_hub,
+)
 from playwright.sync_api import Browser, Page, expect
 
-from edgesight.core.wire import ModelReport, ModelState, ModelTarget, ReportedTwin
-from modelkit import new_key, package
+from edgesight.core.wire import ModelState
 
 DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
 
@@ -24,31 +30,13 @@ DOCS = screenshot_dir(Path(tempfile.mkdtemp(prefix="edgesight-console-")))
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """The console's hub, trusting a model-signing key made here; three devices at two sites, tagged."""
-    key, key_text = new_key()
-    data_dir = tmp_path_factory.mktemp("console-fleet-hub")
-    process = HubProcess(data_dir, env={"EDGESIGHT_HUB_TRUSTED_MODEL_KEYS": key_text})
-    process.passwords = {"vera": add_user(data_dir, "vera", "viewer")}  # type: ignore[attr-defined]
-    process.start()
-    process.devices = {}  # type: ignore[attr-defined]
-    for device_id, site, tags in [("cam-a", "store-1", ["lobby"]), ("cam-b", "store-1", ["lobby"]),
-                                  ("cam-c", "store-2", ["dock"])]:  # fmt: skip
-        process.devices[device_id] = StreamingDevice(process, device_id, site)  # type: ignore[attr-defined]
-        assert process.admin("PUT", f"/api/v1/devices/{device_id}/tags", json={"tags": tags}).status_code == 200
-    signed = package(tmp_path_factory.mktemp("packages"), "2.0.0", key)
-    assert process.admin("POST", "/api/v1/models", content=signed.read_bytes()).status_code == 201
+    process = tagged_fleet_hub(tmp_path_factory.mktemp("console-fleet-hub"), tmp_path_factory.mktemp("packages"))
     yield process
     process.stop()
 
 
 def open_signed_in(browser: Browser, hub: HubProcess, name: str, password: str) -> Page:
     return sign_in(browser.new_context(viewport={"width": 1280, "height": 900}).new_page(), hub, name, password)
-
-
-def _report(hub: HubProcess, device_id: str, state: ModelState, **extra: Any) -> None:
-    twin = hub.admin("GET", f"/api/v1/devices/{device_id}/twin").json()
-    report = ModelReport(state, ("nanodet", "1.0.0"), ModelTarget.from_dict(twin["desired"]["model"]), **extra)
-    device: StreamingDevice = hub.devices[device_id]  # type: ignore[attr-defined]
-    device.post(lambda d: [d.send(ReportedTwin(twin["desired_version"], {"model": report.to_dict()}))])
 
 
 def test_an_admin_filters_the_fleet_by_tag_and_site_and_edits_tags(browser: Browser, hub: HubProcess) -> None:
@@ -91,9 +79,9 @@ def test_the_device_page_follows_a_rollout_and_the_deployments_page_lists_it(bro
     page.goto(hub.url + "/#/device/cam-a")
     rollout = page.locator("#rollout")
     expect(rollout).to_have_text("no model rollout reported", timeout=WAIT_MS)
-    _report(hub, "cam-a", ModelState.DOWNLOADING)
+    report_model_state(hub, "cam-a", ModelState.DOWNLOADING)
     expect(rollout).to_contain_text(f"downloading acme-people@2.0.0 · deployment {deployment}", timeout=WAIT_MS)
-    _report(hub, "cam-a", ModelState.REFUSED, check="sha256", detail="the download does not match")
+    report_model_state(hub, "cam-a", ModelState.REFUSED, check="sha256", detail="the download does not match")
     expect(rollout).to_contain_text("refused (sha256)", timeout=WAIT_MS)
     expect(rollout).to_have_class("failed")
     page.click("nav a[href='#/deployments']")
