@@ -133,3 +133,23 @@ def test_a_continued_track_found_again_by_the_tracker_counts_again() -> None:
     events = run(counter, inside + gap + [obj(350, 400, 2)] + both)
     assert counter.counts() == {"shop": {"person": 2}}
     assert [e.properties["count"] for e in events if e.type is EventType.ZONE_COUNT] == [1, 2]
+    # 2 was someone else: it enters when 1 is back (frame 7), as a track first seen inside does,
+    # and its stay runs from its own first sighting (frame 6), not from 1's entry.
+    enters = [(e.track_ids, e.frame_index, e.properties) for e in events if e.type is EventType.ZONE_ENTER]
+    assert enters == [((1,), 2, {"side": None}), ((2,), 7, {"side": None})]
+    leave = [obj(700, 400, 2)] * 3
+    exits = [e for e in run(counter, leave, start=11) if e.type is EventType.ZONE_EXIT]
+    assert [(e.track_ids, e.properties["dwell_frames"]) for e in exits] == [((2,), 11 - 6)]
+
+
+def test_a_wrong_continuation_outside_the_zone_is_dropped_without_an_exit() -> None:
+    counter = ZoneCounter([SHOP])
+    inside = [obj(x, 400, 1) for x in (560, 570, 580, 590)]  # near the right edge of the shop
+    gap = [Detections.empty().with_tracker_id(np.zeros(0))] * 2
+    stranger = [obj(630, 400, 2)]  # just outside, where 1 was lost: it continues 1's membership
+    both = [Detections.merge([obj(590, 400, 1), obj(640, 400, 2)])] * 2  # 1 is back inside
+    events = run(counter, inside + gap + stranger + both)
+    assert counter.counts() == {"shop": {"person": 1}}
+    assert not [e for e in events if e.type is EventType.ZONE_EXIT and e.track_ids == (2,)]
+    counts = [(e.properties["count"], e.track_ids) for e in events if e.type is EventType.ZONE_COUNT]
+    assert counts == [(1, (1,)), (1, (1,))]  # the second when 1 is back: 2 had stood in for it

@@ -42,6 +42,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,7 @@ class LineCounter:
         self._counts: list[dict[int, dict[str, int]]] = [{1: {}, -1: {}} for _ in self.lines]
         self._suppressed = [0] * k
         self._memory: list[deque[_Crossing]] = [deque(maxlen=_MEMORY_LIMIT) for _ in self.lines]
-        self._stitcher = TrackStitcher(stitch, ttl_frames)
+        self._stitch = stitch
         self._table = TrackTable(
             ttl_frames,
             {
@@ -174,6 +175,11 @@ class LineCounter:
             for i, ln in enumerate(self.lines)
         }
 
+    @cached_property
+    def _own_stitcher(self) -> TrackStitcher:
+        """The stitcher of a counter used on its own (made on first use: the engine passes links)."""
+        return TrackStitcher(self._stitch, self._table.ttl_frames)
+
     def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's line state by one frame.
 
@@ -195,7 +201,7 @@ class LineCounter:
             return []
         fi = frame.frame_index
         if links is None:
-            links = self._stitcher.update(tracked, frame)
+            links = self._own_stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
         if links:
             self._continue(rows, links)

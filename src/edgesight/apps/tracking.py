@@ -246,6 +246,10 @@ class TrackTable:
         self.last_frame[rows] = frame_index
         return rows
 
+    def __contains__(self, track_id: object) -> bool:
+        """Whether the table holds state for ``track_id``."""
+        return track_id in self._index
+
     def rows_of(self, track_ids: IntArray) -> IntArray:
         """Rows of tracks already in the table (raises KeyError naming an unknown id)."""
         try:

@@ -14,14 +14,18 @@ in a group and found again under a new id) takes over its membership and its ent
 lost id leaves no state behind: so the person does not enter twice, their dwell runs from the
 first entry, their exit and dwell events name the new id, and the zone's count does not hold
 both ids while the lost one waits to expire. The lost id keeps its own state, set aside: it counts
-for nothing and exits no zone when it expires, unless the tracker finds it again (then it was
-someone else, and carries on from where it was).
+for nothing and exits no zone when it expires, unless the tracker finds it again. Then the
+continuation was wrong (the new id was someone else): the lost id carries on from where it was,
+and the new id's borrowed membership is undone. Where the new id stands inside a zone it enters
+now (``side: null``, as for a track born inside), its dwell running from its own first sighting;
+where it does not, it was never a member and leaves without an exit.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -84,7 +88,7 @@ class ZoneCounter:
         self._inertia = np.array([zone.inertia_frames for zone in self.zones], dtype=np.int32)
         self._classes = ClassFilter([zone.classes for zone in self.zones])
         self._last_interval_ts = np.full(z, -np.inf)
-        self._stitcher = TrackStitcher(stitch, ttl_frames)
+        self._stitch = stitch
         self._table = TrackTable(
             ttl_frames,
             {
@@ -100,6 +104,8 @@ class ZoneCounter:
                 "last_ts": ((), np.float64, 0.0),
                 "class_name": ((), object, ""),
                 "continued": ((), np.bool_, False),  # lost, and continued by a new id: set aside
+                "continued_by": ((), np.int64, -1),  # the id that continued it (while set aside)
+                "first_ts": ((), np.float64, 0.0),  # time of the track's own first sighting
             },
         )
 
@@ -119,6 +125,11 @@ class ZoneCounter:
         cols = self._table.cols
         members: BoolArray = cols["inside"] & ~cols["continued"][:, None]
         return members
+
+    @cached_property
+    def _own_stitcher(self) -> TrackStitcher:
+        """The stitcher of a counter used on its own (made on first use: the engine passes links)."""
+        return TrackStitcher(self._stitch, self._table.ttl_frames)
 
     def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's zone membership by one frame.
@@ -141,11 +152,12 @@ class ZoneCounter:
             return []
         fi, ts = frame.frame_index, frame.timestamp
         if links is None:
-            links = self._stitcher.update(tracked, frame)
+            links = self._own_stitcher.update(tracked, frame)
         rows = self._table.rows(tracked.tracker_id, fi)
+        cols = self._table.cols
+        cols["first_ts"][rows[self._table.first_frame[rows] == fi]] = ts
         if links:
             self._continue(rows, links)
-        cols = self._table.cols
         pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, z, 2)
         obs = np.zeros((len(tracked), len(self.zones)), dtype=np.bool_)
         for group in self._anchor_groups:  # one vectorised test per distinct anchor
@@ -157,7 +169,8 @@ class ZoneCounter:
         events: list[Event] = []
         back = rows[cols["continued"][rows]]  # seen again: not the one its continuation took it for
         changed = np.any(cols["inside"][back], axis=0)  # it counts again
-        cols["continued"][back] = False
+        takers = cols["continued_by"][back]
+        cols["continued"][back], cols["continued_by"][back] = False, -1
         busy = disagree | (streak != 0)  # usually few (track, zone) pairs: work on those only
         if np.any(busy):
             ii, zz = np.nonzero(busy)
@@ -165,6 +178,8 @@ class ZoneCounter:
         cols["last_obs"][rows], cols["last_pt"][rows] = obs, pts
         cols["last_ts"][rows] = ts
         cols["class_name"][rows] = tracked.class_name
+        if takers.shape[0]:
+            events += self._undo_continuations(frame, takers, changed)
         events += self._expire(frame, changed)
         events += self._count_events(frame, changed)
         return events
@@ -174,9 +189,35 @@ class ZoneCounter:
         table = self._table
         new = rows[[i for i, _ in links]]
         lost = table.rows_of(np.array([tid for _, tid in links], dtype=np.int64))
-        for col in table.cols.values():
-            col[new] = col[lost]
+        for name, col in table.cols.items():
+            if name != "first_ts":  # the new id's own first sighting, should the continuation be undone
+                col[new] = col[lost]
         table.cols["continued"][lost] = True
+        table.cols["continued_by"][lost] = table.ids[new]
+
+    def _undo_continuations(self, frame: FrameLike, takers: IntArray, changed: BoolArray) -> list[Event]:
+        """Give back what ids in ``takers`` borrowed from lost tracks that the tracker found again.
+
+        A taker keeps the memberships where it was last observed inside, entering now with its
+        dwell from its own first sighting; the others it never had. Takers that have expired, or
+        that were lost and continued in turn, are left alone.
+        """
+        table, cols = self._table, self._table.cols
+        known = [int(t) for t in takers.tolist() if t >= 0 and int(t) in table]
+        rows = table.rows_of(np.array(known, dtype=np.int64))
+        rows = rows[~cols["continued"][rows]]
+        events: list[Event] = []
+        for r in rows.tolist():
+            inside, own = cols["inside"][r], cols["inside"][r] & cols["last_obs"][r]
+            changed |= inside & ~own
+            cols["inside"][r], cols["streak"][r] = own, 0
+            cols["enter_frame"][r] = np.where(own, table.first_frame[r], cols["enter_frame"][r])
+            cols["enter_ts"][r] = np.where(own, cols["first_ts"][r], cols["enter_ts"][r])
+            for z in np.flatnonzero(own).tolist():
+                changed[z] = True
+                cls = str(cols["class_name"][r])
+                events.append(self._event(EventType.ZONE_ENTER, frame, z, int(table.ids[r]), cls, side=None))
+        return events
 
     def _advance(
         self,
