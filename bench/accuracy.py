@@ -21,6 +21,12 @@ Options:
     --source VIDEO: another encoding of vtest (``bench/out/vtest-4k.mp4``, made by
         ``bench/sensor_bench.py``); boxes are scaled from its frame size to the annotation's
         (``--reference-size``, 768x576), so a 4K run is scored against the same reference.
+    --placement X,Y,W,H: the annotated picture lies at this pixel rectangle of a larger frame (a
+        clip of *far* people: vtest shown small inside a 4K frame). Made, for example, with
+        ``ffmpeg -i data/vtest.avi -vf "scale=1536:1152,pad=3840:2160:1152:504:color=gray,setpts=N/(30*TB)"
+        -r 30 -c:v libx264 -crf 23 -pix_fmt yuv420p bench/out/vtest-4k-far.mp4`` and scored with
+        ``--source bench/out/vtest-4k-far.mp4 --placement 1152,504,1536,1152``: people are then 0.4x
+        their height in the 4K clip, as far people are in a real 4K camera's view.
     --deblocking auto|on|off: the sensor's ``deblocking`` setting (default auto, as shipped).
 
 Detections are cached in bench/out/ (``--reuse`` loads them instead of running the model again).
@@ -85,11 +91,24 @@ def run_detector(args: argparse.Namespace, run_score: float) -> tuple[dict[int, 
         for meta in Sensor(source, package, settings).run(max_frames=args.max_frames):
             det = meta.detections
             keep = det.class_name == PERSON
-            width, height = meta.frame_size
-            to_reference = np.array([ref_w / width, ref_h / height] * 2, np.float32)
-            per_frame[meta.frame_index] = FrameBoxes.from_arrays(det.xyxy[keep] * to_reference, det.confidence[keep])
+            boxes = to_reference(det.xyxy[keep], args.placement or (0, 0, *meta.frame_size), (ref_w, ref_h))
+            per_frame[meta.frame_index] = FrameBoxes.from_arrays(boxes, det.confidence[keep])
             n += 1
     return per_frame, n
+
+
+def to_reference(
+    xyxy: np.ndarray, placement: tuple[int, int, int, int], reference_size: tuple[int, int]
+) -> np.ndarray:
+    """Boxes in the source's pixels -> the reference's, given where the picture lies in the source.
+
+    Example:
+        >>> to_reference(np.array([[1160.0, 520, 1176, 552]]), (1152, 504, 1536, 1152), (768, 576)).tolist()
+        [[4.0, 8.0, 12.0, 24.0]]
+    """
+    x0, y0, width, height = placement
+    scale = np.array([reference_size[0] / width, reference_size[1] / height] * 2)
+    return (np.asarray(xyxy, np.float64) - np.array([x0, y0, x0, y0])) * scale
 
 
 def cache_path(args: argparse.Namespace, run_score: float) -> Path:
@@ -99,6 +118,8 @@ def cache_path(args: argparse.Namespace, run_score: float) -> Path:
         name += f"_{Path(args.source).stem}"
     if args.deblocking != "auto":
         name += f"_deblocking-{args.deblocking}"
+    if args.placement:
+        name += "_at-" + "-".join(map(str, args.placement))
     if args.max_frames:
         name += f"_n{args.max_frames}"
     return OUT / f"{name}.csv.gz"
@@ -136,6 +157,17 @@ def _fmt(label: str, c: Counts) -> str:
     )
 
 
+def _placement(text: str) -> tuple[int, int, int, int]:
+    """``"1152,504,1536,1152"`` -> ``(1152, 504, 1536, 1152)``."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H in pixels, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"width and height must be > 0, got {text!r}")
+    return x, y, w, h
+
+
 def _size(text: str) -> tuple[int, int]:
     """``"768x576"`` -> ``(768, 576)``."""
     try:
@@ -156,6 +188,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--source", default=str(REPO / "data" / "vtest.avi"), help="vtest.avi or a re-encoding of it")
     p.add_argument(
         "--reference-size", type=_size, default=(768, 576), help="WxH the reference is annotated in (768x576)"
+    )
+    p.add_argument(
+        "--placement", type=_placement, default=None,
+        help="X,Y,W,H: where in the source's frame the annotated picture lies, in pixels (a clip that "
+        "shows vtest small inside a larger frame); default: it fills the frame",
     )
     p.add_argument("--deblocking", choices=["auto", "on", "off"], default="auto", help="sensor.deblocking")
     p.add_argument(
