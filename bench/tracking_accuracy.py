@@ -10,7 +10,8 @@ runs only track. The same detections then feed, in one run:
 * ``edgesight``: the device config's tracker (default method: appearance + OC-SORT recovery);
 * ``edgesight-bytetrack``: the same config with ``tracking.method: bytetrack`` (the old tracker);
 * ``trackers-bytetrack``: ``ByteTrackTracker`` of roboflow's ``trackers`` package at its defaults
-  but for the lost-track buffer, set to the config's ``max_lost_frames``. supervision 0.31 no
+  but for the lost-track buffer, set to the config's lost-track memory in frames (``max_lost_s``
+  at the video's rate, or ``max_lost_frames``). supervision 0.31 no
   longer ships ByteTrack; ``trackers`` declares ``opencv-python``, which would sit beside our
   ``opencv-python-headless`` (both own ``cv2``), so install it with
   ``pip install --no-deps trackers==2.6.1 pydeprecate``: its ByteTrack needs neither.
@@ -60,7 +61,7 @@ from rich.table import Table
 
 from detection_noise import Spread, perturb
 from edgesight.apps.engine import Analytics
-from edgesight.core.config import AnalyticsConfig, DeviceConfig, LineConfig, load_config
+from edgesight.core.config import AnalyticsConfig, DeviceConfig, LineConfig, TrackingConfig, load_config
 from edgesight.core.config.stitch import StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.events import FrameContext
@@ -188,6 +189,14 @@ def edgesight_runner(config: AnalyticsConfig, device: DeviceConfig) -> Runner:
     return run
 
 
+def lost_track_frames(tracking: TrackingConfig, frames: list[CachedFrame]) -> int:
+    """The config's lost-track memory in frames of this video: ``max_lost_frames``, else ``max_lost_s``."""
+    if tracking.max_lost_frames is not None:
+        return tracking.max_lost_frames
+    period = float(np.median(np.diff([f.timestamp for f in frames]))) if len(frames) > 1 else 1 / 30
+    return round(tracking.max_lost_s / period)
+
+
 def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig, min_score: float = 0.0) -> Runner:
     """ByteTrack of the ``trackers`` package on the same detections; EdgeSight's lines count its tracks.
 
@@ -201,8 +210,9 @@ def trackers_bytetrack_runner(config: AnalyticsConfig, device: DeviceConfig, min
     from edgesight.apps.lines import LineCounter
 
     def run(frames: list[CachedFrame]) -> tuple[Tracked, dict[str, dict[str, int]]]:
-        tracker = ByteTrackTracker(lost_track_buffer=config.tracking.max_lost_frames)
-        counter = LineCounter(config.lines, config.tracking.max_lost_frames + 1, stitch=config.stitch)
+        memory = lost_track_frames(config.tracking, frames)
+        tracker = ByteTrackTracker(lost_track_buffer=memory)
+        counter = LineCounter(config.lines, memory + 1, stitch=config.stitch)
         tracks: Tracked = {}
         for f in frames:
             d = f.detections[f.detections.confidence >= min_score]

@@ -66,16 +66,30 @@ def test_colours_keep_ids_apart_where_motion_alone_swaps_them() -> None:
     assert len(left) > 1 and len(right) > 1  # the motion-only baseline does swap
 
 
-def test_a_person_hidden_for_two_seconds_behind_an_obstacle_keeps_the_id() -> None:
-    tracker = AppearanceTracker(TrackingConfig(max_lost_frames=30, min_hits=2))
+def hidden_for_two_seconds(tracker: AppearanceTracker, fps: int) -> list[int]:
+    """Ids of a person walking at 60 px/s who spends seconds 2-4 behind a pillar, at ``fps``."""
     seen = []
-    for i in range(60):  # 10 fps: frames 20..39 are 2 s behind a pillar
-        x = 100 + 6 * i
-        out = tracker.update(people([x], 200, [RED]) if not 20 <= i < 40 else Detections.empty(), i / 10)
+    for i in range(6 * fps):
+        t = i / fps
+        x = 100 + 60 * t
+        out = tracker.update(people([x], 200, [RED]) if not 2 <= t < 4 else Detections.empty(), t)
         if len(out):
             seen.append(id_at(out, x - 1, x + 1))
+    return seen
+
+
+@pytest.mark.parametrize("fps", [10, 25, 30])
+def test_a_person_hidden_for_two_seconds_behind_an_obstacle_keeps_the_id(fps: int) -> None:
+    # The default memory is in seconds (max_lost_s: 3), so it holds at any frame rate.
+    seen = hidden_for_two_seconds(AppearanceTracker(TrackingConfig(min_hits=2)), fps)
     assert set(seen) == {1}
-    assert len(seen) == 39  # every visible frame but the first (min_hits=2)
+    assert len(seen) == 4 * fps - 1  # every visible frame but the first (min_hits=2)
+
+
+def test_max_lost_frames_counts_frames_whatever_the_rate() -> None:
+    # 30 frames are 3 s at 10 fps but 1 s at 30 fps: the person comes back as someone new.
+    assert set(hidden_for_two_seconds(AppearanceTracker(TrackingConfig(max_lost_frames=30, min_hits=2)), 10)) == {1}
+    assert set(hidden_for_two_seconds(AppearanceTracker(TrackingConfig(max_lost_frames=30, min_hits=2)), 30)) == {1, 2}
 
 
 @pytest.mark.parametrize("fps", [10, 30])

@@ -274,3 +274,26 @@ def test_a_person_lost_longer_than_the_tracker_holds_counts_once_under_the_new_i
     assert sorted(set(ids)) == [1, 2]  # the tracker's ids are its own
     assert [(e.track_ids, e.properties["direction"]) for e in events] == [((2,), "in")]
     assert run(0.0)[0] == []
+
+
+@pytest.mark.parametrize("fps", [10.0, 30.0])
+def test_at_any_frame_rate_a_person_hidden_for_two_seconds_in_a_zone_enters_once_and_never_leaves(fps: float) -> None:
+    # The zones keep a track's state as long as the tracker keeps the track (max_lost_s: 3 s),
+    # measured at the stream's rate: at 30 fps that is 91 frames, not the 31 of a fixed count.
+    config = AnalyticsConfig.model_validate({
+        "tracking": {"min_hits": 1},
+        "zones": [{"name": "till", "polygon": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "inertia_frames": 1}],
+    })  # fmt: skip
+    engine = Analytics(config, "cam", "main")
+    events: list[Event] = []
+    for i in range(int(6 * fps)):
+        t = i / fps
+        x = 200 + 20 * t
+        hidden = 2 <= t < 4
+        det = Detections.empty() if hidden else Detections.from_arrays([[x, 300, x + 40, 400]], [0.9], [0], ["person"])
+        meta = FrameMeta("cam", "main", i, i, 1000 + t, ModelRef("m", "1"), (W, H), det)
+        events += engine.update(meta).events
+    zone = [(e.type, e.track_ids) for e in events if e.type in (EventType.ZONE_ENTER, EventType.ZONE_EXIT)]
+    assert zone == [(EventType.ZONE_ENTER, (1,))]
+    assert engine.zones is not None and engine.zones.counts() == {"till": {"person": 1}}
+    assert engine.zones.ttl_frames == math.ceil(3.0 * fps) + 1

@@ -25,7 +25,7 @@ def event_keys(path: Path) -> list[tuple[str, int, str, list[int]]]:
 def test_replay_of_raw_metadata_reproduces_live_events(vtest_path: Path, tmp_path: Path) -> None:
     # Metadata has no pixels, so a replay tracks on motion alone: the live run must too to match.
     config = tmp_path / "device.yaml"
-    config.write_text(CONFIG.read_text().replace("    max_lost_frames: 30", "    max_lost_frames: 30\n    appearance: false"))
+    config.write_text(CONFIG.read_text().replace("    max_lost_s: 3", "    max_lost_s: 3\n    appearance: false"))
     live = edgesight("sense", "--config", config, "--source", vtest_path, "--max-frames", "150",
                      "--out", tmp_path / "live.jsonl")  # fmt: skip
     assert live.returncode == 0, live.stderr

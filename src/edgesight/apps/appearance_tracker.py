@@ -34,13 +34,16 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   ``frame_size`` of each update; without a calibration nothing changes.
 * **Time.** Prediction advances by the time elapsed since the last frame in units of the stream's
   frame period (the shortest recent interval), so dropped frames and a variable frame rate
-  neither stall nor overshoot the motion model; ``max_lost_frames`` counts frame periods.
+  neither stall nor overshoot the motion model. A lost track is kept ``max_lost_s`` seconds (in
+  frame periods at the measured rate: 30 at 10 fps, 90 at 30 fps), or ``max_lost_frames`` frame
+  periods when that is set.
 
 Tracks live in parallel arrays; expired tracks are dropped, so memory is bounded.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +156,24 @@ class AppearanceTracker:
         """Confirmed tracks seen on the last frame (``tracked``) and in a gap (``lost``)."""
         state = self._tracks.state
         return {"tracked": int(np.count_nonzero(state == _TRACKED)), "lost": int(np.count_nonzero(state == _LOST))}
+
+    def memory_frames(self) -> float:
+        """Frame periods a lost track is kept: ``max_lost_frames``, else ``max_lost_s`` at the measured rate.
+
+        Before two frames have given the rate, infinite (nothing can have been lost for long yet).
+
+        Example:
+            >>> t = AppearanceTracker(TrackingConfig(max_lost_s=2.0))
+            >>> for i in range(3):
+            ...     _ = t.update(Detections.empty(), timestamp=i / 25)
+            >>> round(t.memory_frames(), 6)  # 2 s at 25 fps
+            50.0
+        """
+        frames = self.config.max_lost_frames
+        if frames is not None:
+            return float(frames)
+        period = min(self._intervals) if self._intervals else 0.0
+        return self.config.max_lost_s / period if period > 0 else math.inf
 
     def _steps(self, timestamp: float) -> float:
         """Frame periods since the previous frame (1.0 on the first frame or without a clock)."""
@@ -379,7 +400,7 @@ class AppearanceTracker:
             t.ids = t.ids.copy()
             t.ids[promote] = self._ids.take(int(np.count_nonzero(promote)))
             state[promote] = _TRACKED
-        keep = np.where(t.state == _TENTATIVE, matched, lost <= cfg.max_lost_frames)
+        keep = np.where(t.state == _TENTATIVE, matched, lost <= self.memory_frames())
         if frame_size is not None:
             keep &= ~(at_frame_edge(t.last_box, frame_size) & (lost > _EXIT_GRACE_FRAMES))
         t.state, t.hits, t.lost = state, hits, lost

@@ -170,6 +170,15 @@ class SpeedEstimator:
         self._seen = (np.zeros(0, np.int64), 0.0)  # ids of the last update and its time
 
     @property
+    def ttl_frames(self) -> int:
+        """Frames after its last sighting before a track's history is dropped (the engine follows the tracker)."""
+        return self._table.ttl_frames
+
+    @ttl_frames.setter
+    def ttl_frames(self, frames: int) -> None:
+        self._table.ttl_frames = frames
+
+    @property
     def num_tracks(self) -> int:
         """Tracks with a speed history in memory (bounded by expiry)."""
         return len(self._table)

@@ -10,6 +10,7 @@ decided on that frame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +23,7 @@ from edgesight.apps.retail.queue import QueueApp
 from edgesight.apps.retail.shelf import ShelfApp
 from edgesight.apps.safety import SafetyApp
 from edgesight.apps.stitch import TrackStitcher
-from edgesight.apps.tracking import Tracker, TrackState
+from edgesight.apps.tracking import BYTETRACK_MEMORY_FRAMES, Tracker, TrackState
 from edgesight.apps.zones import ZoneCounter
 from edgesight.core.config import AnalyticsConfig, CalibrationConfig, TrackingConfig
 from edgesight.core.events import Event, FrameContext
@@ -130,7 +131,7 @@ class Analytics:
         """(Re)create every rule of ``config`` around ``tracker``."""
         self.config = config
         self.tracker = tracker
-        ttl = config.tracking.max_lost_frames + 1
+        ttl = self._ttl = self._retention()
         self.zones = ZoneCounter(config.zones, ttl, config.stitch) if config.zones else None
         # The default tracker's crossings say when they were inferred across a gap; the earlier
         # tracker keeps its event format (replays recorded with it stay byte-identical).
@@ -157,6 +158,27 @@ class Analytics:
         self.shelf = ShelfApp(apps.shelf, polygons) if apps.shelf is not None else None
         self.safety = SafetyApp(apps.safety, polygons, homography, ttl) if apps.safety is not None else None
 
+    def _retention(self) -> int:
+        """Frames the rules keep a track's state: one more than the tracker keeps a lost track.
+
+        The default tracker keeps one ``max_lost_s`` seconds, so this follows the stream's frame
+        rate once two frames have measured it (until then, and without a tracker, 31 frames).
+        """
+        frames = self.tracker.memory_frames() if self.tracker is not None else math.inf
+        if math.isfinite(frames):
+            return math.ceil(frames - 1e-6) + 1  # 3 s / 0.1 s is 30.000000000000004 in floats
+        fixed = self.config.tracking.max_lost_frames
+        return (BYTETRACK_MEMORY_FRAMES if fixed is None else fixed) + 1
+
+    def _retain(self, ttl_frames: int) -> None:
+        """Hand a changed retention to every rule that keeps per-track state."""
+        if ttl_frames == self._ttl:
+            return
+        self._ttl = ttl_frames
+        for rule in (self.zones, self.lines, self.stitcher, self.speed, self.safety):
+            if rule is not None:
+                rule.ttl_frames = ttl_frames
+
     def update(self, meta: FrameMeta) -> AnalyticsResult:
         """Track this frame's detections and run every rule on them.
 
@@ -171,6 +193,7 @@ class Analytics:
             tracked = self.tracker.update(meta.detections, meta.timestamp, meta.frame_size)
         elif self.tracker is not None:
             tracked = self.tracker.update(meta.detections, meta.timestamp)
+        self._retain(self._retention())
         frame = FrameContext(
             self.device_id, self.stream_id, meta.frame_index, meta.timestamp, meta.frame_size
         )

@@ -83,8 +83,8 @@ class LineCounter:
 
     Args:
         lines: validated line configs (names unique).
-        ttl_frames: frames after its last sighting before a track's line state is dropped (set it
-            to the tracker's ``max_lost_frames + 1``).
+        ttl_frames: frames after its last sighting before a track's line state is dropped (one more
+            than the tracker keeps a lost track; the analytics engine sets it, following the frame rate).
         report_gaps: crossings on a step across frames the track went unseen say so
             (``inferred``, ``gap_frames``).
         stitch: when a new track id continues a lost track's line state
@@ -174,6 +174,17 @@ class LineCounter:
             }
             for i, ln in enumerate(self.lines)
         }
+
+    @property
+    def ttl_frames(self) -> int:
+        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
+        return self._table.ttl_frames
+
+    @ttl_frames.setter
+    def ttl_frames(self, frames: int) -> None:
+        self._table.ttl_frames = frames
+        if "_own_stitcher" in self.__dict__:  # made only when used alone
+            self._own_stitcher.ttl_frames = frames
 
     @cached_property
     def _own_stitcher(self) -> TrackStitcher:

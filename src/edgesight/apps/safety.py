@@ -71,8 +71,8 @@ class SafetyApp:
         config: the rules (zone names, classes and calibration already checked at config load).
         zone_polygons: polygon of each zone of ``analytics.zones`` by name, for rules naming one.
         homography: ``(3, 3)`` normalised-image-to-floor map, needed by ``min_m`` proximity rules.
-        ttl_frames: frames without a sighting before an episode is dropped (``lost``); use the
-            tracker's ``max_lost_frames + 1``.
+        ttl_frames: frames without a sighting before an episode is dropped (``lost``); one more
+            than the tracker keeps a lost track (the analytics engine sets it, following the frame rate).
 
     Raises:
         ConfigError: a proximity rule uses ``min_m`` and no homography is given.

@@ -91,6 +91,15 @@ class TrackStitcher:
             },
         )
 
+    @property
+    def ttl_frames(self) -> int:
+        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
+        return self._table.ttl_frames
+
+    @ttl_frames.setter
+    def ttl_frames(self, frames: int) -> None:
+        self._table.ttl_frames = frames
+
     def update(self, tracked: Detections, frame: FrameLike) -> list[Link]:
         """Record this frame's tracks; returns the new ids that continue a lost track.
 

@@ -5,7 +5,7 @@ association of high-score detections with all confirmed tracks (lost ones includ
 low-score detections with the still-tracked leftovers, and a third confirming tentative tracks.
 Assignment is Hungarian (``scipy.optimize.linear_sum_assignment``) on ``1 - IoU``. A track is
 reported once it has been matched ``min_hits`` frames in a row and survives ``max_lost_frames``
-frames without a match on its predicted box, so ids stay stable through short occlusions and
+(30 when unset: this tracker counts frames, not seconds) frames without a match on its predicted box, so ids stay stable through short occlusions and
 detection flicker. All tracks live in parallel arrays; lost tracks expire, so the state is bounded.
 
 Why not a library: roboflow's ``trackers`` imports ``supervision`` and ``opencv-python`` at run
@@ -36,7 +36,7 @@ from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import box_iou
 from edgesight.geometry.motion import kalman_initiate, kalman_predict, kalman_update, state_to_xyxy
 
-__all__ = ["ClassFilter", "TrackState", "TrackTable", "Tracker"]
+__all__ = ["BYTETRACK_MEMORY_FRAMES", "ClassFilter", "TrackState", "TrackTable", "Tracker"]
 
 IntArray = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -52,6 +52,8 @@ class _Tracks(KalmanRows):
 
 
 _TENTATIVE, _TRACKED, _LOST = int(TrackState.TENTATIVE), int(TrackState.TRACKED), int(TrackState.LOST)
+BYTETRACK_MEMORY_FRAMES = 30
+"""Frames the ``bytetrack`` method keeps a lost track when ``max_lost_frames`` is unset (its old default)."""
 
 
 def _associate(iou: Float64Array, min_iou: float) -> tuple[IntArray, IntArray]:
@@ -91,6 +93,11 @@ class Tracker:
     def states(self) -> Mapping[int, TrackState]:
         """State of every confirmed track by id (for inspection and tests)."""
         return confirmed_states(self._tracks.ids, self._tracks.state)
+
+    def memory_frames(self) -> int:
+        """Frames a lost track is kept: ``max_lost_frames``, or 30 (this tracker counts frames, not time)."""
+        frames = self.config.max_lost_frames
+        return BYTETRACK_MEMORY_FRAMES if frames is None else frames
 
     def update(self, detections: Detections, timestamp: float) -> Detections:
         """Advance all tracks by one frame and associate this frame's detections.
@@ -166,7 +173,7 @@ class Tracker:
             ids = ids.copy()
             ids[promote] = self._ids.take(int(np.count_nonzero(promote)))
             state[promote] = _TRACKED
-        keep = np.where(t.state == _TENTATIVE, track_matched, lost <= cfg.max_lost_frames)
+        keep = np.where(t.state == _TENTATIVE, track_matched, lost <= self.memory_frames())
         new_index = np.cumsum(keep) - 1
         det_to_track[matched_dets] = new_index[rows]  # matched tracks are always kept
         updated = _Tracks(ids, mean, cov, t.class_id, state, hits.astype(np.int32), lost.astype(np.int32))

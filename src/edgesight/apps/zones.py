@@ -54,8 +54,8 @@ class ZoneCounter:
 
     Args:
         zones: validated zone configs (names unique).
-        ttl_frames: frames after its last sighting before a track's zone state is dropped (set it
-            to the tracker's ``max_lost_frames + 1``).
+        ttl_frames: frames after its last sighting before a track's zone state is dropped (one more
+            than the tracker keeps a lost track; the analytics engine sets it, following the frame rate).
         stitch: when a new track id continues a lost track's membership
             (:mod:`edgesight.apps.stitch`); ``StitchConfig(window_s=0)`` follows ids alone.
 
@@ -125,6 +125,17 @@ class ZoneCounter:
         cols = self._table.cols
         members: BoolArray = cols["inside"] & ~cols["continued"][:, None]
         return members
+
+    @property
+    def ttl_frames(self) -> int:
+        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
+        return self._table.ttl_frames
+
+    @ttl_frames.setter
+    def ttl_frames(self, frames: int) -> None:
+        self._table.ttl_frames = frames
+        if "_own_stitcher" in self.__dict__:  # made only when used alone
+            self._own_stitcher.ttl_frames = frames
 
     @cached_property
     def _own_stitcher(self) -> TrackStitcher:

@@ -56,7 +56,8 @@ def _known(extra: str) -> dict[str, Any]:
 
 def test_defaults_are_valid_and_tracking_is_on() -> None:
     cfg = AnalyticsConfig()
-    assert cfg.tracking.enabled and cfg.tracking.max_lost_frames == 30
+    # A lost track is kept 3 s at whatever frame rate; max_lost_frames (frames) only when set.
+    assert cfg.tracking.enabled and cfg.tracking.max_lost_s == 3.0 and cfg.tracking.max_lost_frames is None
     assert cfg.zones == [] and cfg.lines == [] and cfg.calibration is None
     assert not cfg.heatmap.enabled and cfg.heatmap.grid == (32, 18)
 
@@ -156,3 +157,9 @@ def test_stitch_section_defaults_and_off() -> None:
     assert AnalyticsConfig().stitch.enabled
     off = AnalyticsConfig.model_validate({"stitch": {"window_s": 0}}).stitch
     assert not off.enabled and (off.radius, off.radius_per_s) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("value", [0, -1, 601])
+def test_a_lost_track_memory_out_of_range_is_refused_naming_the_key(value: float) -> None:
+    with pytest.raises(ValidationError, match="max_lost_s"):
+        AnalyticsConfig.model_validate({"tracking": {"max_lost_s": value}})

@@ -49,7 +49,16 @@ class TrackingConfig(StrictSection):
     low_match_iou: PositiveFraction = Field(0.5, description="minimum IoU, second (low-score) stage")
     new_match_iou: PositiveFraction = Field(0.3, description="minimum IoU to confirm a tentative track")
     min_hits: int = Field(3, ge=1, le=30, description="consecutive matched frames before a track is reported")
-    max_lost_frames: int = Field(30, ge=0, le=1000, description="frames a track survives without a match")
+    # Seconds, not frames: an occlusion lasts as long at 30 fps as at 10 (3 s is 30 frames at 10 fps, 90 at 30).
+    max_lost_s: float = Field(
+        3.0, gt=0.0, le=600.0, description="seconds a track survives unseen (at the stream's measured frame rate)"
+    )
+    max_lost_frames: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="frames a track survives unseen, instead of max_lost_s (method bytetrack: 30 when unset)",
+    )
     class_aware: bool = Field(True, description="a track only matches detections of its own class")
     method: Literal["edgesight", "bytetrack"] = Field(
         "edgesight",
