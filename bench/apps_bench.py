@@ -1,6 +1,6 @@
 """Analytics cost per frame: 50 tracked objects, 10 zones, 10 lines (issue target: < 1.5 ms, one core).
 
-    python bench/apps_bench.py [--frames 2000] [--calibrated]
+    python bench/apps_bench.py [--frames 2000] [--calibrated] [--blas-threads one|default]
 
 Synthetic walkers (straight lines with jitter, re-entering at the edges, each with its own
 appearance vector plus noise, as the sensor attaches them) are fed through ``Analytics.update``
@@ -22,6 +22,7 @@ import numpy as np
 import supervision as sv
 
 from edgesight.apps.appearance_tracker import AppearanceTracker
+from edgesight.apps.blas_threads import use_one_blas_thread
 from edgesight.apps.engine import Analytics, make_tracker
 from edgesight.core.config import AnalyticsConfig
 from edgesight.core.detections import Detections
@@ -90,7 +91,13 @@ def main() -> None:
     parser.add_argument(
         "--calibrated", action="store_true", help="with a floor calibration (ground-speed gate)"
     )
+    parser.add_argument(
+        "--blas-threads", choices=["one", "default"], default="one",
+        help="one: as `edgesight sense` runs (apps/blas_threads.py); default: numpy's own BLAS threads",
+    )
     args = parser.parse_args()
+    if args.blas_threads == "one":
+        use_one_blas_thread()
     dets = scene(args.frames, args.objects)
     cfg = config(args.calibrated)
     engine = Analytics(cfg, "bench", "main")

@@ -15,6 +15,7 @@ from rich.console import Console
 from edgesight.agent.credentials import load_credentials, parse_hub_url
 from edgesight.agent.feeds import SensorFeed
 from edgesight.agent.runner import Agent, AgentSettings, AgentStats
+from edgesight.apps.blas_threads import use_one_blas_thread
 from edgesight.core.config import load_config
 from edgesight.core.exit_codes import ExitCode
 from edgesight.core.mqtt_security import parse_broker_url
@@ -65,6 +66,7 @@ def agent(
         drain_timeout_s=drain_timeout,
     )
     package = load_model(device.sensor.model, device.model_trust)
+    use_one_blas_thread()  # the sessions own the cores; see apps/blas_threads.py
     with SensorFeed(device, package) as feed:
         runner = Agent(device, creds, feed, settings)
 

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgesight.apps.blas_threads import use_one_blas_thread
 from edgesight.apps.engine import Analytics
 from edgesight.cli.sense import add_analytics_rows
 from edgesight.core.config import load_config
@@ -32,6 +33,7 @@ def events(
     ] = None,
 ) -> None:
     device = load_config(config)
+    use_one_blas_thread()  # small matrix products; see apps/blas_threads.py
     frames = 0
     analytics: Analytics | None = None
     with EventWriter(out) as writer, MetadataWriter(frames_out) as tracked:

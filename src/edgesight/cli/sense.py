@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from edgesight.apps.blas_threads import use_one_blas_thread
 from edgesight.apps.engine import Analytics
 from edgesight.core.config import DeviceConfig, load_config
 from edgesight.core.config.loading import shorten
@@ -136,6 +137,7 @@ def sense(
     analytics = (
         Analytics(device.analytics, settings.device_id, settings.stream_id) if config is not None else None
     )
+    use_one_blas_thread()  # the network sessions own the cores; see apps/blas_threads.py
     if events is None and analytics is not None and out is not None:
         events = out.with_name(out.name.split(".")[0] + ".events.jsonl")
     with ExitStack() as stack:
