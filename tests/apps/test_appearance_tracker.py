@@ -7,6 +7,7 @@ import pytest
 
 from edgesight.apps.appearance_tracker import AppearanceTracker
 from edgesight.apps.engine import Analytics
+from edgesight.apps.tracking import TrackState
 from edgesight.core.config import AnalyticsConfig, TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ModelRef
@@ -182,3 +183,17 @@ def test_a_crossing_hidden_by_an_occlusion_counts_once_and_says_it_was_inferred(
         ("out", True, 12)  # walking right across a line drawn downwards: its right-to-left side
     ]
     assert engine.quality()["lines"] == {"door": {"crossings": 1, "inferred": 1, "suppressed": 0}}
+
+
+def test_a_box_that_two_tracks_fit_alike_goes_to_the_one_seen_last_frame() -> None:
+    # A (left) and B (right) stand still; B goes unseen for a frame, then one box appears between
+    # them, a hair closer to B's box. On IoU alone B would take it; A was seen a frame ago and B
+    # was not, so A does, and B stays lost.
+    tracker = AppearanceTracker(TrackingConfig(min_hits=1))
+    for i in range(5):
+        out = tracker.update(people([100, 140], 200), i / 10)
+    a, b = id_at(out, 99, 101), id_at(out, 139, 141)
+    tracker.update(people([100], 200), 0.5)
+    out = tracker.update(people([120.2], 200), 0.6)
+    assert out.tracker_id is not None and out.tracker_id.tolist() == [a]
+    assert tracker.states()[b] is TrackState.LOST
