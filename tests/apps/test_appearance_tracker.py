@@ -197,3 +197,13 @@ def test_a_box_that_two_tracks_fit_alike_goes_to_the_one_seen_last_frame() -> No
     out = tracker.update(people([120.2], 200), 0.6)
     assert out.tracker_id is not None and out.tracker_id.tolist() == [a]
     assert tracker.states()[b] is TrackState.LOST
+
+
+def test_without_a_clock_a_lost_track_is_kept_thirty_frames() -> None:
+    # Timestamps that never advance give no frame rate to turn max_lost_s into frames: memory stays bounded.
+    tracker = AppearanceTracker(TrackingConfig(min_hits=1))
+    for _ in range(5):
+        tracker.update(people([100], 200), 0.0)
+    for k in range(1, 32):
+        tracker.update(Detections.empty(), 0.0)
+        assert tracker.num_tracks == (1 if k <= 30 else 0)

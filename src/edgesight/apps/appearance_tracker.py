@@ -46,7 +46,6 @@ Tracks live in parallel arrays; expired tracks are dropped, so memory is bounded
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ from edgesight.apps.track_rows import (
     confirmed_states,
     select_rows,
 )
+from edgesight.apps.tracking import BYTETRACK_MEMORY_FRAMES
 from edgesight.core.config import CalibrationConfig, TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import at_frame_edge, box_iou
@@ -171,7 +171,7 @@ class AppearanceTracker:
     def memory_frames(self) -> float:
         """Frame periods a lost track is kept: ``max_lost_frames``, else ``max_lost_s`` at the measured rate.
 
-        Before two frames have given the rate, infinite (nothing can have been lost for long yet).
+        Until timestamps have given a rate (a stream without a clock never does), 30 frames.
 
         Example:
             >>> t = AppearanceTracker(TrackingConfig(max_lost_s=2.0))
@@ -184,7 +184,7 @@ class AppearanceTracker:
         if frames is not None:
             return float(frames)
         period = min(self._intervals) if self._intervals else 0.0
-        return self.config.max_lost_s / period if period > 0 else math.inf
+        return self.config.max_lost_s / period if period > 0 else float(BYTETRACK_MEMORY_FRAMES)
 
     def _steps(self, timestamp: float) -> float:
         """Frame periods since the previous frame (1.0 on the first frame or without a clock)."""
