@@ -14,7 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.apps.tracking import ClassFilter, TrackTable
+from edgesight.apps.tracking import ClassFilter, HoldsTrackState, TrackTable
 from edgesight.core.config import DistanceConfig, SpeedConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
@@ -132,7 +132,7 @@ class DistanceMonitor:
         return events
 
 
-class SpeedEstimator:
+class SpeedEstimator(HoldsTrackState):
     """Floor speed of each track in m/s: ``update(tracked, frame) -> list[Event]``.
 
     A speed event per track is sent every ``report_interval_s`` while the track is at least
@@ -168,15 +168,6 @@ class SpeedEstimator:
             },
         )
         self._seen = (np.zeros(0, np.int64), 0.0)  # ids of the last update and its time
-
-    @property
-    def ttl_frames(self) -> int:
-        """Frames after its last sighting before a track's history is dropped (the engine follows the tracker)."""
-        return self._table.ttl_frames
-
-    @ttl_frames.setter
-    def ttl_frames(self, frames: int) -> None:
-        self._table.ttl_frames = frames
 
     @property
     def num_tracks(self) -> int:

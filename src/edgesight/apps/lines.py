@@ -42,14 +42,13 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.apps.stitch import Link, TrackStitcher
-from edgesight.apps.tracking import ClassFilter, TrackTable
+from edgesight.apps.stitch import Link, StandaloneStitch
+from edgesight.apps.tracking import ClassFilter, HoldsTrackState, TrackTable
 from edgesight.core.config import LineConfig, StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
@@ -78,7 +77,7 @@ class _Crossing:
     gap_frames: int = 0
 
 
-class LineCounter:
+class LineCounter(HoldsTrackState):
     """Crossings and cumulative counts of a set of lines: ``update(tracked, frame) -> list[Event]``.
 
     Args:
@@ -123,7 +122,7 @@ class LineCounter:
         self._counts: list[dict[int, dict[str, int]]] = [{1: {}, -1: {}} for _ in self.lines]
         self._suppressed = [0] * k
         self._memory: list[deque[_Crossing]] = [deque(maxlen=_MEMORY_LIMIT) for _ in self.lines]
-        self._stitch = stitch
+        self._stitch = StandaloneStitch(stitch)
         self._table = TrackTable(
             ttl_frames,
             {
@@ -175,22 +174,6 @@ class LineCounter:
             for i, ln in enumerate(self.lines)
         }
 
-    @property
-    def ttl_frames(self) -> int:
-        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
-        return self._table.ttl_frames
-
-    @ttl_frames.setter
-    def ttl_frames(self, frames: int) -> None:
-        self._table.ttl_frames = frames
-        if "_own_stitcher" in self.__dict__:  # made only when used alone
-            self._own_stitcher.ttl_frames = frames
-
-    @cached_property
-    def _own_stitcher(self) -> TrackStitcher:
-        """The stitcher of a counter used on its own (made on first use: the engine passes links)."""
-        return TrackStitcher(self._stitch, self._table.ttl_frames)
-
     def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's line state by one frame.
 
@@ -211,8 +194,7 @@ class LineCounter:
         if not self.lines:
             return []
         fi = frame.frame_index
-        if links is None:
-            links = self._own_stitcher.update(tracked, frame)
+        links = self._stitch.links(links, tracked, frame, self._table.ttl_frames)
         rows = self._table.rows(tracked.tracker_id, fi)
         if links:
             self._continue(rows, links)

@@ -36,18 +36,20 @@ kept the id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 from edgesight.apps.track_rows import INFEASIBLE, assign
-from edgesight.apps.tracking import TrackTable
+from edgesight.apps.tracking import HoldsTrackState, TrackTable
 from edgesight.core.config import StitchConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
 from edgesight.core.events import FrameLike
 from edgesight.geometry.boxes import at_frame_edge
 
-__all__ = ["Link", "TrackStitcher"]
+__all__ = ["Link", "StandaloneStitch", "TrackStitcher"]
 
 Float64Array = npt.NDArray[np.float64]
 
@@ -55,7 +57,7 @@ Link = tuple[int, int]
 """``(detection index of the new id in this frame's detections, id of the lost track it continues)``."""
 
 
-class TrackStitcher:
+class TrackStitcher(HoldsTrackState):
     """Links new track ids to lost tracks they continue: ``update(tracked, frame) -> list[Link]``.
 
     Args:
@@ -90,15 +92,6 @@ class TrackStitcher:
                 "look": ((), object, None),  # last appearance vector (the sensor's), None if unknown
             },
         )
-
-    @property
-    def ttl_frames(self) -> int:
-        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
-        return self._table.ttl_frames
-
-    @ttl_frames.setter
-    def ttl_frames(self, frames: int) -> None:
-        self._table.ttl_frames = frames
 
     def update(self, tracked: Detections, frame: FrameLike) -> list[Link]:
         """Record this frame's tracks; returns the new ids that continue a lost track.
@@ -182,3 +175,26 @@ class TrackStitcher:
         similarity = np.stack(list(looks[known])) @ tracked.embedding[dets].T
         allowed[known] = similarity >= self.config.min_similarity
         return allowed
+
+
+class StandaloneStitch:
+    """The links a line or zone counter uses: the engine's, or when it runs alone, its own stitcher's.
+
+    The analytics engine runs one :class:`TrackStitcher` for every counter and passes its links;
+    a counter used on its own makes one on first use, kept to the counter's retention.
+    """
+
+    def __init__(self, config: StitchConfig) -> None:
+        self._config = config
+        self._stitcher: TrackStitcher | None = None
+
+    def links(
+        self, given: Sequence[Link] | None, tracked: Detections, frame: FrameLike, ttl_frames: int
+    ) -> Sequence[Link]:
+        """``given`` if the caller stitched, else this frame's links from the counter's own stitcher."""
+        if given is not None:
+            return given
+        if self._stitcher is None:
+            self._stitcher = TrackStitcher(self._config, ttl_frames)
+        self._stitcher.ttl_frames = ttl_frames
+        return self._stitcher.update(tracked, frame)

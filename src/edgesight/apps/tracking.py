@@ -36,7 +36,7 @@ from edgesight.core.detections import Detections
 from edgesight.geometry.boxes import box_iou
 from edgesight.geometry.motion import kalman_initiate, kalman_predict, kalman_update, state_to_xyxy
 
-__all__ = ["BYTETRACK_MEMORY_FRAMES", "ClassFilter", "TrackState", "TrackTable", "Tracker"]
+__all__ = ["BYTETRACK_MEMORY_FRAMES", "ClassFilter", "HoldsTrackState", "TrackState", "TrackTable", "Tracker"]
 
 IntArray = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -277,6 +277,25 @@ class TrackTable:
         self.cols = {name: col[keep] for name, col in self.cols.items()}
         self._index = {int(i): r for r, i in enumerate(self.ids.tolist())}
         return out
+
+
+class HoldsTrackState:
+    """A rule that keeps per-track state in a :class:`TrackTable` (``self._table``), its retention settable.
+
+    The analytics engine sets ``ttl_frames`` of every such rule to one frame more than the tracker
+    keeps a lost track, at the stream's measured frame rate.
+    """
+
+    _table: TrackTable
+
+    @property
+    def ttl_frames(self) -> int:
+        """Frames after its last sighting before a track's state is dropped."""
+        return self._table.ttl_frames
+
+    @ttl_frames.setter
+    def ttl_frames(self, frames: int) -> None:
+        self._table.ttl_frames = frames
 
 
 class ClassFilter:

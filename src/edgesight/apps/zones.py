@@ -25,14 +25,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edgesight.apps.stitch import Link, TrackStitcher
-from edgesight.apps.tracking import ClassFilter, TrackTable
+from edgesight.apps.stitch import Link, StandaloneStitch
+from edgesight.apps.tracking import ClassFilter, HoldsTrackState, TrackTable
 from edgesight.core.config import StitchConfig, ZoneConfig
 from edgesight.core.detections import Detections
 from edgesight.core.errors import InputError
@@ -49,7 +48,7 @@ Float64Array = npt.NDArray[np.float64]
 _DEFAULT_STITCH = StitchConfig()
 
 
-class ZoneCounter:
+class ZoneCounter(HoldsTrackState):
     """Events of a set of zones: ``update(tracked, frame) -> list[Event]``.
 
     Args:
@@ -88,7 +87,7 @@ class ZoneCounter:
         self._inertia = np.array([zone.inertia_frames for zone in self.zones], dtype=np.int32)
         self._classes = ClassFilter([zone.classes for zone in self.zones])
         self._last_interval_ts = np.full(z, -np.inf)
-        self._stitch = stitch
+        self._stitch = StandaloneStitch(stitch)
         self._table = TrackTable(
             ttl_frames,
             {
@@ -126,22 +125,6 @@ class ZoneCounter:
         members: BoolArray = cols["inside"] & ~cols["continued"][:, None]
         return members
 
-    @property
-    def ttl_frames(self) -> int:
-        """Frames after its last sighting before a track's state is dropped (the engine follows the tracker)."""
-        return self._table.ttl_frames
-
-    @ttl_frames.setter
-    def ttl_frames(self, frames: int) -> None:
-        self._table.ttl_frames = frames
-        if "_own_stitcher" in self.__dict__:  # made only when used alone
-            self._own_stitcher.ttl_frames = frames
-
-    @cached_property
-    def _own_stitcher(self) -> TrackStitcher:
-        """The stitcher of a counter used on its own (made on first use: the engine passes links)."""
-        return TrackStitcher(self._stitch, self._table.ttl_frames)
-
     def update(self, tracked: Detections, frame: FrameLike, links: Sequence[Link] | None = None) -> list[Event]:
         """Advance every track's zone membership by one frame.
 
@@ -162,8 +145,7 @@ class ZoneCounter:
         if not self.zones:
             return []
         fi, ts = frame.frame_index, frame.timestamp
-        if links is None:
-            links = self._own_stitcher.update(tracked, frame)
+        links = self._stitch.links(links, tracked, frame, self._table.ttl_frames)
         rows = self._table.rows(tracked.tracker_id, fi)
         cols = self._table.cols
         cols["first_ts"][rows[self._table.first_frame[rows] == fi]] = ts
