@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 VTEST = ROOT / "data" / "vtest.avi"
 
-_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512bw", "fma")
+_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512bw", "avx512_bf16", "amx_bf16", "amx_int8", "fma")
 
 
 @dataclass(frozen=True)
@@ -107,19 +107,26 @@ def machine_description() -> list[tuple[str, str]]:
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     present = [f for f in _FLAGS if f in flags]
     vnni = any("vnni" in f for f in flags)
+    amx = "amx_bf16" in flags
+    try:
+        from importlib.metadata import version
+
+        openvino = f", OpenVINO {version('openvino')}"
+    except ImportError:
+        openvino = ""
     return [
         ("CPU", cpu),
         ("cores (usable)", f"{len(os.sched_getaffinity(0))} (of {os.cpu_count()})"),
         (
             "SIMD flags",
-            f"{' '.join(present) or 'none of ' + ' '.join(_FLAGS)}; VNNI: {'yes' if vnni else 'no'}",
+            f"{' '.join(present) or 'none of ' + ' '.join(_FLAGS)}; VNNI: {'yes' if vnni else 'no'}; AMX-BF16: {'yes' if amx else 'no'}",
         ),
         ("RAM", f"{ram_gb:.1f} GiB"),
         ("OS / Python", f"{platform.platform()} / {platform.python_version()}"),
         (
             "libraries",
             f"onnxruntime {onnxruntime.__version__}, PyAV {av.__version__}, OpenCV {cv2.__version__}, "
-            f"numpy {numpy.__version__}",
+            f"numpy {numpy.__version__}{openvino}",
         ),
         ("load average at start", " ".join(f"{v:.2f}" for v in os.getloadavg())),
     ]

@@ -28,6 +28,8 @@ Options:
         ``--source bench/out/vtest-4k-far.mp4 --placement 1152,504,1536,1152``: people are then 0.4x
         their height in the 4K clip, as far people are in a real 4K camera's view.
     --deblocking auto|on|off: the sensor's ``deblocking`` setting (default auto, as shipped).
+    --runtime auto|onnxruntime|openvino: the sensor's ``runtime`` (default auto, as shipped); with no
+        ``--model`` the model is the one a device with that runtime runs by default.
 
 Detections are cached in bench/out/ (``--reuse`` loads them instead of running the model again).
 This measures accuracy only; it is not a speed benchmark.
@@ -46,8 +48,9 @@ import numpy as np
 from edgesight.cli.sense import parse_roi, parse_tiling
 from edgesight.core.intrinsics import Thresholds
 from edgesight.sensor.pipeline import Sensor, SensorSettings
+from edgesight.sensor.runtime_policy import default_model, open_network
 from edgesight.sensor.sources import open_source
-from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
+from edgesight.sensor.zoo import load_model
 from evaluation import (
     Counts,
     FrameBoxes,
@@ -83,6 +86,7 @@ def run_detector(args: argparse.Namespace, run_score: float) -> tuple[dict[int, 
         tiling=parse_tiling(args.tiling),
         thresholds=Thresholds(score=run_score, iou=base.iou, max_detections=1000),
         deblocking=args.deblocking,
+        runtime=args.runtime,
     )
     per_frame: dict[int, FrameBoxes] = {}
     n = 0
@@ -118,6 +122,7 @@ def cache_path(args: argparse.Namespace, run_score: float) -> Path:
         name += f"_{Path(args.source).stem}"
     if args.deblocking != "auto":
         name += f"_deblocking-{args.deblocking}"
+    name += f"_{open_network(load_model(args.model), args.runtime).runtime.replace(' ', '-')}"
     if args.placement:
         name += "_at-" + "-".join(map(str, args.placement))
     if args.max_frames:
@@ -179,7 +184,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"zoo name or .espkg (default {DEFAULT_MODEL})")
+    p.add_argument("--model", default=None, help="zoo name or .espkg (default: this machine's for --runtime)")
+    p.add_argument("--runtime", choices=["auto", "onnxruntime", "openvino"], default="auto", help="sensor.runtime")
     p.add_argument("--tiling", default=None, help="'off' or ROWSxCOLS; default: the model's")
     p.add_argument("--score", type=float, default=None, help="operating threshold; default: the model's")
     p.add_argument("--roi", default=None, help="sensor ROI x,y,w,h in 0..1")
@@ -207,7 +213,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--show-sweep", action="store_true", help="print every point of the sweep")
     p.add_argument("--at", default=None, help="also print rows at these thresholds, e.g. 0.4,0.5,0.6")
     p.add_argument("--hypothesis", type=Path, help="MOT-format track file to score with MOTA/IDF1")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.model = args.model or default_model(args.runtime)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

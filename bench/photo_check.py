@@ -6,6 +6,7 @@ without. The photos ship offline with scikit-image and matplotlib (no download):
 * no person: ``coffee``, ``chelsea`` (a cat), ``rocket`` (a launch pad), ``hubble_deep_field``.
 
     python bench/photo_check.py --models nanodet-plus-m-416-int8 nanodet-coco-int8
+    python bench/photo_check.py --runtime onnxruntime   # the default model on ONNX Runtime
 
 Six photos are a sanity check across scenes, not an AP figure.
 """
@@ -21,8 +22,9 @@ import skimage.data
 
 from _common import table
 from edgesight.sensor.pipeline import Sensor, SensorSettings
+from edgesight.sensor.runtime_policy import default_model
 from edgesight.sensor.sources import Frame, ImageFolderSource
-from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
+from edgesight.sensor.zoo import load_model
 
 WITH_PERSON = ("astronaut", "camera", "grace_hopper")
 WITHOUT_PERSON = ("coffee", "chelsea", "rocket", "hubble_deep_field")
@@ -41,14 +43,15 @@ def photo(name: str) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=[DEFAULT_MODEL])
+    parser.add_argument("--models", nargs="+", default=None, help="default: this machine's for --runtime")
+    parser.add_argument("--runtime", choices=["auto", "onnxruntime", "openvino"], default="auto")
     args = parser.parse_args()
     rows = []
-    for model in args.models:
+    for model in args.models or [default_model(args.runtime)]:
         package = load_model(model)
         # The sensor's own ISP and detector (defaults: thresholds, auto tiling) on one photo at a time.
-        sensor = Sensor(ImageFolderSource("."), package, SensorSettings(sessions=1))
-        cells = [model]
+        sensor = Sensor(ImageFolderSource("."), package, SensorSettings(sessions=1, runtime=args.runtime))
+        cells = [f"{model} ({sensor.detector.network.runtime})"]
         for name in (*WITH_PERSON, *WITHOUT_PERSON):
             passes = sensor.isp.process(Frame.from_bgr(0, 0.0, photo(name)))
             detections, _ = sensor.detector.detect(passes, sensor.isp.roi)

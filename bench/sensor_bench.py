@@ -9,10 +9,12 @@ Makes (once) into bench/out/: a 3840x2160 H.264 version of vtest.avi (30 fps) an
 H.264 encode, both with ffmpeg (crf 23). On each video, in one interleaved run (ours, peer,
 ceiling probe, ours, peer, ...):
 
-* **ours**: ``Sensor`` at the shipped defaults (default model, one session per core, automatic
-  tiling), wall-clock fps over the first ``--frames`` frames;
+* **ours**: ``Sensor`` at the shipped defaults (this machine's default model and runtime, one
+  session per core, automatic tiling), wall-clock fps over the first ``--frames`` frames;
 * **peer**: ``bench/peer_pipeline.py`` (OpenCV capture, numpy pre-processing, ONNX Runtime with
-  its default threads, the same ``model.onnx``), whole frame;
+  its default threads), whole frame, on the int8 ``model.onnx`` of the default network: ONNX
+  Runtime's fastest form of it (on an AMX CPU the defaults run the float form of the same
+  network in bfloat16 on OpenVINO; the peer on that float file would be slower still);
 * **ceiling**: the machine's limit for the same work, ``cores / CPU time per frame`` of decode +
   ISP + network (all passes the defaults run) done one after another in one thread. It decodes
   as the defaults do (at 4K without H.264's deblocking filter, see
@@ -52,8 +54,10 @@ from edgesight.core.wire import encode_batch
 from edgesight.sensor.deblocking_policy import deblocks
 from edgesight.sensor.detector import Detector
 from edgesight.sensor.isp import Isp
+from edgesight.sensor.openvino_runtime import OpenVinoNetwork, openvino_installed
 from edgesight.sensor.pipeline import Sensor, SensorSettings, default_sessions
-from edgesight.sensor.runtime import OnnxNetwork
+from edgesight.sensor.runtime import Network, OnnxNetwork
+from edgesight.sensor.runtime_policy import default_model, open_network, openvino_precision
 from edgesight.sensor.sources import FrameSource, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
 from peer_pipeline import PeerPipeline
@@ -139,8 +143,8 @@ def ceiling_probe(
 def end_to_end(
     videos: list[Video], args: argparse.Namespace
 ) -> tuple[list[list[object]], dict[str, list[FrameMeta]]]:
-    package = load_model(DEFAULT_MODEL)
-    peer = PeerPipeline(package)
+    package = load_model(default_model())
+    peer = PeerPipeline(load_model(DEFAULT_MODEL))
     probe_detector = Detector(package, threads=1)
     cores = default_sessions()
     rows: list[list[object]] = []
@@ -179,8 +183,8 @@ def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object
     """Process CPU ms per frame of decoding (``frames`` frames), of the defaults' ISP (all tiles, on
     30 decoded frames kept in memory: 370 MB at 4K) and of one network pass (one single-threaded
     session): min and median over ``rounds`` interleaved runs."""
-    package = load_model(DEFAULT_MODEL)
-    network = OnnxNetwork(package, 1)
+    package = load_model(default_model())
+    network = open_network(package, "auto", 1)
     rows: list[list[object]] = []
     for video in videos:
         source, isp = defaults_source(video, package)
@@ -214,20 +218,34 @@ def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object
     return rows
 
 
-def dnn_fp32_vs_int8(runs: int, repeats: int) -> list[list[object]]:
-    """DNN ms in a tight loop on one ISP tensor of vtest.avi, fp32 and int8 interleaved, 1 thread."""
+def dnn_networks() -> list[tuple[str, Network]]:
+    """The default network as fp32 and int8 on ONNX Runtime and, where installed, fp32 on OpenVINO
+    in the precision the CPU offers (bf16 on AMX), each with one thread."""
     int8 = load_model(DEFAULT_MODEL)
     fp32 = load_model(DEFAULT_MODEL.replace("-int8", "-fp32"))
+    nets: list[tuple[str, Network]] = [("fp32 onnxruntime", OnnxNetwork(fp32, 1)), ("int8 onnxruntime", OnnxNetwork(int8, 1))]
+    if openvino_installed():
+        precision = openvino_precision()
+        nets.append((f"fp32 openvino {precision}", OpenVinoNetwork(fp32, 1, precision)))
+    return nets
+
+
+def dnn_ms(runs: int, repeats: int) -> tuple[list[str], list[list[object]]]:
+    """DNN ms (wall, median) in a tight loop on one ISP tensor of vtest.avi, the networks of
+    :func:`dnn_networks` interleaved, 1 thread."""
+    nets = dnn_networks()
     with open_source(str(VTEST)) as source:
         frame = next(f for f in source if f.index == 400)
-    tensor = Isp(fp32.intrinsics.input).process(frame)[0].tensor
-    nets = [OnnxNetwork(fp32, 1), OnnxNetwork(int8, 1)]
+    tensor = Isp(load_model(DEFAULT_MODEL).intrinsics.input).process(frame)[0].tensor
     rows: list[list[object]] = []
     for repeat in range(repeats):
-        t_fp32, t_int8 = interleaved_ms([lambda n=n: n.run(tensor) for n in nets], runs, warmup=20)
-        m32, m8 = statistics.median(t_fp32), statistics.median(t_int8)
-        rows.append([repeat + 1, runs, f"{m32:.1f}", f"{m8:.1f}", f"{m32 / m8:.2f}"])
-    return rows
+        times = interleaved_ms([lambda n=n: n.run(tensor) for _, n in nets], runs, warmup=20)
+        medians = [statistics.median(t) for t in times]
+        rows.append([repeat + 1, runs, *(f"{m:.1f}" for m in medians), f"{medians[0] / medians[1]:.2f}",
+                     *(f"{medians[1] / m:.2f}" for m in medians[2:])])  # fmt: skip
+    headers = ["repeat", "runs", *(f"{label} ms" for label, _ in nets), "fp32/int8 (onnxruntime)",
+               *(f"int8 onnxruntime / {label}" for label, _ in nets[2:])]  # fmt: skip
+    return headers, rows
 
 
 def metadata_bytes(metas: dict[str, list[FrameMeta]], videos: list[Video]) -> list[list[object]]:
@@ -306,9 +324,12 @@ def main() -> None:
     print(table(["machine", ""], machine))
     vtest = probe(VTEST)
     video_4k = probe(make_h264(VTEST, OUT / "vtest-4k.mp4", 3840, 2160, 30))
-    print(f"\nmodel {DEFAULT_MODEL}; {args.frames} frames x {args.rounds} interleaved rounds per video\n")
+    ours = default_model()
+    runtime = open_network(load_model(ours), "auto", 1).runtime
+    print(f"\nours: {ours} on {runtime}; peer: {DEFAULT_MODEL} on onnxruntime; "
+          f"{args.frames} frames x {args.rounds} interleaved rounds per video\n")  # fmt: skip
     rows, metas = end_to_end([vtest, video_4k], args)
-    print(f"\n## 1. End to end at the shipped defaults ({DEFAULT_MODEL}) vs peer and ceiling\n")
+    print(f"\n## 1. End to end at the shipped defaults ({ours}, {runtime}) vs peer and ceiling\n")
     headers = ["video", "passes/frame", "ours fps", "peer fps", "ours/peer", "ceiling fps", "% of ceiling",
                "fps target (VNNI)", "targets met", "ours CPU ms/frame", "peer CPU ms/frame",
                "ceiling CPU ms/frame"]  # fmt: skip
@@ -317,18 +338,16 @@ def main() -> None:
     stage_rows = stage_cpu([vtest, video_4k], min(args.frames, 150), max(2, args.rounds))
     print(table(["video", "frames", "rounds", "deblocking", "decode ms", "ISP ms (all passes)", "passes", "DNN ms/pass (1 thread)",
                  "sum of medians ms"], stage_rows))  # fmt: skip
-    print(
-        f"\n## 2. DNN ms of {DEFAULT_MODEL.replace('-int8', '')}, fp32 vs int8 (1 thread, interleaved, median)\n"
-    )
-    dnn_rows = dnn_fp32_vs_int8(args.dnn_runs, args.dnn_repeats)
-    print(table(["repeat", "runs", "fp32 ms", "int8 ms", "fp32/int8"], dnn_rows))
+    print(f"\n## 2. DNN ms of {DEFAULT_MODEL.replace('-int8', '')} by precision and runtime (1 thread, interleaved, median)\n")
+    dnn_headers, dnn_rows = dnn_ms(args.dnn_runs, args.dnn_repeats)
+    print(table(dnn_headers, dnn_rows))
     print(f"\n## 3. Metadata: binary .esb ({AgentSettings.batch_frames}-frame batches, KPIs per batch) vs the video stream\n")
     meta_rows = metadata_bytes(metas, [video_4k, vtest])
     headers = ["records", "video", "video B/s", "binary B/frame", "B/frame, KPIs per frame", "binary B/s",
                "video/binary"]  # fmt: skip
     print(table(headers, meta_rows))
     print("\n## 4. Peak memory of a sensor run at the defaults (own process, VmHWM)\n")
-    mem_rows = peak_memory(DEFAULT_MODEL, [video_4k, vtest], min(args.frames, 150))
+    mem_rows = peak_memory(ours, [video_4k, vtest], min(args.frames, 150))
     print(table(["model", "video", "frames", "peak RSS MB"], mem_rows))
     elapsed = time.perf_counter() - started
     print(
@@ -336,7 +355,7 @@ def main() -> None:
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
-        "end_to_end": rows, "stages": stage_rows, "dnn": dnn_rows, "metadata": meta_rows, "memory": mem_rows,
+        "ours": [ours, runtime], "end_to_end": rows, "stages": stage_rows, "dnn": [dnn_headers, *dnn_rows], "metadata": meta_rows, "memory": mem_rows,
         "elapsed_s": elapsed, "machine": machine,
     }, indent=1, default=str))  # fmt: skip
 

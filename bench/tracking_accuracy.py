@@ -69,8 +69,9 @@ from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.sensor import appearance
 from edgesight.sensor.appearance import EMBEDDING_SIZE
 from edgesight.sensor.pipeline import Sensor, SensorSettings
+from edgesight.sensor.runtime_policy import open_network
 from edgesight.sensor.sources import open_source
-from edgesight.sensor.zoo import load_model
+from edgesight.sensor.zoo import configured_model, load_model
 from evaluation import FrameBoxes, IgnoreRule, mot_metrics, read_mot, reference_frames
 from vtest_calibration import estimate_calibration
 
@@ -101,13 +102,15 @@ class CachedFrame:
 
 def cached_detections(device: DeviceConfig, source: str) -> list[CachedFrame]:
     """The sensor's detections of every frame (with appearance vectors), from the cache if present."""
-    settings = device.sensor.model_dump(mode="json")
+    model = configured_model(device.sensor)
+    runtime = open_network(load_model(model), device.sensor.runtime).runtime
+    settings = [device.sensor.model_dump(mode="json"), model, runtime]
     # The appearance code is part of the key: a change to it must not reuse stale vectors.
     looks = hashlib.sha256(inspect.getsource(appearance).encode()).hexdigest()
     key = hashlib.sha256(json.dumps([source, Path(source).stat().st_size, settings, looks]).encode()).hexdigest()[:16]
     path = CACHE / f"detections-{key}.npz"
     if not path.exists():
-        package = load_model(device.sensor.model)
+        package = load_model(model)
         settings_ = SensorSettings.from_config(device, package.intrinsics.thresholds)
         arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("frame", "time", "xyxy", "conf", "cls", "name", "emb")}
         size = (0, 0)
@@ -179,7 +182,7 @@ def edgesight_runner(config: AnalyticsConfig, device: DeviceConfig) -> Runner:
 
     def run(frames: list[CachedFrame]) -> tuple[Tracked, dict[str, dict[str, int]]]:
         analytics = Analytics(config, device.device_id, device.stream_id)
-        model = ModelRef(device.sensor.model, "cached")
+        model = ModelRef(configured_model(device.sensor), "cached")
         tracks: Tracked = {}
         for seq, f in enumerate(frames):
             meta = FrameMeta(device.device_id, device.stream_id, seq, f.frame_index, f.timestamp, model, f.size, f.detections)
@@ -324,7 +327,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     console = Console()
     try:
         runners["trackers ByteTrack"] = trackers_bytetrack_runner(analytics, device)
-        model_threshold = load_model(device.sensor.model).intrinsics.thresholds.score
+        model_threshold = load_model(configured_model(device.sensor)).intrinsics.thresholds.score
         runners[f"trackers ByteTrack (score >= {model_threshold:g})"] = trackers_bytetrack_runner(
             analytics, device, model_threshold
         )

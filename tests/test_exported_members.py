@@ -114,7 +114,7 @@ EXPORTS = {
     "edgesight.core.config.safety": ["DangerZoneConfig", "ProximityConfig", "SafetyAppConfig", "Severity",
         "check_danger_zone_can_fire", "check_proximity_threshold", "check_safety_rules"],
     "edgesight.core.config.sensor": ["DEFAULT_MODEL", "DEFAULT_NMS_DEPTH_GAP", "Deblocking", "MAX_SOURCE_CHARS",
-        "RegionField", "SensorSection", "check_source"],
+        "RegionField", "Runtime", "SensorSection", "check_source"],
     "edgesight.core.config.stitch": ["StitchConfig"],
     "edgesight.core.config.shelf": ["OccupancyMode", "ShelfAppConfig", "ShelfConfig",
         "check_shelf_occupancy"],
@@ -306,13 +306,17 @@ EXPORTS = {
         "tile_regions"],
     "edgesight.sensor.pipeline": ["Sensor", "SensorSettings", "SensorStats", "default_sessions"],
     "edgesight.sensor.preview": ["PreviewAddress", "PreviewServer"],
-    "edgesight.sensor.runtime": ["OnnxNetwork"],
+    "edgesight.sensor.openvino_runtime": ["OpenVinoNetwork", "Precision", "openvino_installed",
+        "telemetry_choice_file"],
+    "edgesight.sensor.runtime": ["Network", "OnnxNetwork", "check_input"],
+    "edgesight.sensor.runtime_policy": ["BF16_MODEL", "Engine", "choose_engine", "cpu_flags", "default_model",
+        "open_network", "openvino_precision"],
     "edgesight.sensor.sources": ["BaseFrameSource", "CameraSource", "Capture", "CropBox", "Frame",
         "FrameSource", "IMAGE_SUFFIXES", "ImageFolderSource", "ReconnectPolicy", "STREAM_SCHEMES",
         "ScalerCache", "SourceStats", "StreamSource", "VideoFileSource", "open_source"],
     "edgesight.sensor.swap": ["LoadedModel", "load_beside", "self_test"],
     "edgesight.sensor.tiling_policy": ["MAX_TILES", "TILE_ABOVE", "TILE_OVERLAP", "auto_tiling"],
-    "edgesight.sensor.zoo": ["DEFAULT_MODEL", "PINS_FILE", "load_model", "resolve_model", "verify_model",
+    "edgesight.sensor.zoo": ["DEFAULT_MODEL", "PINS_FILE", "configured_model", "load_model", "resolve_model", "verify_model",
         "zoo_dir", "zoo_names", "zoo_pins"],
     "edgesight.testing": ["FakeDevice", "SyntheticFeed", "mock_detections"],
     "edgesight.testing.detections": ["mock_detections"],
@@ -321,7 +325,7 @@ EXPORTS = {
 }  # fmt: skip
 
 # What `import edgesight` must not pull in: the re-exports come from core only.
-HEAVY = ("onnxruntime", "cv2", "av", "sqlalchemy", "fastapi", "paho")
+HEAVY = ("onnxruntime", "openvino", "cv2", "av", "sqlalchemy", "fastapi", "paho")
 
 
 def public_modules() -> list[str]:

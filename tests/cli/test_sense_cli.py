@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from edgesight.core.wire import read_metadata
-from edgesight.sensor.zoo import resolve_model
+from edgesight.sensor.runtime_policy import default_model, open_network
+from edgesight.sensor.zoo import load_model, resolve_model
 
 EDGESIGHT = [sys.executable, "-c", "from edgesight.cli import main; main()"]
 
@@ -37,6 +38,22 @@ def test_sense_writes_jsonl_and_prints_a_summary(vtest_path: Path, tmp_path: Pat
     record = json.loads(lines[0])
     assert record["schema"] == "edgesight.frame/1" and record["frame_size"] == [768, 576]
     assert all(0 <= v <= 1 for d in record["detections"] for v in d["box"])
+
+
+def test_the_summary_names_the_model_and_runtime_the_machine_and_config_chose(
+    vtest_path: Path, tmp_path: Path
+) -> None:
+    result = sense("--source", vtest_path, "--max-frames", "5")
+    assert result.returncode == 0, result.stderr
+    model = default_model()  # the float twin in bfloat16 on a CPU with AMX, else int8
+    assert model in result.stdout
+    assert open_network(load_model(model)).runtime in result.stdout
+    config = tmp_path / "device.yaml"
+    config.write_text("sensor:\n  runtime: onnxruntime\n")
+    forced = sense("--source", vtest_path, "--max-frames", "5", "--config", config)
+    assert forced.returncode == 0, forced.stderr
+    assert "nanodet-plus-m-416-int8" in forced.stdout and "onnxruntime" in forced.stdout
+    assert "openvino" not in forced.stdout
 
 
 def test_binary_output_round_trips(vtest_path: Path, tmp_path: Path) -> None:

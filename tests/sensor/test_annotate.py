@@ -12,7 +12,7 @@ from edgesight.core.config import load_config
 from edgesight.sensor.annotate import VideoAnnotator
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source
-from edgesight.sensor.zoo import load_model
+from edgesight.sensor.zoo import configured_model, load_model
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "vtest-device.yaml"
 LINE_PINK = np.array([0x6E, 0x3C, 0xFF])  # BGR of the lines' colour
@@ -20,7 +20,7 @@ LINE_PINK = np.array([0x6E, 0x3C, 0xFF])  # BGR of the lines' colour
 
 def test_annotated_vtest_has_every_frame_with_lines_and_tracks_drawn(vtest_path: Path, tmp_path: Path) -> None:
     device = load_config(CONFIG)
-    package = load_model(device.sensor.model)
+    package = load_model(configured_model(device.sensor))
     analytics = Analytics(device.analytics, device.device_id, device.stream_id)
     out = tmp_path / "annotated.mp4"
     drawn_ids = set()

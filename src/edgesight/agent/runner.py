@@ -46,7 +46,7 @@ from edgesight.core.config import DeviceConfig
 from edgesight.core.errors import ConfigError, EdgeSightError, SchemaError, StorageError
 from edgesight.core.frame import FrameMeta
 from edgesight.core.wire import Envelope, Kind, Message, ModelReport, ModelTarget
-from edgesight.sensor.zoo import verify_model
+from edgesight.sensor.zoo import configured_model, verify_model
 
 __all__ = ["PRIVACY_REFUSAL", "Agent", "AgentSettings", "AgentStats"]
 
@@ -115,7 +115,7 @@ class Agent:
 
     Example (needs a broker)::
 
-        with SensorFeed(config, load_model(config.sensor.model)) as feed:
+        with SensorFeed(config, load_model(configured_model(config.sensor))) as feed:
             Agent(config, creds, feed, AgentSettings(Path("/var/lib/edgesight"))).run()
     """
 
@@ -153,7 +153,7 @@ class Agent:
             self.rollout = ModelRollout(
                 feed, config.model_trust, lambda target, folder: download_model(credentials, target, folder),
                 settings.data_dir / "models", refusals=settings.data_dir / "refused_models.json",
-                home=lambda: verify_model(config.sensor.model, config.model_trust, record=False).package,
+                home=lambda: verify_model(configured_model(config.sensor), config.model_trust, record=False).package,
             )  # fmt: skip
         self.run_id = ""
         """Minted by :meth:`run`; part of every event id of that run."""

@@ -19,7 +19,7 @@ from edgesight.apps.blas_threads import use_one_blas_thread
 from edgesight.core.config import load_config
 from edgesight.core.exit_codes import ExitCode
 from edgesight.core.mqtt_security import parse_broker_url
-from edgesight.sensor.zoo import load_model
+from edgesight.sensor.zoo import configured_model, load_model
 
 __all__ = ["main", "register"]
 
@@ -65,7 +65,7 @@ def agent(
         max_frames=max_frames,
         drain_timeout_s=drain_timeout,
     )
-    package = load_model(device.sensor.model, device.model_trust)
+    package = load_model(configured_model(device.sensor), device.model_trust)
     use_one_blas_thread()  # the sessions own the cores; see apps/blas_threads.py
     with SensorFeed(device, package) as feed:
         runner = Agent(device, creds, feed, settings)

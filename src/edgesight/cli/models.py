@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from edgesight.core.config import DEFAULT_MODEL, load_config
+from edgesight.core.config import load_config
 from edgesight.core.errors import ConfigError
 from edgesight.core.intrinsics import Layout
 from edgesight.core.package import ModelPackage, read_package
@@ -29,7 +29,8 @@ from edgesight.core.signing import (
 from edgesight.core.trust import TrustSettings
 from edgesight.factory.latency import median_latency_ms
 from edgesight.factory.memory_report import analyse, load_graph, parse_size
-from edgesight.sensor.runtime import OnnxNetwork
+from edgesight.sensor.runtime import Network
+from edgesight.sensor.runtime_policy import default_model, open_network
 from edgesight.sensor.zoo import resolve_model, verify_model, zoo_dir, zoo_names
 
 __all__ = ["register"]
@@ -47,23 +48,23 @@ def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
 
 
-def measure_latency_ms(package: ModelPackage, runs: int) -> float:
-    """Median milliseconds of one inference on one thread (what each of the sensor's per-core
-    sessions spends per pass), after a warm-up, on an all-zero input.
+def measure_latency_ms(network: Network, package: ModelPackage, runs: int) -> float:
+    """Median milliseconds of one inference of ``network`` (``package``'s, loaded with one
+    thread: what each of the sensor's per-core sessions spends per pass), after a warm-up, on an
+    all-zero input.
 
-    Timed in this thread's CPU time: a single-threaded session runs in the calling thread, so
-    this is the inference's own compute, the latency on an idle core, even while other processes
-    load the machine (wall-clock time would add their share)."""
+    Timed in process CPU time, so this is the inference's own compute, the latency on an idle
+    core, even while other processes load the machine (wall-clock time would add their share).
+    Not thread time: OpenVINO computes in a worker thread of its own."""
     spec = package.intrinsics.input
     shape = (1, 3, spec.height, spec.width) if spec.layout is Layout.NCHW else (1, spec.height, spec.width, 3)
     tensor = np.zeros(shape, np.uint8 if spec.dtype == "uint8" else np.float32)
-    network = OnnxNetwork(package, threads=1)
     times = []
     for k in range(_WARMUP + runs):
-        started = time.thread_time()
+        started = time.process_time()
         network.run(tensor)
         if k >= _WARMUP:
-            times.append((time.thread_time() - started) * 1e3)
+            times.append((time.process_time() - started) * 1e3)
     return statistics.median(times)
 
 
@@ -72,13 +73,15 @@ def list_models(
         int, typer.Option("--runs", min=0, help="inferences timed per model (0: skip timing)")
     ] = 10,
 ) -> None:
-    columns = ("name", "task", "input", "precision", "decoder", "labels", "MB", "ms (1 thread)")
+    columns = ("name", "task", "input", "precision", "decoder", "labels", "MB", "runtime (auto)", "ms (1 thread)")
     table = Table(*columns, title="model zoo")
+    default = default_model()
     for name in zoo_names():
         path = zoo_dir() / f"{name}.espkg"
         pkg = read_package(path)
         i = pkg.intrinsics
-        marker = " (default)" if name == DEFAULT_MODEL else ""
+        network = open_network(pkg, "auto", threads=1)
+        marker = " (default)" if name == default else ""
         table.add_row(
             name + marker,
             i.task.value,
@@ -87,7 +90,8 @@ def list_models(
             i.decoder.name,
             str(len(pkg.labels)),
             f"{path.stat().st_size / 1e6:.1f}",
-            f"{measure_latency_ms(pkg, runs):.1f}" if runs else "-",
+            network.runtime,
+            f"{measure_latency_ms(network, pkg, runs):.1f}" if runs else "-",
         )
     console.print(table)
 

@@ -28,7 +28,7 @@ from edgesight.sensor.annotate import FrameAnnotator, VideoAnnotator
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.preview import PreviewAddress, PreviewServer
 from edgesight.sensor.sources import SourceStats, open_source
-from edgesight.sensor.zoo import load_model
+from edgesight.sensor.zoo import configured_model, load_model
 
 __all__ = ["add_analytics_rows", "parse_roi", "parse_tiling", "register"]
 
@@ -127,7 +127,7 @@ def sense(
     _check_path_option("--source", source)
     if model is not None:
         _check_path_option("--model", model)
-    package = load_model(model or device.sensor.model, device.model_trust)
+    package = load_model(model or configured_model(device.sensor), device.model_trust)
     settings = _settings(
         device, package.intrinsics.thresholds, roi, tiling, score, output_mode, device_id, threads
     )
@@ -288,6 +288,7 @@ def _summary(sensor: Sensor, session: _Session, model_name: str, source: SourceS
     n = max(s.frames, 1)
     table = Table(show_header=False, title="edgesight sense", title_justify="left")
     table.add_row("model", model_name)
+    table.add_row("runtime", sensor.detector.network.runtime)
     table.add_row("frames", f"{s.frames}{_source_notes(source)}")
     if session.people:
         table.add_row(

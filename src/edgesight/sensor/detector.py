@@ -8,13 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesight.core.config.sensor import Runtime
 from edgesight.core.detections import Detections
 from edgesight.core.intrinsics import Thresholds
 from edgesight.core.package import ModelPackage
 from edgesight.core.region import Region
 from edgesight.sensor.decoders import Candidates, build_decoder, nms
 from edgesight.sensor.isp import BoxTransform, IspOutput
-from edgesight.sensor.runtime import OnnxNetwork
+from edgesight.sensor.runtime import Network
+from edgesight.sensor.runtime_policy import open_network
 
 __all__ = ["Detector", "DetectorTimings"]
 
@@ -36,19 +38,20 @@ class Detector:
     """Runs a model package on the ISP's outputs for one frame.
 
     :meth:`detect` may be called from ``sessions`` threads at once: each call borrows one of the
-    detector's ONNX Runtime sessions (a session runs one inference at a time); decoding and NMS
+    detector's sessions (loaded networks; each runs one inference at a time); decoding and NMS
     keep no state. Thresholds are shared, so changing them applies to every session.
 
     Args:
         package: a verified model package.
         thresholds: overrides of the package's default thresholds (None keeps them).
-        threads: ONNX Runtime intra-op threads per session.
+        threads: inference threads per session.
         sessions: sessions, i.e. frames that can be in inference at the same time.
         nms_depth_gap: NMS keeps a box scoring below the package's own score threshold when its
             bottom edge is more than this fraction of the box height from the suppressing box's
             (two people in depth; see :func:`~edgesight.sensor.decoders.nms.nms`). Only a
             ``thresholds.score`` below the package's sees a difference. 0 (default): plain NMS;
             the device config's ``sensor.nms_depth_gap`` sets it for a sensor.
+        runtime: what runs the network (see :mod:`edgesight.sensor.runtime_policy`).
     """
 
     def __init__(
@@ -58,18 +61,19 @@ class Detector:
         threads: int = 1,
         sessions: int = 1,
         nms_depth_gap: float = 0.0,
+        runtime: Runtime = "auto",
     ) -> None:
         self.package = package
         self.nms_depth_gap = nms_depth_gap
         self.thresholds = thresholds or package.intrinsics.thresholds
-        self.network = OnnxNetwork(package, threads)
+        self.network = open_network(package, runtime, threads)
         self.decoder = build_decoder(package)
         self.decoder.check_outputs(self.network.output_shapes)
         self._labels = np.asarray(package.labels, dtype=np.str_)
-        self._free: queue.SimpleQueue[OnnxNetwork] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[Network] = queue.SimpleQueue()
         self._free.put(self.network)
         for _ in range(sessions - 1):
-            self._free.put(OnnxNetwork(package, threads))
+            self._free.put(open_network(package, runtime, threads))
 
     def detect(self, passes: list[IspOutput], roi: Region) -> tuple[Detections, DetectorTimings]:
         """Detections in source-frame pixels from all ISP passes of one frame (whole ROI and tiles)."""

@@ -1,8 +1,8 @@
 """The sensor: frames in, metadata out, with decoding + ISP overlapped with inference.
 
-Decoding and the ISP run in a producer thread; inference runs in one worker per ONNX Runtime
-session (by default one single-threaded session per core), each on its own frame, so every core
-does useful work. PyAV, libswscale and ONNX Runtime all release the GIL. Records come out in the
+Decoding and the ISP run in a producer thread; inference runs in one worker per session (a
+loaded network; by default one single-threaded session per core), each on its own frame, so every
+core does useful work. PyAV, libswscale, ONNX Runtime and OpenVINO all release the GIL. Records come out in the
 source's frame order whatever order the workers finish in. The queue between the stages is small
 and bounded: the sensor never buffers more than a few frames.
 
@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from edgesight.core.config import DeviceConfig
-from edgesight.core.config.sensor import DEFAULT_NMS_DEPTH_GAP, Deblocking
+from edgesight.core.config.sensor import DEFAULT_NMS_DEPTH_GAP, Deblocking, Runtime
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ImageAttachment, Kpi, ModelRef, OutputMode
 from edgesight.core.intrinsics import Thresholds, Tiling
@@ -76,7 +76,7 @@ class SensorSettings:
             :mod:`edgesight.sensor.tiling_policy`); False runs the ROI whole.
         output_mode: metadata only (default) or an opt-in image mode.
         image_width: width in pixels of an attached image in the image modes.
-        threads: ONNX Runtime intra-op threads per session.
+        threads: inference threads per session.
         appearance: attach a torso colour histogram to each detection for the tracker
             (:attr:`Detections.embedding`, in-process only).
         sessions: inference sessions working on successive frames at once; None = one per core.
@@ -85,6 +85,8 @@ class SensorSettings:
         deblocking: whether video decoders run their deblocking filter: ``"auto"`` skips it where
             the network sees the frame much smaller and no one sees frames (see
             :mod:`edgesight.sensor.deblocking_policy`), ``"on"``, ``"off"``.
+        runtime: what runs the network: ``"auto"`` (see :mod:`edgesight.sensor.runtime_policy`),
+            ``"onnxruntime"``, ``"openvino"``.
     """
 
     device_id: str = "edgesight-0"
@@ -100,6 +102,7 @@ class SensorSettings:
     auto_tiling: bool = True
     nms_depth_gap: float = DEFAULT_NMS_DEPTH_GAP
     deblocking: Deblocking = "auto"
+    runtime: Runtime = "auto"
 
     @classmethod
     def from_config(cls, config: DeviceConfig, model_thresholds: Thresholds) -> SensorSettings:
@@ -130,6 +133,7 @@ class SensorSettings:
             auto_tiling=s.auto_tiling,
             nms_depth_gap=s.nms_depth_gap,
             deblocking=s.deblocking,
+            runtime=s.runtime,
         )
 
 
@@ -278,7 +282,7 @@ class Sensor:
         return load_beside(
             package, roi=s.roi, tiling=s.tiling, auto_tiling=s.auto_tiling, thresholds=thresholds,
             threads=s.threads, sessions=self.sessions, tolerate_errors=tolerate_errors,
-            nms_depth_gap=s.nms_depth_gap,
+            nms_depth_gap=s.nms_depth_gap, runtime=s.runtime,
         )  # fmt: skip
 
     def swap_model(self, model: LoadedModel) -> LoadedModel:

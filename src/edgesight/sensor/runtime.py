@@ -1,6 +1,13 @@
-"""The network on ONNX Runtime: a session per model package, checked against its intrinsics."""
+"""The network on ONNX Runtime: a session per model package, checked against its intrinsics.
+
+:class:`Network` is what the detector needs of any runtime; :class:`OnnxNetwork` is the default
+one, :class:`~edgesight.sensor.openvino_runtime.OpenVinoNetwork` the other (see
+:mod:`edgesight.sensor.runtime_policy` for which one a sensor uses).
+"""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -10,9 +17,44 @@ from edgesight.core.errors import ModelLoadError
 from edgesight.core.intrinsics import Layout
 from edgesight.core.package import ModelPackage
 
-__all__ = ["OnnxNetwork"]
+__all__ = ["Network", "OnnxNetwork", "check_input"]
 
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
+
+
+class Network(Protocol):
+    """One loaded network that runs one inference at a time."""
+
+    runtime: str
+    """What runs it and how, as ``edgesight models`` and the ``sense`` summary print it."""
+    output_shapes: list[tuple[int | str | None, ...]]
+    """Output shapes in the network's order (symbolic dimensions as names or None)."""
+
+    def run(self, tensor: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
+        """Run one inference; outputs in the network's order."""
+        ...
+
+
+def check_input(package: ModelPackage, shape: tuple[int | str | None, ...], dtype: str | None) -> None:
+    """Raise ModelLoadError unless the network's input fits the package's intrinsics.
+
+    ``shape`` may hold symbolic dimensions (names, None or -1), which accept any value; ``dtype``
+    is a numpy name (``float32``, ``uint8``) or the runtime's own name of a type no intrinsics
+    can declare.
+    """
+    spec = package.intrinsics.input
+    if spec.layout is Layout.NCHW:
+        expected: tuple[int, ...] = (1, 3, spec.height, spec.width)
+    else:
+        expected = (1, spec.height, spec.width, 3)
+    fixed = [got == want for got, want in zip(shape, expected, strict=False) if isinstance(got, int) and got > 0]
+    if len(shape) != 4 or not all(fixed):
+        raise ModelLoadError(
+            f"{package.source}: intrinsics input {spec.layout.value} {spec.width}x{spec.height} expects "
+            f"tensor shape {list(expected)}, the network's input is {list(shape)}"
+        )
+    if dtype != spec.dtype:
+        raise ModelLoadError(f"{package.source}: intrinsics input dtype is {spec.dtype}, the network takes {dtype}")
 
 
 class OnnxNetwork:
@@ -26,6 +68,8 @@ class OnnxNetwork:
     Raises:
         ModelLoadError: the network does not load, or its input does not match the intrinsics.
     """
+
+    runtime = "onnxruntime"
 
     def __init__(self, package: ModelPackage, threads: int = 1) -> None:
         options = ort.SessionOptions()
@@ -51,31 +95,7 @@ class OnnxNetwork:
         self.output_shapes: list[tuple[int | str | None, ...]] = [
             tuple(o.shape) for o in self._session.get_outputs()
         ]
-        self._check_input(package, tuple(inputs[0].shape), inputs[0].type)
-
-    @staticmethod
-    def _check_input(package: ModelPackage, shape: tuple[int | str | None, ...], ort_type: str) -> None:
-        spec = package.intrinsics.input
-        if spec.layout is Layout.NCHW:
-            expected: tuple[int, ...] = (1, 3, spec.height, spec.width)
-        else:
-            expected = (1, spec.height, spec.width, 3)
-        # Symbolic or -1 dimensions (dynamic batch, dynamic size) accept any value.
-        fixed = [
-            got == want
-            for got, want in zip(shape, expected, strict=False)
-            if isinstance(got, int) and got > 0
-        ]
-        if len(shape) != 4 or not all(fixed):
-            raise ModelLoadError(
-                f"{package.source}: intrinsics input {spec.layout.value} {spec.width}x{spec.height} expects "
-                f"tensor shape {list(expected)}, the network's input is {list(shape)}"
-            )
-        dtype = _ORT_DTYPES.get(ort_type)
-        if dtype != spec.dtype:
-            raise ModelLoadError(
-                f"{package.source}: intrinsics input dtype is {spec.dtype}, the network takes {ort_type}"
-            )
+        check_input(package, tuple(inputs[0].shape), _ORT_DTYPES.get(inputs[0].type, inputs[0].type))
 
     def run(self, tensor: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:
         """Run one inference; outputs in the network's order."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgesight.core.config.sensor import Runtime
 from edgesight.core.detections import Detections
 from edgesight.core.errors import ModelLoadError
 from edgesight.core.frame import ModelRef
@@ -55,19 +56,21 @@ def load_beside(
     sessions: int,
     tolerate_errors: bool = False,
     nms_depth_gap: float = 0.0,
+    runtime: Runtime = "auto",
 ) -> LoadedModel:
     """Build the detector and ISP of ``package`` (the network is loaded and its outputs checked).
 
-    ``nms_depth_gap``: the detector's NMS depth rule (see :class:`~edgesight.sensor.detector.Detector`).
+    ``nms_depth_gap``: the detector's NMS depth rule (see :class:`~edgesight.sensor.detector.Detector`);
+    ``runtime``: what runs the network (see :mod:`edgesight.sensor.runtime_policy`).
 
     Raises:
         ModelLoadError: the network does not load or its outputs do not fit its decoder.
     """
     try:
-        detector = Detector(package, thresholds, threads, sessions, nms_depth_gap)
+        detector = Detector(package, thresholds, threads, sessions, nms_depth_gap, runtime)
     except ModelLoadError:
         raise
-    except Exception as exc:  # ONNX Runtime raises its own types for a graph it cannot load
+    except Exception as exc:  # the runtimes raise their own types for a graph they cannot load
         raise ModelLoadError(f"{package.name}: the network does not load ({type(exc).__name__}: {exc})") from exc
     own = package.intrinsics.tiling
     model_tiling = own if own.rows * own.cols > 1 else None

@@ -12,13 +12,16 @@ from importlib import resources
 from pathlib import Path
 
 from edgesight.core.config import DEFAULT_MODEL
+from edgesight.core.config.sensor import SensorSection
 from edgesight.core.errors import ModelLoadError, PackageTrustError
 from edgesight.core.package import PACKAGE_SUFFIX, ModelPackage
 from edgesight.core.trust import TrustSettings, Verdict, verify_package
+from edgesight.sensor.runtime_policy import default_model
 
 __all__ = [
     "DEFAULT_MODEL",
     "PINS_FILE",
+    "configured_model",
     "load_model",
     "resolve_model",
     "verify_model",
@@ -90,6 +93,19 @@ def verify_model(name_or_path: str, trust: TrustSettings | None = None, *, recor
             "run `python tools/build_zoo.py --pins`",
         )
     return verify_package(path, trust or TrustSettings(), pinned_sha256=pinned, record=record)
+
+
+def configured_model(section: SensorSection) -> str:
+    """The model a device's ``sensor`` section runs: the one it names, else this machine's default
+    for its runtime (:func:`~edgesight.sensor.runtime_policy.default_model`).
+
+    Example:
+        >>> configured_model(SensorSection(model="nanodet-coco-int8"))
+        'nanodet-coco-int8'
+        >>> configured_model(SensorSection(runtime="onnxruntime"))
+        'nanodet-plus-m-416-int8'
+    """
+    return section.model or default_model(section.runtime)
 
 
 def load_model(name_or_path: str = DEFAULT_MODEL, trust: TrustSettings | None = None) -> ModelPackage:

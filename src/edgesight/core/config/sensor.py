@@ -18,12 +18,19 @@ __all__ = [
     "MAX_SOURCE_CHARS",
     "Deblocking",
     "RegionField",
+    "Runtime",
     "SensorSection",
     "check_source",
 ]
 
 DEFAULT_MODEL = "nanodet-plus-m-416-int8"
-"""The zoo model a device runs unless its config names another."""
+"""The zoo model a device runs unless its config names another, except on a CPU where the float
+network runs faster in bfloat16 (see :func:`edgesight.sensor.runtime_policy.default_model`)."""
+
+Runtime = Literal["auto", "onnxruntime", "openvino"]
+"""``sensor.runtime``: what runs the network. ``auto`` picks OpenVINO for a float network on a CPU
+with AMX-BF16 (where OpenVINO is installed), ONNX Runtime otherwise (see
+:mod:`edgesight.sensor.runtime_policy`)."""
 
 DEFAULT_NMS_DEPTH_GAP = 0.1
 """``sensor.nms_depth_gap``: below the model's own score, NMS keeps a box whose bottom edge is more
@@ -103,7 +110,15 @@ class SensorSection(StrictSection):
     source: str | None = Field(
         None, min_length=1, description="video file, image folder, /dev/videoN or stream URL"
     )
-    model: str = Field(DEFAULT_MODEL, description="zoo model name or .espkg path")
+    model: str | None = Field(
+        None,
+        description="zoo model name or .espkg path; default: nanodet-plus-m-416-int8, or its float twin "
+        "where runtime auto runs float in bfloat16 (`edgesight models` marks it)",
+    )
+    runtime: Runtime = Field(
+        "auto", description="auto (OpenVINO bfloat16 for float networks on AMX CPUs, else ONNX Runtime), "
+        "onnxruntime, openvino",
+    )
     roi: RegionField | None = Field(
         None, description="region of interest x, y, w, h normalised to the full frame"
     )
@@ -124,7 +139,7 @@ class SensorSection(StrictSection):
     )
     output_mode: OutputMode = OutputMode.METADATA
     image_width: int = Field(320, ge=16, le=4096, description="width of attached images in image modes")
-    threads: int = Field(1, ge=1, le=8, description="ONNX Runtime threads")
+    threads: int = Field(1, ge=1, le=8, description="inference threads per session")
 
     @field_validator("source", "model")
     @classmethod

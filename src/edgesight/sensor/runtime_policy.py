@@ -1,0 +1,137 @@
+"""Which runtime runs a network, and which zoo model a device runs when its config names none.
+
+ONNX Runtime runs every package, and int8 packages fastest on CPUs without a matrix unit: on
+AVX-512 VNNI int8 is 1.5x float, on AVX2 alone 1.15x. A CPU with Intel AMX (Xeon Sapphire Rapids
+and later) has a bfloat16 matrix unit that ONNX Runtime's CPU kernels do not use and OpenVINO
+does: there the float network in bfloat16 runs a pass in 11 ms against 15.5 ms for the int8
+network on ONNX Runtime (nanodet-plus-m-416, one thread; accuracy in BENCHMARKS.md). So with
+``sensor.runtime: auto`` (the default):
+
+* a float package runs on OpenVINO in bfloat16 where the CPU has AMX-BF16 and OpenVINO is
+  installed, else on ONNX Runtime;
+* an int8 package always runs on ONNX Runtime (OpenVINO was no faster on it);
+* a device whose config names no model runs :data:`BF16_MODEL` where the first rule picks
+  OpenVINO, else :data:`~edgesight.core.config.sensor.DEFAULT_MODEL` (int8).
+
+``onnxruntime`` and ``openvino`` force a runtime whatever the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from edgesight.core.config.sensor import DEFAULT_MODEL, Runtime
+from edgesight.core.package import ModelPackage
+from edgesight.sensor.openvino_runtime import OpenVinoNetwork, Precision, openvino_installed
+from edgesight.sensor.runtime import Network, OnnxNetwork
+
+__all__ = [
+    "BF16_MODEL",
+    "Engine",
+    "choose_engine",
+    "cpu_flags",
+    "default_model",
+    "open_network",
+    "openvino_precision",
+]
+
+BF16_MODEL = "nanodet-plus-m-416-fp32"
+"""The zoo model a device runs by default where float runs in bfloat16 on OpenVINO: the same
+network as the int8 default, before quantization."""
+
+Engine = Literal["onnxruntime", "openvino"]
+"""A runtime that runs networks (``auto`` resolves to one of these)."""
+
+_MATRIX_BF16 = "amx_bf16"
+"""The /proc/cpuinfo flag of AMX's bfloat16 tiles, which make bfloat16 beat int8 here."""
+_VECTOR_BF16 = "avx512_bf16"
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags from /proc/cpuinfo (empty where there is none).
+
+    Example:
+        >>> isinstance(cpu_flags(), frozenset)
+        True
+    """
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    for line in lines:
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def choose_engine(
+    requested: Runtime,
+    precision: Literal["fp32", "int8"],
+    *,
+    flags: frozenset[str] | None = None,
+    openvino: bool | None = None,
+) -> Engine:
+    """The runtime that runs a ``precision`` network when the config asks for ``requested``.
+
+    ``flags`` and ``openvino`` (whether OpenVINO is installed) default to this machine's.
+
+    Example:
+        >>> choose_engine("auto", "fp32", flags=frozenset({"avx2", "amx_bf16"}), openvino=True)
+        'openvino'
+        >>> choose_engine("auto", "int8", flags=frozenset({"avx2", "amx_bf16"}), openvino=True)
+        'onnxruntime'
+        >>> choose_engine("auto", "fp32", flags=frozenset({"avx2", "avx512_vnni"}), openvino=True)
+        'onnxruntime'
+        >>> choose_engine("openvino", "int8", flags=frozenset(), openvino=False)
+        'openvino'
+    """
+    if requested != "auto":
+        return requested
+    flags = cpu_flags() if flags is None else flags
+    openvino = openvino_installed() if openvino is None else openvino
+    return "openvino" if precision == "fp32" and _MATRIX_BF16 in flags and openvino else "onnxruntime"
+
+
+def openvino_precision(flags: frozenset[str] | None = None) -> Precision:
+    """bfloat16 where the CPU computes in it (AMX or AVX-512 BF16), else float32.
+
+    Example:
+        >>> openvino_precision(frozenset({"avx2"})), openvino_precision(frozenset({"amx_bf16"}))
+        ('f32', 'bf16')
+    """
+    flags = cpu_flags() if flags is None else flags
+    return "bf16" if _MATRIX_BF16 in flags or _VECTOR_BF16 in flags else "f32"
+
+
+def open_network(package: ModelPackage, runtime: Runtime = "auto", threads: int = 1) -> Network:
+    """Load ``package``'s network on the runtime :func:`choose_engine` picks for it.
+
+    Raises:
+        ModelLoadError: the network does not load, or the runtime asked for is not installed.
+    """
+    if choose_engine(runtime, package.intrinsics.precision) == "openvino":
+        return OpenVinoNetwork(package, threads, openvino_precision())
+    return OnnxNetwork(package, threads)
+
+
+def default_model(
+    runtime: Runtime = "auto", *, flags: frozenset[str] | None = None, openvino: bool | None = None
+) -> str:
+    """The zoo model a device runs when its config names none.
+
+    Example:
+        >>> default_model("auto", flags=frozenset({"amx_bf16"}), openvino=True)
+        'nanodet-plus-m-416-fp32'
+        >>> default_model("auto", flags=frozenset({"avx512_vnni"}), openvino=True)
+        'nanodet-plus-m-416-int8'
+        >>> default_model("onnxruntime", flags=frozenset({"amx_bf16"}), openvino=True)
+        'nanodet-plus-m-416-int8'
+    """
+    flags = cpu_flags() if flags is None else flags
+    if runtime == "onnxruntime":
+        return DEFAULT_MODEL
+    openvino = openvino_installed() if openvino is None else openvino
+    return BF16_MODEL if choose_engine("auto", "fp32", flags=flags, openvino=openvino) == "openvino" else DEFAULT_MODEL
