@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edgesight.core.config import load_config
+from edgesight.sensor.zoo import configured_model
 from support import REPO
 
 EDGESIGHT = [sys.executable, "-c", "from edgesight.cli import main; main()"]
@@ -30,8 +32,10 @@ def test_replay_of_raw_metadata_reproduces_live_events(vtest_path: Path, tmp_pat
                      "--out", tmp_path / "live.jsonl")  # fmt: skip
     assert live.returncode == 0, live.stderr
     assert "line west-gate" in live.stdout and "zone walkway now" in live.stdout
-    # The same sensor settings as the config's (its model, whole frame, score 0.2), without the apps.
-    raw = edgesight("sense", "--source", vtest_path, "--max-frames", "150", "--model", "nanodet-plus-m-416-int8",
+    # The same sensor settings as the config's (its model: this machine's default; whole frame,
+    # score 0.2), without the apps.
+    model = configured_model(load_config(CONFIG).sensor)
+    raw = edgesight("sense", "--source", vtest_path, "--max-frames", "150", "--model", model,
                     "--tiling", "off", "--score", "0.2", "--out", tmp_path / "raw.jsonl")  # fmt: skip
     assert raw.returncode == 0, raw.stderr
     replay = edgesight(

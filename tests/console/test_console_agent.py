@@ -16,6 +16,8 @@ from consolekit import ADMIN_TOKEN, CLI, WAIT_MS, HubProcess, port_open, screens
 from playwright.sync_api import Browser, Page, expect
 from test_console_browser import click_at
 
+from edgesight.core.config import load_config
+from edgesight.sensor.zoo import configured_model
 from support import VTEST, need
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +75,7 @@ def test_the_agent_streams_vtest_and_applies_a_zone_drawn_in_the_console(
     page.goto(agent_hub.url + "/#/device/console-cam")
     expect(page.locator(".count[data-line] b").first).to_be_visible(timeout=AGENT_WAIT_MS)
     expect(page.locator("#head .status")).to_have_text("online", timeout=AGENT_WAIT_MS)  # heartbeats, live
-    example_model = yaml.safe_load((REPO / "examples" / "vtest-device.yaml").read_text())["sensor"]["model"]
+    example_model = configured_model(load_config(REPO / "examples" / "vtest-device.yaml").sensor)
     expect(page.locator("#head")).to_contain_text(example_model)
     first = _total(page)
     rose = False
