@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgesight.sensor.runtime_policy import cpu_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 VTEST = ROOT / "data" / "vtest.avi"
@@ -95,13 +97,12 @@ def machine_description() -> list[tuple[str, str]]:
     import numpy
     import onnxruntime
 
-    cpu, flags = platform.processor() or "?", set()
+    cpu, flags = platform.processor() or "?", cpu_flags()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
     ram_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

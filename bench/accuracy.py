@@ -48,7 +48,7 @@ import numpy as np
 from edgesight.cli.sense import parse_roi, parse_tiling
 from edgesight.core.intrinsics import Thresholds
 from edgesight.sensor.pipeline import Sensor, SensorSettings
-from edgesight.sensor.runtime_policy import default_model, open_network
+from edgesight.sensor.runtime_policy import default_model, runtime_name
 from edgesight.sensor.sources import open_source
 from edgesight.sensor.zoo import load_model
 from evaluation import (
@@ -122,7 +122,7 @@ def cache_path(args: argparse.Namespace, run_score: float) -> Path:
         name += f"_{Path(args.source).stem}"
     if args.deblocking != "auto":
         name += f"_deblocking-{args.deblocking}"
-    name += f"_{open_network(load_model(args.model), args.runtime).runtime.replace(' ', '-')}"
+    name += f"_{runtime_name(load_model(args.model), args.runtime).replace(' ', '-')}"
     if args.placement:
         name += "_at-" + "-".join(map(str, args.placement))
     if args.max_frames:

@@ -57,7 +57,7 @@ from edgesight.sensor.isp import Isp
 from edgesight.sensor.openvino_runtime import OpenVinoNetwork, openvino_installed
 from edgesight.sensor.pipeline import Sensor, SensorSettings, default_sessions
 from edgesight.sensor.runtime import Network, OnnxNetwork
-from edgesight.sensor.runtime_policy import default_model, open_network, openvino_precision
+from edgesight.sensor.runtime_policy import default_model, open_network, openvino_precision, runtime_name
 from edgesight.sensor.sources import FrameSource, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, load_model
 from peer_pipeline import PeerPipeline
@@ -325,7 +325,7 @@ def main() -> None:
     vtest = probe(VTEST)
     video_4k = probe(make_h264(VTEST, OUT / "vtest-4k.mp4", 3840, 2160, 30))
     ours = default_model()
-    runtime = open_network(load_model(ours), "auto", 1).runtime
+    runtime = runtime_name(load_model(ours))
     print(f"\nours: {ours} on {runtime}; peer: {DEFAULT_MODEL} on onnxruntime; "
           f"{args.frames} frames x {args.rounds} interleaved rounds per video\n")  # fmt: skip
     rows, metas = end_to_end([vtest, video_4k], args)

@@ -69,7 +69,7 @@ from edgesight.core.frame import FrameMeta, ModelRef
 from edgesight.sensor import appearance
 from edgesight.sensor.appearance import EMBEDDING_SIZE
 from edgesight.sensor.pipeline import Sensor, SensorSettings
-from edgesight.sensor.runtime_policy import open_network
+from edgesight.sensor.runtime_policy import runtime_name
 from edgesight.sensor.sources import open_source
 from edgesight.sensor.zoo import configured_model, load_model
 from evaluation import FrameBoxes, IgnoreRule, mot_metrics, read_mot, reference_frames
@@ -103,7 +103,7 @@ class CachedFrame:
 def cached_detections(device: DeviceConfig, source: str) -> list[CachedFrame]:
     """The sensor's detections of every frame (with appearance vectors), from the cache if present."""
     model = configured_model(device.sensor)
-    runtime = open_network(load_model(model), device.sensor.runtime).runtime
+    runtime = runtime_name(load_model(model), device.sensor.runtime)
     settings = [device.sensor.model_dump(mode="json"), model, runtime]
     # The appearance code is part of the key: a change to it must not reuse stale vectors.
     looks = hashlib.sha256(inspect.getsource(appearance).encode()).hexdigest()

@@ -1,5 +1,6 @@
 """Model packages for the rollout tests: a real zoo network re-packaged under a new id and version,
-signed; and what an attacker or a bad build would produce (tampered, unsigned, broken network)."""
+signed; and what an attacker or a bad build would produce (tampered, unsigned, broken network,
+intrinsics that do not fit the network)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edgesight.core.package import write_package
+from edgesight.core.package import ModelPackage, read_package, write_package
 from edgesight.core.signing import public_key_text, sign_package
 from edgesight.sensor.zoo import load_model
 
@@ -36,6 +37,14 @@ def package(folder: Path, version: str, key: Ed25519PrivateKey | None, *, networ
         network=base.network if network is None else network, labels=base.labels, intrinsics=base.intrinsics,
     )  # fmt: skip
     return path if key is None else sign_package(path, key)
+
+
+def with_input_size(base: ModelPackage, folder: Path, size: int) -> ModelPackage:
+    """``base``'s network packaged with intrinsics declaring a ``size`` x ``size`` input."""
+    wrong = base.intrinsics.model_copy(update={"input": base.intrinsics.input.model_copy(update={"width": size, "height": size})})
+    path = write_package(folder / "wrong.espkg", model_id="wrong", version="1", network=base.network,
+                         labels=base.labels, intrinsics=wrong)  # fmt: skip
+    return read_package(path)
 
 
 def members(path: Path) -> dict[str, bytes]:

@@ -310,7 +310,7 @@ EXPORTS = {
         "telemetry_choice_file"],
     "edgesight.sensor.runtime": ["Network", "OnnxNetwork", "check_input"],
     "edgesight.sensor.runtime_policy": ["BF16_MODEL", "Engine", "choose_engine", "cpu_flags", "default_model",
-        "open_network", "openvino_precision"],
+        "open_network", "openvino_precision", "runtime_name"],
     "edgesight.sensor.sources": ["BaseFrameSource", "CameraSource", "Capture", "CropBox", "Frame",
         "FrameSource", "IMAGE_SUFFIXES", "ImageFolderSource", "ReconnectPolicy", "STREAM_SCHEMES",
         "ScalerCache", "SourceStats", "StreamSource", "VideoFileSource", "open_source"],

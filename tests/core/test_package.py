@@ -12,6 +12,7 @@ from edgesight.core.errors import ModelLoadError
 from edgesight.core.package import ModelPackage, read_package, write_package
 from edgesight.sensor.runtime import OnnxNetwork
 from edgesight.sensor.zoo import resolve_model
+from modelkit import with_input_size
 
 
 def members(path: Path) -> dict[str, bytes]:
@@ -79,13 +80,8 @@ def test_bad_intrinsics_name_the_key(shipped: dict[str, bytes], tmp_path: Path) 
 
 
 def test_intrinsics_that_do_not_match_the_network(nanodet_int8: ModelPackage, tmp_path: Path) -> None:
-    wrong = nanodet_int8.intrinsics.model_copy(
-        update={"input": nanodet_int8.intrinsics.input.model_copy(update={"width": 320, "height": 320})}
-    )
-    path = write_package(tmp_path / "m.espkg", model_id="wrong", version="1", network=nanodet_int8.network,
-                         labels=nanodet_int8.labels, intrinsics=wrong)  # fmt: skip
     with pytest.raises(ModelLoadError, match=r"expects tensor shape \[1, 3, 320, 320\].*\[1, 3, 416, 416\]"):
-        OnnxNetwork(read_package(path))
+        OnnxNetwork(with_input_size(nanodet_int8, tmp_path, 320))
 
 
 def test_labels_that_do_not_match_the_network(nanodet_int8: ModelPackage, tmp_path: Path) -> None:

@@ -25,9 +25,11 @@ from edgesight.sensor.runtime_policy import (
     default_model,
     open_network,
     openvino_precision,
+    runtime_name,
 )
 from edgesight.sensor.sources import Frame, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, configured_model, load_model
+from modelkit import with_input_size
 
 AMX = frozenset({"avx2", "avx512f", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile"})
 VNNI = frozenset({"avx2", "avx512f", "avx512_vnni"})
@@ -85,13 +87,8 @@ def test_openvino_not_installed_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
 
 def test_openvino_checks_the_intrinsics_as_onnx_runtime_does(tmp_path: Path) -> None:
     fp32 = load_model(BF16_MODEL)
-    wrong = fp32.intrinsics.model_copy(
-        update={"input": fp32.intrinsics.input.model_copy(update={"width": 320, "height": 320})}
-    )
-    path = write_package(tmp_path / "m.espkg", model_id="wrong", version="1", network=fp32.network,
-                         labels=fp32.labels, intrinsics=wrong)  # fmt: skip
     with pytest.raises(ModelLoadError, match=r"expects tensor shape \[1, 3, 320, 320\].*\[1, 3, 416, 416\]"):
-        OpenVinoNetwork(read_package(path))
+        OpenVinoNetwork(with_input_size(fp32, tmp_path, 320))
     junk = write_package(tmp_path / "junk.espkg", model_id="junk", version="1", network=b"\x00junk",
                          labels=fp32.labels, intrinsics=fp32.intrinsics)  # fmt: skip
     with pytest.raises(ModelLoadError, match="does not compile in OpenVINO"):
@@ -154,6 +151,11 @@ def test_open_network_follows_the_choice() -> None:
     fp32 = open_network(load_model(BF16_MODEL), "openvino")
     assert fp32.runtime == f"openvino {openvino_precision()}"
     assert open_network(load_model(BF16_MODEL), "onnxruntime").runtime == "onnxruntime"
+    # runtime_name says what open_network would load, without loading it.
+    for name in (DEFAULT_MODEL, BF16_MODEL):
+        for runtime in ("auto", "onnxruntime", "openvino"):
+            package = load_model(name)
+            assert runtime_name(package, runtime) == open_network(package, runtime).runtime  # type: ignore[arg-type]
 
 
 _LOAD_ON_OPENVINO = """

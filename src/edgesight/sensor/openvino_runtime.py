@@ -32,6 +32,11 @@ _OV_DTYPES = {"f32": "float32", "u8": "uint8"}
 log = logging.getLogger(__name__)
 
 
+def _dims(port: Any) -> tuple[int | None, ...]:
+    """A port's shape, a dynamic dimension as None."""
+    return tuple(int(d.get_length()) if d.is_static else None for d in port.get_partial_shape())
+
+
 def telemetry_choice_file() -> Path:
     """Where OpenVINO's telemetry package reads the user's choice (``1`` yes, ``0`` no)."""
     return Path.home() / "intel" / "openvino_telemetry"
@@ -110,13 +115,9 @@ class OpenVinoNetwork:
         inputs = self._compiled.inputs
         if len(inputs) != 1:
             raise ModelLoadError(f"{package.source}: network must have 1 input, it has {len(inputs)}")
-        shape = tuple(int(d.get_length()) if d.is_static else None for d in inputs[0].get_partial_shape())
         element = inputs[0].get_element_type().get_type_name()
-        check_input(package, shape, _OV_DTYPES.get(element, element))
-        self.output_shapes: list[tuple[int | str | None, ...]] = [
-            tuple(int(d.get_length()) if d.is_static else None for d in o.get_partial_shape())
-            for o in self._compiled.outputs
-        ]
+        check_input(package, _dims(inputs[0]), _OV_DTYPES.get(element, element))
+        self.output_shapes: list[tuple[int | str | None, ...]] = [_dims(o) for o in self._compiled.outputs]
         self._request = self._compiled.create_infer_request()
 
     def run(self, tensor: npt.NDArray[np.float32] | npt.NDArray[np.uint8]) -> list[npt.NDArray[np.float32]]:

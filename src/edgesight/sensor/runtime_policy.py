@@ -39,6 +39,7 @@ __all__ = [
     "default_model",
     "open_network",
     "openvino_precision",
+    "runtime_name",
 ]
 
 BF16_MODEL = "nanodet-plus-m-416-fp32"
@@ -110,15 +111,34 @@ def openvino_precision(flags: frozenset[str] | None = None) -> Precision:
     return "bf16" if _MATRIX_BF16 in flags or _VECTOR_BF16 in flags else "f32"
 
 
+def _plan(package: ModelPackage, runtime: Runtime) -> tuple[Engine, Precision]:
+    """The engine that runs ``package`` and, for OpenVINO, the precision it computes in."""
+    return choose_engine(runtime, package.intrinsics.precision), openvino_precision()
+
+
 def open_network(package: ModelPackage, runtime: Runtime = "auto", threads: int = 1) -> Network:
     """Load ``package``'s network on the runtime :func:`choose_engine` picks for it.
 
     Raises:
         ModelLoadError: the network does not load, or the runtime asked for is not installed.
     """
-    if choose_engine(runtime, package.intrinsics.precision) == "openvino":
-        return OpenVinoNetwork(package, threads, openvino_precision())
+    engine, precision = _plan(package, runtime)
+    if engine == "openvino":
+        return OpenVinoNetwork(package, threads, precision)
     return OnnxNetwork(package, threads)
+
+
+def runtime_name(package: ModelPackage, runtime: Runtime = "auto") -> str:
+    """What :func:`open_network` would run ``package`` on, as its ``Network.runtime`` says it,
+    without loading the network (e.g. to label results).
+
+    Example:
+        >>> from edgesight.sensor.zoo import load_model
+        >>> runtime_name(load_model("nanodet-plus-m-416-int8"))
+        'onnxruntime'
+    """
+    engine, precision = _plan(package, runtime)
+    return f"openvino {precision}" if engine == "openvino" else OnnxNetwork.runtime
 
 
 def default_model(
@@ -134,8 +154,6 @@ def default_model(
         >>> default_model("onnxruntime", flags=frozenset({"amx_bf16"}), openvino=True)
         'nanodet-plus-m-416-int8'
     """
-    flags = cpu_flags() if flags is None else flags
-    if runtime == "onnxruntime":
-        return DEFAULT_MODEL
-    openvino = openvino_installed() if openvino is None else openvino
-    return BF16_MODEL if choose_engine("auto", "fp32", flags=flags, openvino=openvino) == "openvino" else DEFAULT_MODEL
+    # The float twin wins only where auto would run a float network on OpenVINO.
+    bf16 = runtime != "onnxruntime" and choose_engine("auto", "fp32", flags=flags, openvino=openvino) == "openvino"
+    return BF16_MODEL if bf16 else DEFAULT_MODEL
