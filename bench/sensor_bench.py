@@ -13,8 +13,9 @@ ceiling probe, ours, peer, ...):
   session per core, automatic tiling), wall-clock fps over the first ``--frames`` frames;
 * **peer**: ``bench/peer_pipeline.py`` (OpenCV capture, numpy pre-processing, ONNX Runtime with
   its default threads), whole frame, on the int8 ``model.onnx`` of the default network: ONNX
-  Runtime's fastest form of it (on an AMX CPU the defaults run the float form of the same
-  network in bfloat16 on OpenVINO; the peer on that float file would be slower still);
+  Runtime's fastest form of it (on a CPU with AMX or AMD's AVX-512 BF16 the defaults run the
+  float form of the same network in bfloat16 on OpenVINO; the peer on that float file would be
+  slower still);
 * **ceiling**: the machine's limit for the same work, ``cores / CPU time per frame`` of decode +
   ISP + network (all passes the defaults run) done one after another in one thread. It decodes
   as the defaults do (at 4K without H.264's deblocking filter, see
@@ -220,7 +221,7 @@ def stage_cpu(videos: list[Video], frames: int, rounds: int) -> list[list[object
 
 def dnn_networks() -> list[tuple[str, Network]]:
     """The default network as fp32 and int8 on ONNX Runtime and, where installed, fp32 on OpenVINO
-    in the precision the CPU offers (bf16 on AMX), each with one thread."""
+    in the precision the CPU offers (bf16 on AMX and AMD's AVX-512 BF16), each with one thread."""
     int8 = load_model(DEFAULT_MODEL)
     fp32 = load_model(DEFAULT_MODEL.replace("-int8", "-fp32"))
     nets: list[tuple[str, Network]] = [("fp32 onnxruntime", OnnxNetwork(fp32, 1)), ("int8 onnxruntime", OnnxNetwork(int8, 1))]

@@ -45,7 +45,7 @@ def test_the_summary_names_the_model_and_runtime_the_machine_and_config_chose(
 ) -> None:
     result = sense("--source", vtest_path, "--max-frames", "5")
     assert result.returncode == 0, result.stderr
-    model = default_model()  # the float twin in bfloat16 on a CPU with AMX, else int8
+    model = default_model()  # the float twin in bfloat16 on a CPU with AMX or AMD's AVX-512 BF16, else int8
     assert model in result.stdout
     assert open_network(load_model(model)).runtime in result.stdout
     config = tmp_path / "device.yaml"

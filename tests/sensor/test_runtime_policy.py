@@ -21,7 +21,10 @@ from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.runtime import OnnxNetwork
 from edgesight.sensor.runtime_policy import (
     BF16_MODEL,
+    bfloat16_wins,
     choose_engine,
+    cpu_flags,
+    cpu_vendor,
     default_model,
     open_network,
     openvino_precision,
@@ -31,35 +34,54 @@ from edgesight.sensor.sources import Frame, open_source
 from edgesight.sensor.zoo import DEFAULT_MODEL, configured_model, load_model
 from modelkit import with_input_size
 
-AMX = frozenset({"avx2", "avx512f", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile"})
+AMX = frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"})
 VNNI = frozenset({"avx2", "avx512f", "avx512_vnni"})
+VNNI_BF16 = VNNI | {"avx512_bf16"}  # AMD Zen 4 and later; Intel Cooper Lake
 AVX2 = frozenset({"avx2", "fma"})
+INTEL, AMD = "GenuineIntel", "AuthenticAMD"
 
 
 @pytest.mark.parametrize(
-    ("requested", "precision", "flags", "openvino", "engine"),
+    ("requested", "precision", "flags", "vendor", "openvino", "engine"),
     [
-        ("auto", "fp32", AMX, True, "openvino"),  # bfloat16 on the matrix unit
-        ("auto", "int8", AMX, True, "onnxruntime"),  # OpenVINO was no faster on int8
-        ("auto", "fp32", VNNI, True, "onnxruntime"),  # no matrix unit: int8 on ORT wins
-        ("auto", "fp32", AVX2, True, "onnxruntime"),
-        ("auto", "fp32", AMX, False, "onnxruntime"),  # OpenVINO not installed
-        ("onnxruntime", "fp32", AMX, True, "onnxruntime"),  # forced
-        ("openvino", "int8", AVX2, True, "openvino"),  # forced
+        ("auto", "fp32", AMX, INTEL, True, "openvino"),  # bfloat16 on the matrix unit
+        ("auto", "int8", AMX, INTEL, True, "onnxruntime"),  # OpenVINO was no faster on int8
+        ("auto", "fp32", VNNI_BF16, AMD, True, "openvino"),  # Zen 4: bfloat16 as fast as int8, better boxes
+        ("auto", "int8", VNNI_BF16, AMD, True, "onnxruntime"),
+        ("auto", "fp32", VNNI_BF16, INTEL, True, "onnxruntime"),  # AVX-512 BF16 without AMX: slower
+        ("auto", "fp32", VNNI, AMD, True, "onnxruntime"),  # no bfloat16 unit: int8 on ORT wins
+        ("auto", "fp32", VNNI, INTEL, True, "onnxruntime"),
+        ("auto", "fp32", AVX2, AMD, True, "onnxruntime"),
+        ("auto", "fp32", AMX, INTEL, False, "onnxruntime"),  # OpenVINO not installed
+        ("auto", "fp32", VNNI_BF16, AMD, False, "onnxruntime"),
+        ("onnxruntime", "fp32", AMX, INTEL, True, "onnxruntime"),  # forced
+        ("openvino", "int8", AVX2, AMD, True, "openvino"),  # forced
     ],
 )
 def test_the_engine_follows_the_cpu_and_the_config(
-    requested: str, precision: str, flags: frozenset[str], openvino: bool, engine: str
+    requested: str, precision: str, flags: frozenset[str], vendor: str, openvino: bool, engine: str
 ) -> None:
-    assert choose_engine(requested, precision, flags=flags, openvino=openvino) == engine  # type: ignore[arg-type]
+    chosen = choose_engine(requested, precision, flags=flags, vendor=vendor, openvino=openvino)  # type: ignore[arg-type]
+    assert chosen == engine
+
+
+def test_this_machines_cpu_is_read_from_proc_cpuinfo() -> None:
+    text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    vendor = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("vendor_id"))
+    assert cpu_vendor() == vendor
+    assert {"sse2", "avx2"} <= cpu_flags()  # every machine of this project's kind has AVX2
+    assert bfloat16_wins(cpu_flags(), cpu_vendor()) == (default_model("auto", openvino=True) == BF16_MODEL)
 
 
 def test_the_default_model_is_the_float_twin_only_where_float_runs_in_bfloat16() -> None:
-    assert default_model("auto", flags=AMX, openvino=True) == BF16_MODEL
-    assert default_model("openvino", flags=AMX, openvino=True) == BF16_MODEL
-    for runtime, flags, openvino in [("auto", VNNI, True), ("auto", AMX, False), ("onnxruntime", AMX, True),
-                                     ("openvino", AVX2, True)]:  # fmt: skip
-        assert default_model(runtime, flags=flags, openvino=openvino) == DEFAULT_MODEL  # type: ignore[arg-type]
+    assert default_model("auto", flags=AMX, vendor=INTEL, openvino=True) == BF16_MODEL
+    assert default_model("openvino", flags=AMX, vendor=INTEL, openvino=True) == BF16_MODEL
+    assert default_model("auto", flags=VNNI_BF16, vendor=AMD, openvino=True) == BF16_MODEL
+    for runtime, flags, vendor, openvino in [("auto", VNNI, AMD, True), ("auto", VNNI_BF16, INTEL, True),
+                                             ("auto", AMX, INTEL, False), ("onnxruntime", AMX, INTEL, True),
+                                             ("openvino", AVX2, AMD, True)]:  # fmt: skip
+        model = default_model(runtime, flags=flags, vendor=vendor, openvino=openvino)  # type: ignore[arg-type]
+        assert model == DEFAULT_MODEL
     # The twin is the same network before quantization: same input, labels and decoder.
     twin, int8 = load_model(BF16_MODEL), load_model(DEFAULT_MODEL)
     assert (twin.intrinsics.precision, int8.intrinsics.precision) == ("fp32", "int8")

@@ -1,11 +1,12 @@
-"""The network on OpenVINO, the runtime the sensor picks for a float network on a CPU with AMX.
+"""The network on OpenVINO, the runtime the sensor picks for a float network on a bfloat16 CPU.
 
 OpenVINO is an optional dependency (``pip install 'edgesight[openvino]'``). On a CPU with Intel
 AMX it runs a float network in bfloat16 on the matrix unit; on nanodet-plus-m-416 that is 12 ms a
 pass against ONNX Runtime's 15.5 ms for the int8 network and 21.5 ms for the float one (one
-thread, Xeon with AMX; BENCHMARKS.md). Without AMX it has no such edge (float32: 20 ms; bfloat16
-on AVX-512 BF16 alone: 27.7 ms), which is why :mod:`edgesight.sensor.runtime_policy` chooses it
-only where the matrix unit is.
+thread, Xeon with AMX; BENCHMARKS.md). On AMD's AVX-512 BF16 (Zen 4) it is 13.8 ms against 14.4
+ms for int8. Elsewhere it has no such edge (float32: 20 ms; bfloat16 on an Intel CPU's AVX-512
+BF16 without AMX: 27.7 ms), which is why :mod:`edgesight.sensor.runtime_policy` chooses it only
+on those two.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ network runs faster in bfloat16 (see :func:`edgesight.sensor.runtime_policy.defa
 
 Runtime = Literal["auto", "onnxruntime", "openvino"]
 """``sensor.runtime``: what runs the network. ``auto`` picks OpenVINO for a float network on a CPU
-with AMX-BF16 (where OpenVINO is installed), ONNX Runtime otherwise (see
+that computes bfloat16 natively (Intel AMX, AMD Zen 4's AVX-512 BF16; where OpenVINO is installed),
+ONNX Runtime otherwise (see
 :mod:`edgesight.sensor.runtime_policy`)."""
 
 DEFAULT_NMS_DEPTH_GAP = 0.1
@@ -116,8 +117,9 @@ class SensorSection(StrictSection):
         "where runtime auto runs float in bfloat16 (`edgesight models` marks it)",
     )
     runtime: Runtime = Field(
-        "auto", description="auto (OpenVINO bfloat16 for float networks on AMX CPUs, else ONNX Runtime), "
-        "onnxruntime, openvino",
+        "auto",
+        description="auto (OpenVINO bfloat16 for float networks on AMX or AMD AVX-512 BF16 CPUs, "
+        "else ONNX Runtime), onnxruntime, openvino",
     )
     roi: RegionField | None = Field(
         None, description="region of interest x, y, w, h normalised to the full frame"
