@@ -137,6 +137,9 @@ def sense(
     analytics = (
         Analytics(device.analytics, settings.device_id, settings.stream_id) if config is not None else None
     )
+    if analytics is None:
+        # Nothing tracks without a config, so nothing would read the tracker's colour vectors.
+        settings = replace(settings, appearance=False)
     use_one_blas_thread()  # the network sessions own the cores; see apps/blas_threads.py
     if events is None and analytics is not None and out is not None:
         events = out.with_name(out.name.split(".")[0] + ".events.jsonl")

@@ -35,7 +35,7 @@ from edgesight.core.intrinsics import Thresholds, Tiling
 from edgesight.core.package import ModelPackage
 from edgesight.core.region import Region
 from edgesight.sensor import deblocking_policy
-from edgesight.sensor.appearance import torso_histograms
+from edgesight.sensor.appearance import frame_histograms
 from edgesight.sensor.detector import Detector, DetectorTimings
 from edgesight.sensor.images import encode_attachment
 from edgesight.sensor.isp import Isp, IspOutput
@@ -394,7 +394,7 @@ class Sensor:
             detections, timings = Detections.empty(), DetectorTimings(0.0, 0.0)
         frame = item.frame
         if self.settings.appearance and len(detections):
-            detections = detections.with_embedding(torso_histograms(frame.to_bgr(), detections.xyxy))
+            detections = detections.with_embedding(frame_histograms(frame, detections.xyxy))
         meta = FrameMeta(
             device_id=self.settings.device_id,
             stream_id=self.settings.stream_id,

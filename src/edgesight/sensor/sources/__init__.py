@@ -23,7 +23,7 @@ from typing import Any
 from edgesight.core.errors import ConfigError
 from edgesight.sensor.sources._base import BaseFrameSource, FrameSource, ReconnectPolicy, SourceStats
 from edgesight.sensor.sources._camera import CameraSource, Capture
-from edgesight.sensor.sources._frame import CropBox, Frame, ScalerCache
+from edgesight.sensor.sources._frame import CropBox, Frame, ScalerCache, patch_step
 from edgesight.sensor.sources._images import IMAGE_SUFFIXES, ImageFolderSource
 from edgesight.sensor.sources._stream import STREAM_SCHEMES, StreamSource
 from edgesight.sensor.sources._video import VideoFileSource
@@ -44,6 +44,7 @@ __all__ = [
     "StreamSource",
     "VideoFileSource",
     "open_source",
+    "patch_step",
 ]
 
 _CAMERA_PATH = re.compile(r"^/dev/video\d+$")

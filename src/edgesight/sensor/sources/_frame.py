@@ -24,13 +24,17 @@ from av.filter import Graph
 
 from edgesight.core.intrinsics import ColorOrder
 
-__all__ = ["CropBox", "Frame", "ScalerCache"]
+__all__ = ["CropBox", "Frame", "ScalerCache", "patch_step"]
 
 UInt8Image = npt.NDArray[np.uint8]
 Planes = tuple[UInt8Image, UInt8Image, UInt8Image]
 """Three ``(height, width)`` colour planes, in the colour order asked for."""
 
 _GRAPH_TIME_BASE = Fraction(1, 1000)
+_YUV420 = ("yuv420p", "yuvj420p")
+"""Planar 4:2:0 formats whose planes :meth:`Frame.patch_bgr` converts itself."""
+_FULL_RANGE = 2
+"""FFmpeg's AVCOL_RANGE_JPEG: samples span 0-255 rather than the studio range 16-235."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +198,57 @@ class Frame:
             return self.picture.copy()
         return np.asarray(self.picture.to_ndarray(format="bgr24"), dtype=np.uint8)
 
+    def patch_bgr(self, box: CropBox, max_rows: int = 0) -> UInt8Image:
+        """The pixels of ``box`` as a small BGR array, every ``step``-th row and column.
+
+        For measurements per object (the tracker's colour histograms): converting a whole 4K frame
+        to BGR to read a few boxes costs 4-5 ms of CPU, converting the boxes alone a few hundredths
+        of that. ``step`` is the least that leaves at most ``max_rows`` rows (0: every pixel).
+        Planar 4:2:0 pictures (yuv420p and yuvj420p, what H.264 and HEVC decoders deliver) are
+        converted from the box's part of their planes (BT.601, the studio or full range they are
+        in, the chroma sample that covers each pixel); any other picture format takes the
+        whole-frame conversion first.
+
+        Raises:
+            ValueError: if ``box`` reaches outside the frame.
+
+        Example:
+            >>> img = np.zeros((40, 8, 3), np.uint8); img[..., 0] = 200   # blue in BGR
+            >>> patch = Frame.from_bgr(0, 0.0, img).patch_bgr(CropBox(2, 0, 4, 40), max_rows=10)
+            >>> patch.shape, patch[0, 0].tolist()
+            ((10, 1, 3), [200, 0, 0])
+        """
+        self._check(box, (1, 1))
+        step = patch_step(box.height, max_rows)
+        window = (slice(box.y, box.y2, step), slice(box.x, box.x2, step))
+        picture = self.picture
+        if isinstance(picture, np.ndarray) or picture.format.name not in _YUV420:
+            image = picture if isinstance(picture, np.ndarray) else self.to_bgr()
+            return np.ascontiguousarray(image[window])
+        luma = _plane(picture, 0)[window].astype(np.float32)
+        chroma: tuple[Any, ...]
+        if step == 1:  # each chroma sample covers 2 x 2 pixels
+            chroma = np.ix_(np.arange(box.y, box.y2) // 2, np.arange(box.x, box.x2) // 2)
+        else:  # an even step: the chroma samples of the rows and columns kept are every step/2-th
+            half = step // 2
+            chroma = (slice(box.y // 2, None, half), slice(box.x // 2, None, half))
+        height, width = luma.shape
+        cb = _plane(picture, 1)[chroma][:height, :width].astype(np.float32)
+        cr = _plane(picture, 2)[chroma][:height, :width].astype(np.float32)
+        cb -= 128.0
+        cr -= 128.0
+        if picture.format.name != "yuvj420p" and int(picture.color_range) != _FULL_RANGE:
+            luma -= 16.0
+            luma *= 255.0 / 219.0
+            cb *= 255.0 / 224.0
+            cr *= 255.0 / 224.0
+        luma += 0.5  # round, not truncate, on the cast below
+        bgr = np.empty((height, width, 3), np.float32)
+        np.add(luma, 1.772 * cb, out=bgr[..., 0])
+        np.subtract(luma, 0.344136 * cb + 0.714136 * cr, out=bgr[..., 1])
+        np.add(luma, 1.402 * cr, out=bgr[..., 2])
+        return np.clip(bgr, 0, 255).astype(np.uint8)
+
     def crop_scale(
         self, box: CropBox, size: tuple[int, int], color: ColorOrder = ColorOrder.RGB
     ) -> UInt8Image:
@@ -254,6 +309,21 @@ class Frame:
             raise ValueError(f"crop {box} reaches outside the {self.width}x{self.height} frame")
         if size[0] <= 0 or size[1] <= 0:
             raise ValueError(f"scale size must be positive (width, height), got {size}")
+
+
+def patch_step(height: int, max_rows: int) -> int:
+    """The step :meth:`Frame.patch_bgr` reads a ``height``-row box with: 1, or the least even step
+    that leaves at most ``max_rows`` rows (0: no limit). Even, so that the rows and columns kept
+    fall on every ``step/2``-th 4:2:0 chroma sample.
+
+    Example:
+        >>> patch_step(100, 128), patch_step(300, 128), patch_step(700, 128), patch_step(700, 0)
+        (1, 4, 6, 1)
+    """
+    if max_rows <= 0 or height <= max_rows:
+        return 1
+    step = -(-height // max_rows)
+    return step + step % 2
 
 
 def _plane(picture: av.VideoFrame, index: int) -> UInt8Image:
