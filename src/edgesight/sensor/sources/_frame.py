@@ -203,7 +203,8 @@ class Frame:
 
         For measurements per object (the tracker's colour histograms): converting a whole 4K frame
         to BGR to read a few boxes costs 4-5 ms of CPU, converting the boxes alone a few hundredths
-        of that. ``step`` is the least that leaves at most ``max_rows`` rows (0: every pixel).
+        of that. ``step`` is :func:`patch_step`: 1, or the least even step that leaves at most
+        ``max_rows`` rows (``max_rows`` 0: every pixel).
         Planar 4:2:0 pictures (yuv420p and yuvj420p, what H.264 and HEVC decoders deliver) are
         converted from the box's part of their planes (BT.601, the studio or full range they are
         in, the chroma sample that covers each pixel); any other picture format takes the
