@@ -62,14 +62,15 @@ def decoded_frame(path: Path, index: int) -> Frame:
 
 
 def variants(frame: Frame) -> dict[str, Frame]:
-    """The frame as decoded, three times as large (people 150-390 rows tall, as in 4K), and in
-    full-range yuvj420p."""
+    """The frame as decoded, three times as large (people 150-390 rows tall, as in 4K), in the
+    other planar layouts cameras deliver (full-range 4:2:0 and 4:2:2 from MJPEG, 4:4:4), and in
+    nv12 (semi-planar, which takes the whole-frame conversion)."""
     assert isinstance(frame.picture, av.VideoFrame)
     picture = frame.picture
     return {
         "yuv420p": frame,
         "yuv420p x3": Frame.from_av(0, 0.0, picture.reformat(width=picture.width * 3, height=picture.height * 3)),
-        "yuvj420p": Frame.from_av(0, 0.0, picture.reformat(format="yuvj420p")),
+        **{fmt: Frame.from_av(0, 0.0, picture.reformat(format=fmt)) for fmt in ("yuvj420p", "yuvj422p", "yuv444p", "nv12")},
     }
 
 

@@ -31,8 +31,13 @@ Planes = tuple[UInt8Image, UInt8Image, UInt8Image]
 """Three ``(height, width)`` colour planes, in the colour order asked for."""
 
 _GRAPH_TIME_BASE = Fraction(1, 1000)
-_YUV420 = ("yuv420p", "yuvj420p")
-"""Planar 4:2:0 formats whose planes :meth:`Frame.patch_bgr` converts itself."""
+_PLANAR_YUV = {
+    "yuv420p": (2, 2), "yuvj420p": (2, 2), "yuv422p": (2, 1), "yuvj422p": (2, 1),
+    "yuv444p": (1, 1), "yuvj444p": (1, 1),
+}  # fmt: skip
+"""Planar 8-bit YCbCr formats :meth:`Frame.patch_bgr` converts itself, with the pixels each chroma
+sample spans across and down (H.264/HEVC decoders give 4:2:0, MJPEG cameras 4:2:2)."""
+_FULL_RANGE_FORMATS = ("yuvj420p", "yuvj422p", "yuvj444p")
 _FULL_RANGE = 2
 """FFmpeg's AVCOL_RANGE_JPEG: samples span 0-255 rather than the studio range 16-235."""
 
@@ -205,10 +210,10 @@ class Frame:
         to BGR to read a few boxes costs 4-5 ms of CPU, converting the boxes alone a few hundredths
         of that. ``step`` is :func:`patch_step`: 1, or the least even step that leaves at most
         ``max_rows`` rows (``max_rows`` 0: every pixel).
-        Planar 4:2:0 pictures (yuv420p and yuvj420p, what H.264 and HEVC decoders deliver) are
-        converted from the box's part of their planes (BT.601, the studio or full range they are
-        in, the chroma sample that covers each pixel); any other picture format takes the
-        whole-frame conversion first.
+        Planar YCbCr pictures (4:2:0 from H.264 and HEVC decoders, 4:2:2 from MJPEG cameras, 4:4:4)
+        are converted from the box's part of their planes (BT.601, the studio or full range they
+        are in, the chroma sample that covers each pixel); any other picture format (semi-planar
+        nv12, RGB) takes the whole-frame conversion first.
 
         Raises:
             ValueError: if ``box`` reaches outside the frame.
@@ -223,22 +228,22 @@ class Frame:
         step = patch_step(box.height, max_rows)
         window = (slice(box.y, box.y2, step), slice(box.x, box.x2, step))
         picture = self.picture
-        if isinstance(picture, np.ndarray) or picture.format.name not in _YUV420:
+        if isinstance(picture, np.ndarray) or picture.format.name not in _PLANAR_YUV:
             image = picture if isinstance(picture, np.ndarray) else self.to_bgr()
             return np.ascontiguousarray(image[window])
         luma = _plane(picture, 0)[window].astype(np.float32)
+        across, down = _PLANAR_YUV[picture.format.name]
         chroma: tuple[Any, ...]
-        if step == 1:  # each chroma sample covers 2 x 2 pixels
-            chroma = np.ix_(np.arange(box.y, box.y2) // 2, np.arange(box.x, box.x2) // 2)
-        else:  # an even step: the chroma samples of the rows and columns kept are every step/2-th
-            half = step // 2
-            chroma = (slice(box.y // 2, None, half), slice(box.x // 2, None, half))
+        if step == 1:  # the chroma sample that covers each pixel
+            chroma = np.ix_(np.arange(box.y, box.y2) // down, np.arange(box.x, box.x2) // across)
+        else:  # an even step: the rows and columns kept fall on every (step / span)-th chroma sample
+            chroma = (slice(box.y // down, None, step // down), slice(box.x // across, None, step // across))
         height, width = luma.shape
         cb = _plane(picture, 1)[chroma][:height, :width].astype(np.float32)
         cr = _plane(picture, 2)[chroma][:height, :width].astype(np.float32)
         cb -= 128.0
         cr -= 128.0
-        if picture.format.name != "yuvj420p" and int(picture.color_range) != _FULL_RANGE:
+        if picture.format.name not in _FULL_RANGE_FORMATS and int(picture.color_range) != _FULL_RANGE:
             luma -= 16.0
             luma *= 255.0 / 219.0
             cb *= 255.0 / 224.0
@@ -315,7 +320,7 @@ class Frame:
 def patch_step(height: int, max_rows: int) -> int:
     """The step :meth:`Frame.patch_bgr` reads a ``height``-row box with: 1, or the least even step
     that leaves at most ``max_rows`` rows (0: no limit). Even, so that the rows and columns kept
-    fall on every ``step/2``-th 4:2:0 chroma sample.
+    fall on whole chroma samples of subsampled (4:2:0, 4:2:2) pictures.
 
     Example:
         >>> patch_step(100, 128), patch_step(300, 128), patch_step(700, 128), patch_step(700, 0)
