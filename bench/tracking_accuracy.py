@@ -295,6 +295,10 @@ def main(argv: Iterable[str] | None = None) -> None:
         "--estimated-calibration", action="store_true",
         help="also run with the ground-speed gate on a calibration estimated from people's heights",
     )
+    parser.add_argument(
+        "--dead-band", type=float, default=None,
+        help="every line's dead_band (box heights), the reference's included; default: the config's",
+    )
     parser.add_argument("--max-ground-speed", type=float, default=None, help="tracking.max_ground_speed_mps")
     args = parser.parse_args(None if argv is None else list(argv))
     if args.seeds < 0:
@@ -307,9 +311,10 @@ def main(argv: Iterable[str] | None = None) -> None:
         frames = cached_detections(device, args.source or device.sensor.source or "data/vtest.avi")
     extra = [] if args.no_extra_lines else [{"classes": ["person"], "left_to_right": "eastbound",
                                              "right_to_left": "westbound", **line} for line in EXTRA_LINES]
-    analytics = device.analytics.model_copy(
-        update={"lines": [*device.analytics.lines, *(LineConfig.model_validate(x) for x in extra)]}
-    )
+    lines = [*device.analytics.lines, *(LineConfig.model_validate(x) for x in extra)]
+    if args.dead_band is not None:
+        lines = [line.model_copy(update={"dead_band": args.dead_band}) for line in lines]
+    analytics = device.analytics.model_copy(update={"lines": lines})
     bytetrack = analytics.model_copy(
         update={"tracking": analytics.tracking.model_copy(update={"method": "bytetrack"})}
     )

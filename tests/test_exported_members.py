@@ -106,7 +106,7 @@ EXPORTS = {
     "edgesight.core.config.distance": ["DistanceConfig", "SpeedConfig", "check_distance_range"],
     "edgesight.core.config.heatmap": ["HeatmapConfig"],
     "edgesight.core.config.labels": ["COCO_LABELS", "KNOWN_CLASSES_CONTEXT", "check_known_classes"],
-    "edgesight.core.config.lines": ["LineConfig", "check_line_segment"],
+    "edgesight.core.config.lines": ["DEFAULT_DEAD_BAND", "LineConfig", "check_line_segment"],
     "edgesight.core.config.loading": ["config_error_message", "load_config", "parse_config", "shorten"],
     "edgesight.core.config.model_trust": ["TrustSettings"],
     "edgesight.core.config.queue": ["CounterConfig", "QueueAppConfig", "check_queue_targets"],

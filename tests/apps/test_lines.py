@@ -60,6 +60,45 @@ def test_box_jittering_over_the_line_20_times_counts_once() -> None:
     assert counter.counts()["door"] == {"in": {"person": 1}, "out": {}}
 
 
+def test_person_standing_on_the_line_and_swaying_across_it_counts_once() -> None:
+    # Feet 7 px either side of the line for 4 frames at a time (box height 100): each side is held
+    # longer than min_frames_on_side, so only the dead band (0.1 box heights) tells it from crossings.
+    approach = [person(500, y, 5) for y in range(400, 481, 20)]
+    sway = [person(500, 493 if (k // 4) % 2 else 507, 5) for k in range(40)]
+    leave = [person(500, y, 5) for y in range(520, 700, 20)]
+    counter = LineCounter([DOOR])
+    events = run(counter, approach + sway + leave)
+    assert [e.properties["direction"] for e in events] == ["in"]
+    without_band = LineCounter([DOOR.model_copy(update={"dead_band": 0.0})])
+    swayed = [e.properties["direction"] for e in run(without_band, approach + sway + leave)]
+    assert swayed[:3] == ["in", "out", "in"] and len(swayed) > 3
+
+
+def test_dead_band_scales_with_the_box_and_counts_a_crossing_where_it_crossed() -> None:
+    # A short line of a wide frame, in pixels: 12 px from the line is inside the band of a 200 px
+    # tall person (0.1 -> 20 px) and outside that of a 100 px one (10 px).
+    line = LineConfig(name="door", start=(0.5, 0.0), end=(0.5, 1.0))  # vertical, "in" = leftwards
+    size = (2000, 500)
+
+    def walker(height: int, xs: Sequence[int]) -> list[Detections]:
+        return [Detections.from_arrays([[x - 20, 400 - height, x + 20, 400]], [0.9], [0], ["person"], [1]) for x in xs]
+
+    def crossings(frames: list[Detections]) -> list[Event]:
+        counter = LineCounter([line])
+        return [e for i, d in enumerate(frames) for e in counter.update(d, FrameContext("c", "m", i, i / 10, size))]
+
+    # The line is at x = 1000: walk up to it from the west, step 12 px over it, hold, walk back.
+    there_and_back = [900, 920, 940, 960, 1012, 1012, 1012, 1012, 960, 940, 920, 900]
+    assert crossings(walker(200, there_and_back)) == []  # the step never left the band
+    stepped = crossings(walker(100, there_and_back))
+    assert [e.properties["direction"] for e in stepped] == ["out", "in"]  # over and back again
+    events = crossings(walker(100, [900, 920, 960, 995, 1005, 1040, 1060, 1080, 1100]))
+    assert [e.properties["direction"] for e in events] == ["out"]
+    # When and where the feet went over the line (frame 4, at 1005 px), not where they left the band
+    assert events[0].properties["crossed_frame_index"] == 4
+    assert events[0].properties["point"] == [0.5, 0.8]
+
+
 def test_real_back_and_forth_with_holding_counts_both_ways() -> None:
     counter = LineCounter([DOOR])
     ys = [400] * 4 + [600] * 4 + [400] * 4 + [600] * 4
@@ -85,8 +124,9 @@ def test_lost_track_refound_with_new_id_next_to_the_line_does_not_count_twice() 
     events = run(counter, first)
     assert len(events) == 1
     # id 10 is lost; the tracker re-finds the same person as id 11, whose box first sits on the old
-    # side (the box grew upwards), holds there, then settles on the new side again
-    refound = [person(500, 495, 11)] * 4 + [person(500, y, 11) for y in range(530, 600, 10)]
+    # side (the box grew upwards, its feet beyond the dead band), holds there, then settles on the
+    # new side again
+    refound = [person(500, 480, 11)] * 4 + [person(500, y, 11) for y in range(530, 600, 10)]
     events = run(counter, refound, start=len(first) + 5)
     assert events == []
     assert counter.counts()["door"]["in"] == {"person": 1}

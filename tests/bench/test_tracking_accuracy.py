@@ -33,7 +33,8 @@ def test_a_walk_over_the_line_counts_once_in_its_direction() -> None:
 
 def test_shuffling_on_the_line_counts_only_the_settled_side_changes() -> None:
     # Two px either side of the line every other frame, then a settled step east: one crossing.
-    xs = [380.0] * 5 + [386.0, 382.0] * 6 + [400.0] * 5
+    # (The walk starts 14 px west, past the dead band of 0.1 x its 60 px box.)
+    xs = [370.0] * 5 + [386.0, 382.0] * 6 + [400.0] * 5
     assert reference_crossings(walker(xs), [LINE], video(len(xs))) == {"door": {"east": 1, "west": 0}}
 
 

@@ -13,7 +13,11 @@ Per track and line the counter keeps a *committed side*. A crossing counts once,
 2. the track then stays ``min_frames_on_side`` observed frames on the new side.
 
 Going back to the committed side before that cancels the pending crossing, so a box jittering over
-the line counts once, when it finally settles. A new track has no committed side until it has
+the line counts once, when it finally settles. An anchor within the line's ``dead_band`` (box
+heights, measured in pixels) is on the line, on neither side: the step tested runs from the last
+point short of the band to the first one past it. Frame counts alone cannot tell a person standing
+on the line and swaying across it from someone crossing back and forth (each side is held for
+seconds); the distance can, so such a person counts once, when they walk on. A new track has no committed side until it has
 held one side for ``min_frames_on_side`` frames, so a track born on the far side cannot cross.
 
 Tracks that vanish or appear mid-frame: a new id that continues a lost track
@@ -59,6 +63,7 @@ from edgesight.geometry.lines import cross_2d, crossing_points, segments_cross
 __all__ = ["LineCounter"]
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 _MEMORY_LIMIT = 256
 _DEFAULT_STITCH = StitchConfig()
@@ -118,6 +123,8 @@ class LineCounter(HoldsTrackState):
         self._end = np.array([ln.end for ln in self.lines], dtype=np.float64).reshape(k, 2)
         self._anchors = [ln.anchor for ln in self.lines]
         self._min_frames = np.array([ln.min_frames_on_side for ln in self.lines], dtype=np.int32)
+        self._dead_band = np.array([ln.dead_band for ln in self.lines], dtype=np.float64)
+        self._banded = bool(np.any(self._dead_band > 0))
         self._classes = ClassFilter([ln.classes for ln in self.lines])
         self._counts: list[dict[int, dict[str, int]]] = [{1: {}, -1: {}} for _ in self.lines]
         self._suppressed = [0] * k
@@ -136,6 +143,9 @@ class LineCounter(HoldsTrackState):
                 "run_point": ((k, 2), np.float64, np.nan),
                 "last_side": ((k,), np.int8, 0),
                 "last_pt": ((k, 2), np.float64, np.nan),
+                # the side of the line itself (no dead band) and the frame the anchor last went over it
+                "line_side": ((k,), np.int8, 0),
+                "over_frame": ((k,), np.int64, 0),
             },
         )
 
@@ -203,8 +213,11 @@ class LineCounter(HoldsTrackState):
         gap = np.where(seen >= 0, fi - seen - 1, 0)  # frames unseen before this step
         cols["seen_frame"][rows] = fi
         pts = rule_anchor_points(tracked.xyxy, self._anchors, frame.frame_size)  # (n, k, 2) normalised
-        a, b = self._start[None], self._end[None]
-        raw_side = np.sign(cross_2d(b - a, pts - a)).astype(np.int8)
+        raw_side, line_side = self._sides(pts, tracked.xyxy, frame.frame_size)
+        went_over = (line_side != 0) & (line_side != cols["line_side"][rows])
+        over_frame = np.where(went_over, fi, cols["over_frame"][rows])
+        cols["line_side"][rows] = np.where(line_side != 0, line_side, cols["line_side"][rows])
+        cols["over_frame"][rows] = over_frame
         last_side, prev = cols["last_side"][rows], cols["last_pt"][rows]
         side = np.where(raw_side != 0, raw_side, last_side)  # on the line: still on the last side
         active = self._classes.matrix(tracked) & (side != 0)
@@ -225,7 +238,8 @@ class LineCounter(HoldsTrackState):
         run_side = np.where(back, 0, np.where(new_run, side, run_side)).astype(np.int8)
         run_len = np.where(back, 0, np.where(new_run, 1, np.where(cont, run_len + 1, run_len)))
         run_crossed = np.where(back, False, np.where(new_run, crossed, run_crossed))
-        run_frame = np.where(new_run, fi, cols["run_frame"][rows])
+        # When the anchor went over the line, not when it left the dead band (the same frame without one).
+        run_frame = np.where(new_run, over_frame, cols["run_frame"][rows])
         run_gap = np.where(new_run, gap[:, None], cols["run_gap"][rows])
         run_point = np.where(new_run[..., None], point, cols["run_point"][rows])
         done = active & ~back & (run_len >= self._min_frames)
@@ -260,6 +274,23 @@ class LineCounter(HoldsTrackState):
         self._table.pop_expired(fi)
         self._forget(frame.timestamp)
         return events
+
+    def _sides(
+        self, pts: FloatArray, xyxy: npt.NDArray[np.floating[Any]], frame_size: tuple[int, int]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        """Side of every line each anchor is on, +1 right, -1 left: 0 within the dead band, and by the line alone."""
+        a, b = self._start[None], self._end[None]
+        cross = cross_2d(b - a, pts - a)
+        line_side = np.sign(cross).astype(np.int8)
+        if not self._banded:
+            return line_side, line_side
+        # In pixels: normalised coordinates stretch x and y differently.
+        scale = np.asarray(frame_size, dtype=np.float64)
+        along = (self._end - self._start) * scale
+        distance = np.abs(cross) * scale[0] * scale[1] / np.hypot(along[:, 0], along[:, 1])[None]
+        height = (xyxy[:, 3] - xyxy[:, 1]).astype(np.float64)[:, None]
+        on_line = distance <= self._dead_band[None] * height
+        return np.where(on_line, 0, line_side).astype(np.int8), line_side
 
     def _continue(self, rows: IntArray, links: Sequence[Link]) -> None:
         """New ids take over the line state of the lost tracks they continue.

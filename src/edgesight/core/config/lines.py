@@ -15,7 +15,12 @@ from edgesight.core.config.base import ClassList, Fraction, Name, Point, StrictS
 from edgesight.core.config.labels import check_known_classes
 from edgesight.geometry.boxes import Anchor
 
-__all__ = ["LineConfig", "check_line_segment"]
+__all__ = ["DEFAULT_DEAD_BAND", "LineConfig", "check_line_segment"]
+
+# A tenth of a person's height either side of the line: on vtest.avi a person standing on the
+# lamp-post line sways 0.06-0.09 box heights across it and a band of 0.1 counts them once, while
+# 0.15 and wider already swallow a real step over the line and back (BENCHMARKS.md, seventh round).
+DEFAULT_DEAD_BAND = 0.1
 
 
 def check_line_segment(line: LineConfig) -> None:
@@ -46,6 +51,16 @@ class LineConfig(StrictSection):
     anchor: Anchor = Field(Anchor.BOTTOM_CENTER, description="point of a box whose motion crosses the line")
     min_frames_on_side: int = Field(
         3, ge=1, le=300, description="observed frames on the new side before a crossing counts (anti-flicker)"
+    )
+    dead_band: float = Field(
+        DEFAULT_DEAD_BAND,
+        ge=0.0,
+        le=2.0,
+        description=(
+            "half-width of a band along the line, in heights of the box counted: an anchor inside it"
+            " is on the line, so a crossing must leave the band on the far side and a person standing"
+            " on the line does not count while swaying across it (0: the line alone)"
+        ),
     )
     left_to_right: Name = Field(
         "in", description="direction name of a crossing from the left to the right side, looking start->end"
