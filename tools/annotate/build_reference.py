@@ -237,6 +237,17 @@ def clip_to_frame(rows: list[Row], width: int = 768, height: int = 576) -> None:
         r.box = (max(x1, 0.0), max(y1, 0.0), min(x2, float(width)), min(y2, float(height)))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice: YAML keeps the last, silently dropping a section."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise SystemExit(f"corrections.yaml: key given twice {twice} near line {node.start_mark.line + 1}")
+        return super().construct_mapping(node, deep=deep)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REFERENCE)
@@ -246,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corrections", type=Path, default=CORRECTIONS)
     args = parser.parse_args(argv)
 
-    corr = yaml.safe_load(args.corrections.read_text()) or {}
+    corr = yaml.load(args.corrections.read_text(), Loader=_UniqueKeyLoader) or {}
     static = [o["box"] for o in corr.get("static_objects") or []]
     tracks, candidates = automatic(LinkParams(), static)
     n_auto = len(tracks)
