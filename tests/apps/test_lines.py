@@ -81,11 +81,13 @@ def test_dead_band_scales_with_the_box_and_counts_a_crossing_where_it_crossed() 
     size = (2000, 500)
 
     def walker(height: int, xs: Sequence[int]) -> list[Detections]:
-        return [Detections.from_arrays([[x - 20, 400 - height, x + 20, 400]], [0.9], [0], ["person"], [1]) for x in xs]
+        boxes = [[x - 20, 400 - height, x + 20, 400] for x in xs]
+        return [Detections.from_arrays([box], [0.9], [0], ["person"], [1]) for box in boxes]
 
     def crossings(frames: list[Detections]) -> list[Event]:
         counter = LineCounter([line])
-        return [e for i, d in enumerate(frames) for e in counter.update(d, FrameContext("c", "m", i, i / 10, size))]
+        contexts = [FrameContext("c", "m", i, i / 10, size) for i in range(len(frames))]
+        return [e for d, context in zip(frames, contexts, strict=True) for e in counter.update(d, context)]
 
     # The line is at x = 1000: walk up to it from the west, step 12 px over it, hold, walk back.
     there_and_back = [900, 920, 940, 960, 1012, 1012, 1012, 1012, 960, 940, 920, 900]

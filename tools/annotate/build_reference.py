@@ -244,7 +244,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
         twice = sorted({str(k) for k in keys if keys.count(k) > 1})
         if twice:
-            raise SystemExit(f"corrections.yaml: key given twice {twice} near line {node.start_mark.line + 1}")
+            line = node.start_mark.line + 1
+            raise SystemExit(f"corrections.yaml: key given twice {twice} near line {line}")
         return super().construct_mapping(node, deep=deep)
 
 

@@ -17,8 +17,9 @@ the line counts once, when it finally settles. An anchor within the line's ``dea
 heights, measured in pixels) is on the line, on neither side: the step tested runs from the last
 point short of the band to the first one past it. Frame counts alone cannot tell a person standing
 on the line and swaying across it from someone crossing back and forth (each side is held for
-seconds); the distance can, so such a person counts once, when they walk on. A new track has no committed side until it has
-held one side for ``min_frames_on_side`` frames, so a track born on the far side cannot cross.
+seconds); the distance can, so such a person counts once, when they walk on. A new track has no
+committed side until it has held one side for ``min_frames_on_side`` frames, so a track born on
+the far side cannot cross.
 
 Tracks that vanish or appear mid-frame: a new id that continues a lost track
 (:mod:`edgesight.apps.stitch`, ``analytics.stitch``: first seen away from the frame's edge, near
@@ -278,7 +279,11 @@ class LineCounter(HoldsTrackState):
     def _sides(
         self, pts: FloatArray, xyxy: npt.NDArray[np.floating[Any]], frame_size: tuple[int, int]
     ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int8]]:
-        """Side of every line each anchor is on, +1 right, -1 left: 0 within the dead band, and by the line alone."""
+        """``(banded, plain)`` sides of every line for each anchor: +1 right, -1 left, 0 on the line.
+
+        ``banded`` counts an anchor within the line's dead band as on the line; ``plain`` is the
+        line alone (the same array when no line has a band).
+        """
         a, b = self._start[None], self._end[None]
         cross = cross_2d(b - a, pts - a)
         line_side = np.sign(cross).astype(np.int8)
