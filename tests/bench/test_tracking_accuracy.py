@@ -9,7 +9,7 @@ import numpy as np
 from edgesight.core.config import LineConfig
 from edgesight.core.detections import Detections
 from evaluation import FrameBoxes, read_mot, reference_frames
-from tracking_accuracy import EXTRA_LINES, CachedFrame, reference_crossings
+from tracking_accuracy import EXTRA_LINES, CachedFrame, GridScore, grid_lines, reference_crossings
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "vtest_people.csv"
 SIZE = (768, 576)
@@ -52,3 +52,28 @@ def test_on_the_real_reference_the_rule_never_counts_more_than_raw_steps() -> No
                 offsets.setdefault(tid, []).append((box[0] + box[2]) / 2 - x)
         raw = sum(int(np.count_nonzero(np.diff(np.sign(o)) != 0)) for o in offsets.values())
         assert 0 < sum(ruled[line.name].values()) <= raw
+
+
+def test_the_grid_covers_the_frame_with_uniquely_named_lines_both_ways() -> None:
+    grid = grid_lines()
+    assert len(grid) == len({line.name for line in grid}) == 37
+    vertical = [line for line in grid if line.start[0] == line.end[0]]
+    assert [line.start[0] for line in vertical] == sorted(line.start[0] for line in vertical)
+    assert vertical[0].start[0] == 0.08 and vertical[-1].start[0] == 0.92
+    assert {line.left_to_right for line in grid} == {"eastbound", "northbound"}
+
+
+def test_a_grid_walk_counts_on_every_vertical_line_it_passes() -> None:
+    xs = [10.0 * i for i in range(77)]  # 0 -> 760 px: over every vertical line once, eastbound
+    counted = reference_crossings(walker(xs), grid_lines(), video(len(xs)))
+    east = [counted[name]["eastbound"] for name in counted if name.startswith("grid-x")]
+    assert east == [1] * 22
+    assert all(sum(counted[name].values()) == 0 for name in counted if name.startswith("grid-y"))
+
+
+def test_grid_score_sums_errors_over_the_directions_the_reference_crosses() -> None:
+    expected = {"a": {"in": 10, "out": 0}, "b": {"in": 20, "out": 4}}
+    counts = {"a": {"in": 10, "out": 3}, "b": {"in": 18, "out": 5}}
+    score = GridScore.of(counts, expected)
+    # "a out" is not crossed in the reference, so its 3 do not count; b in is 10 % low, b out 25 % high.
+    assert score == GridScore(directions=3, within=1, crossings=34, absolute_error=3, signed_error=-1)
