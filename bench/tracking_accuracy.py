@@ -372,11 +372,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     extra = [] if args.no_extra_lines else [{"classes": ["person"], "left_to_right": "eastbound",
                                              "right_to_left": "westbound", **line} for line in EXTRA_LINES]
     lines = [*device.analytics.lines, *(LineConfig.model_validate(x) for x in extra)]
-    if args.dead_band is not None:
-        lines = [line.model_copy(update={"dead_band": args.dead_band}) for line in lines]
     grid = [] if args.no_grid else grid_lines()
     if args.dead_band is not None:
-        grid = [line.model_copy(update={"dead_band": args.dead_band}) for line in grid]
+        lines, grid = ([line.model_copy(update={"dead_band": args.dead_band}) for line in group] for group in (lines, grid))
     analytics = device.analytics.model_copy(update={"lines": [*lines, *grid]})
     bytetrack = analytics.model_copy(
         update={"tracking": analytics.tracking.model_copy(update={"method": "bytetrack"})}

@@ -20,7 +20,7 @@ from edgesight.core.detections import Detections
 from edgesight.sensor.pipeline import Sensor, SensorSettings
 from edgesight.sensor.sources import open_source
 from edgesight.sensor.zoo import configured_model, load_model
-from evaluation import match_frame, read_mot, reference_frames
+from evaluation import FrameBoxes, match_frame, read_mot, reference_frames
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "vtest-device.yaml"
@@ -49,30 +49,42 @@ def tracked(vtest_path: Path) -> dict[int, Detections]:
     return out
 
 
-def ids_of(person: int, frames: range, tracked: dict[int, Detections]) -> list[int | None]:
+@pytest.fixture(scope="module")
+def reference() -> dict[int, FrameBoxes]:
+    return reference_frames(read_mot(REFERENCE))
+
+
+def ids_of(
+    person: int, frames: range, tracked: dict[int, Detections], reference: dict[int, FrameBoxes]
+) -> list[int | None]:
     """Per frame, the tracker id matched to the person's reference box, else None.
 
     Matched as the MOT metrics match: one-to-one over the frame's boxes, IoU >= 0.5.
     """
-    reference = reference_frames(read_mot(REFERENCE))
     ids: list[int | None] = []
     for f in frames:
         boxes, got = reference[f], tracked[f]
-        match = match_frame(boxes.xyxy, got.xyxy)
-        pairs = {int(g): int(d) for g, d in match.pairs}
+        pairs = {int(g): int(d) for g, d in match_frame(boxes.xyxy, got.xyxy).pairs}
         row = int(np.flatnonzero(boxes.track_id == person)[0])
-        assert got.tracker_id is not None or not pairs
-        ids.append(int(got.tracker_id[pairs[row]]) if row in pairs and got.tracker_id is not None else None)
+        if row not in pairs:
+            ids.append(None)
+            continue
+        assert got.tracker_id is not None
+        ids.append(int(got.tracker_id[pairs[row]]))
     return ids
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("first", "last", "people"), PLACES)
 def test_people_passing_in_depth_keep_their_ids(
-    first: int, last: int, people: tuple[int, int], tracked: dict[int, Detections]
+    first: int,
+    last: int,
+    people: tuple[int, int],
+    tracked: dict[int, Detections],
+    reference: dict[int, FrameBoxes],
 ) -> None:
     frames = range(first, last + 1)
-    seen = {person: ids_of(person, frames, tracked) for person in people}
+    seen = {person: ids_of(person, frames, tracked, reference) for person in people}
     kept = {person: {i for i in ids if i is not None} for person, ids in seen.items()}
     for person, ids in seen.items():
         # A frame or two unmatched is a miss, not a swap; more would make the check empty.
