@@ -62,6 +62,7 @@ from edgesight.apps.track_rows import (
     assign,
     concat_rows,
     confirmed_states,
+    reported,
     select_rows,
 )
 from edgesight.apps.tracking import BYTETRACK_MEMORY_FRAMES
@@ -288,11 +289,7 @@ class AppearanceTracker:
         det_to_track[births] = birth_rows
         self._tracks = t
 
-        out_rows = np.flatnonzero(det_to_track >= 0)
-        track_rows = det_to_track[out_rows]
-        reported = t.state[track_rows] == _TRACKED
-        out_rows, track_rows = out_rows[reported], track_rows[reported]
-        return detections[out_rows].with_tracker_id(t.ids[track_rows])
+        return reported(detections, det_to_track, t.ids, t.state)
 
     def _ground(
         self,

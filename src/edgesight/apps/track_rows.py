@@ -21,6 +21,8 @@ from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped,
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from edgesight.core.detections import Detections
+
 __all__ = [
     "INFEASIBLE",
     "IdSource",
@@ -29,6 +31,7 @@ __all__ = [
     "assign",
     "concat_rows",
     "confirmed_states",
+    "reported",
     "select_rows",
 ]
 
@@ -91,6 +94,27 @@ def concat_rows(tracks: Rows, more: Rows) -> Rows:
 def confirmed_states(ids: IntArray, state: npt.NDArray[np.int8]) -> Mapping[int, TrackState]:
     """State of every confirmed track (id > 0; tentative tracks have no id yet) by id."""
     return {int(i): TrackState(int(s)) for i, s in zip(ids, state, strict=True) if i > 0}
+
+
+def reported(
+    detections: Detections, det_to_track: IntArray, ids: IntArray, state: npt.NDArray[np.int8]
+) -> Detections:
+    """The detections whose track is tracked on this frame, in input order, with the track's id.
+
+    ``det_to_track`` holds each detection's track row (-1: none); a tentative track's detection
+    is not reported until the track is confirmed.
+
+    Example:
+        >>> from edgesight.core.detections import Detections
+        >>> det = Detections.from_arrays([[0, 0, 9, 9], [20, 0, 29, 9]], [0.9, 0.8], [0, 0], ["person"] * 2)
+        >>> out = reported(det, np.array([1, 0]), np.array([-1, 7]), np.array([0, 1], np.int8))
+        >>> out.tracker_id.tolist()  # row 0 is tentative, so only the first detection (row 1) is reported
+        [7]
+    """
+    rows = np.flatnonzero(det_to_track >= 0)
+    track_rows = det_to_track[rows]
+    shown = state[track_rows] == TrackState.TRACKED
+    return detections[rows[shown]].with_tracker_id(ids[track_rows[shown]])
 
 
 class IdSource:

@@ -29,6 +29,7 @@ from edgesight.apps.track_rows import (
     assign,
     concat_rows,
     confirmed_states,
+    reported,
     select_rows,
 )
 from edgesight.core.config import TrackingConfig
@@ -146,11 +147,7 @@ class Tracker:
         det_to_track[births] = birth_rows
         self._tracks = t
 
-        out_rows = np.flatnonzero(det_to_track >= 0)
-        track_rows = det_to_track[out_rows]
-        reported = t.state[track_rows] == _TRACKED
-        out_rows, track_rows = out_rows[reported], track_rows[reported]
-        return detections[out_rows].with_tracker_id(t.ids[track_rows])
+        return reported(detections, det_to_track, t.ids, t.state)
 
     def _apply_matches(
         self, t: _Tracks, det_to_track: IntArray, track_matched: BoolArray, boxes: Float64Array

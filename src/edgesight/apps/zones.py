@@ -141,7 +141,7 @@ class ZoneCounter(HoldsTrackState):
             InputError: ``tracked.tracker_id`` is None.
         """
         if tracked.tracker_id is None:
-            raise InputError("ZoneCounter.update: detections need tracker_id got None")
+            raise InputError("ZoneCounter.update: detections need tracker_id, got None")
         if not self.zones:
             return []
         fi, ts = frame.frame_index, frame.timestamp
