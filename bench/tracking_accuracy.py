@@ -1,7 +1,7 @@
 """Tracking and counting accuracy on vtest.avi against our reference annotation, ours vs ByteTrack.
 
     python bench/tracking_accuracy.py [--config examples/vtest-device.yaml] [--reference tests/data/vtest_people.csv]
-        [--seeds 8] [--detections bench/out/detections-<key>.npz]
+        [--seeds 8] [--detections bench/out/detections-<key>.npz] [--drop-every 3]
 
 The sensor runs once over the video and its detections (with the torso colour vectors the default
 tracker uses) are cached in ``bench/out/`` keyed by the video, model and sensor settings, so later
@@ -41,6 +41,11 @@ between two single runs that lies inside the seeds' range is noise; judge on the
 ranges' overlap). The perturbation cannot add or remove boxes, which the real change also did, so
 the real spread is wider still. ``--detections`` tracks one given cache (another ISP, an older
 sensor setting) instead of the config's.
+
+With ``--drop-every N`` the trackers get a stream that lost every Nth frame (indices and
+timestamps kept, so the gaps show): the tracking figures are scored on the frames that arrived, and
+the line counts against the reference's crossings over the whole video, which is what a user of a
+camera that drops frames wants counted.
 
 The scoring is the same for all trackers: every video frame is scored (a frame where a tracker
 reports nothing counts its misses), reference and tracks are matched per frame on 1 - IoU with
@@ -322,6 +327,22 @@ def perturbed(frames: list[CachedFrame], seed: int) -> list[CachedFrame]:
     return [CachedFrame(f.frame_index, f.timestamp, f.size, d) for f, d in zip(frames, moved, strict=True)]
 
 
+def dropped_frames(frames: list[CachedFrame], every: int) -> list[CachedFrame]:
+    """The frames a stream that loses every ``every``-th frame delivers (0: all of them).
+
+    The frames keep their indices and timestamps, so the trackers see the gaps as a camera's
+    dropped frames: frame 2, 5, 8, ... missing for ``every`` 3.
+
+    Example:
+        >>> frames = [CachedFrame(i, i / 10, (640, 480), Detections.empty()) for i in range(7)]
+        >>> [f.frame_index for f in dropped_frames(frames, 3)]
+        [0, 1, 3, 4, 6]
+    """
+    if every == 0:
+        return frames
+    return [f for f in frames if f.frame_index % every != every - 1]
+
+
 def line_within(got: int, expected: int) -> bool:
     """The issue's line target: a direction's count within ``LINE_TOLERANCE`` of the reference's."""
     return abs(got - expected) <= LINE_TOLERANCE * expected
@@ -360,9 +381,16 @@ def main(argv: Iterable[str] | None = None) -> None:
         help="every line's dead_band (box heights), the reference's included; default: the config's",
     )
     parser.add_argument("--max-ground-speed", type=float, default=None, help="tracking.max_ground_speed_mps")
+    parser.add_argument(
+        "--drop-every", type=int, default=0, metavar="N",
+        help="the stream loses every Nth frame (3: every third is missing); scored on the frames that "
+        "arrive, counted against the whole reference",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     if args.seeds < 0:
         parser.error(f"--seeds must be >= 0, got {args.seeds}")
+    if args.drop_every < 0 or args.drop_every == 1:
+        parser.error(f"--drop-every must be 0 (no drops) or >= 2, got {args.drop_every}")
     device = load_config(args.config)
     reference = reference_frames(read_mot(args.reference), IgnoreRule(min_height_px=args.min_height))
     if args.detections is not None:
@@ -401,8 +429,9 @@ def main(argv: Iterable[str] | None = None) -> None:
         console.print("[yellow]trackers is not installed: pip install --no-deps trackers==2.6.1 pydeprecate")
     # Draw 0 is the detections as cached; draws 1..N are seeded perturbations (seed = draw number).
     draws: dict[str, list[Draw]] = {name: [] for name in runners}
+    arriving = dropped_frames(frames, args.drop_every)
     for seed in track(range(args.seeds + 1), description="tracking", transient=True, console=console):
-        video = perturbed(frames, seed) if seed else frames
+        video = perturbed(arriving, seed) if seed else arriving
         for name, runner in runners.items():
             tracks, counts = runner(video)
             draws[name].append((mot_metrics(reference, tracks, sorted(tracks)), counts))

@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgesight.core.config import LineConfig
 from edgesight.core.detections import Detections
 from evaluation import FrameBoxes, read_mot, reference_frames
-from tracking_accuracy import EXTRA_LINES, CachedFrame, GridScore, grid_lines, reference_crossings
+from tracking_accuracy import (
+    EXTRA_LINES,
+    CachedFrame,
+    GridScore,
+    dropped_frames,
+    grid_lines,
+    main,
+    reference_crossings,
+)
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "vtest_people.csv"
 SIZE = (768, 576)
@@ -77,3 +86,20 @@ def test_grid_score_sums_errors_over_the_directions_the_reference_crosses() -> N
     score = GridScore.of(counts, expected)
     # "a out" is not crossed in the reference, so its 3 do not count; b in is 10 % low, b out 25 % high.
     assert score == GridScore(directions=3, within=1, crossings=34, absolute_error=3, signed_error=-1)
+
+
+def test_a_stream_that_loses_every_third_frame_keeps_the_others_indices_and_times() -> None:
+    kept = dropped_frames(video(9), 3)
+    assert [f.frame_index for f in kept] == [0, 1, 3, 4, 6, 7]
+    assert [f.timestamp for f in kept] == pytest.approx([0.0, 0.1, 0.3, 0.4, 0.6, 0.7])
+    whole = video(4)
+    assert dropped_frames(whole, 0) is whole
+
+
+@pytest.mark.parametrize("every", ["1", "-2"])
+def test_drop_every_rejects_a_stream_that_would_lose_every_frame_or_a_negative(
+    every: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--drop-every", every])
+    assert f"--drop-every must be 0 (no drops) or >= 2, got {every}" in capsys.readouterr().err
