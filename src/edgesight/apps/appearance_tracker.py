@@ -18,7 +18,11 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   ``_OCR_MAX_GAP`` frames is also tried against its *last observed* box, not only its drifting
   prediction (longer gaps let a passer-by take the spot: measured on vtest.avi); when a track is
   re-found after more than ``_REANCHOR_GAP`` frames, its velocity is re-estimated from the two
-  observations across the gap instead of the Kalman filter's extrapolated state.
+  observations across the gap instead of the Kalman filter's extrapolated state. A new track's
+  velocity is likewise what its first two observations say: the filter starts at rest and learns
+  a walker's speed over several frames, and a dropped frame then doubles the shortfall (someone
+  walking in at the frame's edge on vtest.avi lost their first id at the first missing frame in
+  every draw; with every third frame missing, 12.5 -> 11.6 id switches, unchanged at full rate).
 * **Certainty.** A track unseen for some frames pays a little in the association cost (0.01 a
   frame period, at most 0.1), so where two tracks fit a box almost equally (one box over two people
   in depth) the one seen on the last frame takes it and the ids do not swap for a frame.
@@ -388,8 +392,9 @@ class AppearanceTracker:
         if rows.shape[0]:
             gap = t.lost[rows]
             t.mean[rows], t.cov[rows] = kalman_update(t.mean[rows], t.cov[rows], boxes[dets])
-            # OC-SORT's re-update: after a gap, the velocity is what the two observations say.
-            regained = gap > _REANCHOR_GAP
+            # OC-SORT's re-update: after a gap, the velocity is what the two observations say; and
+            # so on a track's second observation, where the filter's velocity is still near zero.
+            regained = (gap > _REANCHOR_GAP) | (t.hits[rows] == 1)
             if np.any(regained):
                 r, d = rows[regained], dets[regained]
                 now, before = xyxy_to_cxcywh(boxes[d]), xyxy_to_cxcywh(t.last_box[r])
