@@ -73,7 +73,7 @@ EXPORTS = {
     "edgesight.apps.safety": ["SafetyApp"],
     "edgesight.apps.stitch": ["Link", "StandaloneStitch", "TrackStitcher"],
     "edgesight.apps.track_rows": ["INFEASIBLE", "IdSource", "KalmanRows", "TrackState", "assign",
-        "concat_rows", "confirmed_states", "select_rows"],
+        "concat_rows", "confirmed_states", "reported", "select_rows"],
     "edgesight.apps.tracking": ["BYTETRACK_MEMORY_FRAMES", "ClassFilter", "HoldsTrackState", "TrackState", "TrackTable", "Tracker"],
     "edgesight.apps.zones": ["ZoneCounter"],
     "edgesight.cli": ["app", "main"],
