@@ -179,7 +179,7 @@ EXPORTS = {
         "polygon_area", "polygon_problem", "rule_anchor_points", "segments_cross", "segments_intersect",
         "validate_polygon"],
     "edgesight.geometry.boxes": ["Anchor", "EDGE_MARGIN", "FOOTPRINT_HEIGHT_FRACTION", "anchor_points",
-        "at_frame_edge", "box_iou", "rule_anchor_points"],
+        "at_frame_edge", "box_iou", "buffered_iou", "rule_anchor_points"],
     "edgesight.geometry.homography": ["apply_homography", "collinear_triple", "homography_from_points"],
     "edgesight.geometry.lines": ["cross_2d", "crossing_points", "line_sides", "segments_cross",
         "segments_intersect"],

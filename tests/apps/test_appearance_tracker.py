@@ -7,7 +7,6 @@ import pytest
 
 from edgesight.apps.appearance_tracker import AppearanceTracker
 from edgesight.apps.engine import Analytics
-from edgesight.apps.tracking import TrackState
 from edgesight.core.config import AnalyticsConfig, TrackingConfig
 from edgesight.core.detections import Detections
 from edgesight.core.frame import FrameMeta, ModelRef
@@ -196,18 +195,35 @@ def test_a_crossing_hidden_by_an_occlusion_counts_once_and_says_it_was_inferred(
     assert engine.quality()["lines"] == {"door": {"crossings": 1, "inferred": 1, "suppressed": 0}}
 
 
-def test_a_box_that_two_tracks_fit_alike_goes_to_the_one_seen_last_frame() -> None:
-    # A (left) and B (right) stand still; B goes unseen for a frame, then one box appears between
-    # them, a hair closer to B's box. On IoU alone B would take it; A was seen a frame ago and B
-    # was not, so A does, and B stays lost.
+@pytest.mark.parametrize(("buffer", "ids"), [(3.0, {1}), (0.0, {1, 2})])
+def test_someone_missed_while_speeding_up_keeps_the_id_through_the_widening_match(
+    buffer: float, ids: set[int]
+) -> None:
+    # 12 px a frame, then three frames without a detection while the walker speeds up to 20: the
+    # prediction is 32 px behind a 40 px box (IoU 0.11). Widened by 1.2 of their size a side
+    # (motion_buffer 3 x 0.4 s unseen), the boxes overlap; the colours agree, so the walker keeps
+    # the id.
+    tracker = AppearanceTracker(TrackingConfig(min_hits=1, motion_buffer=buffer))
+    seen = set()
+    for i in range(18):
+        x = 100 + 12 * i if i < 10 else 208 + 20 * (i - 9)
+        out = tracker.update(people([x], 200, [RED]) if not 10 <= i < 13 else Detections.empty(), i / 10)
+        if len(out):
+            seen.add(id_at(out, x - 1, x + 1))
+    assert seen == ids
+
+
+@pytest.mark.parametrize(("look", "same"), [(RED, True), (np.array([1.0, 1.0], np.float32) / np.sqrt(2), False)])
+def test_a_match_only_the_widening_makes_needs_the_looks_to_agree(look: np.ndarray, same: bool) -> None:
+    # A person in red stands at x 100; then a box appears 40 px to the right, touching theirs (plain
+    # IoU 0, widened 0.23). In red it is them, a step aside; in colours only 0.71 alike (enough for a
+    # box that overlaps plainly, not for one only the widening reaches) it is someone else.
     tracker = AppearanceTracker(TrackingConfig(min_hits=1))
     for i in range(5):
-        out = tracker.update(people([100, 140], 200), i / 10)
-    a, b = id_at(out, 99, 101), id_at(out, 139, 141)
-    tracker.update(people([100], 200), 0.5)
-    out = tracker.update(people([120.2], 200), 0.6)
-    assert out.tracker_id is not None and out.tracker_id.tolist() == [a]
-    assert tracker.states()[b] is TrackState.LOST
+        out = tracker.update(people([100], 200, [RED]), i / 10)
+    first = id_at(out, 99, 101)
+    out = tracker.update(people([140], 200, [look]), 0.5)
+    assert (out.tracker_id is not None and out.tracker_id.tolist() == [first]) is same
 
 
 def test_without_a_clock_a_lost_track_is_kept_thirty_frames() -> None:

@@ -108,8 +108,10 @@ def test_re_identification_reaches_as_far_as_the_floor_allows(
     # the side: a run, within 4 m/s, though beyond the 1.05 box heights that the image alone
     # allows after 1.1 s. 6 m in that time is beyond the limit.
     calibration = CalibrationConfig.model_validate(CALIBRATION) if calibrated else None
+    # The widening match (motion_buffer) would find her in the first stage whatever the reach:
+    # this is about how far the re-identification stage reaches.
     tracker = AppearanceTracker(
-        TrackingConfig(min_hits=2, reid_similarity=0.9, max_ground_speed_mps=4.0), calibration
+        TrackingConfig(min_hits=2, reid_similarity=0.9, max_ground_speed_mps=4.0, motion_buffer=0.0), calibration
     )
     ids = []
     for i in range(30):

@@ -23,9 +23,18 @@ adds what keeps identities through crossings and occlusions on a CPU budget:
   a walker's speed over several frames, and a dropped frame then doubles the shortfall (someone
   walking in at the frame's edge on vtest.avi lost their first id at the first missing frame in
   every draw; with every third frame missing, 12.5 -> 11.6 id switches, unchanged at full rate).
+* **A widening match** (C-BIoU's buffered IoU, Yang et al., WACV 2023). The first association
+  compares boxes widened by ``tracking.motion_buffer`` x the seconds each track went unseen (at
+  most 1 s) of their size on every side: someone who speeds up, turns, was missed for a few
+  frames, or is seen at a low frame rate still overlaps their prediction. A match that only the
+  widening makes needs the looks to agree (``_LOST_MIN_SIMILARITY``; without appearance vectors
+  it is refused, so without looks it reaches no pair that plain IoU does not). The widening is larger for
+  a track unseen longer, so a near-tie now goes to it (on vtest.avi that re-finds people at the
+  sign; BENCHMARKS.md, ninth round).
 * **Certainty.** A track unseen for some frames pays a little in the association cost (0.01 a
-  frame period, at most 0.1), so where two tracks fit a box almost equally (one box over two people
-  in depth) the one seen on the last frame takes it and the ids do not swap for a frame.
+  frame period, at most 0.1). Before the widening match it decided near-ties for the track seen on
+  the last frame; now it only tempers the widening's pull (int8 detections of vtest.avi: 9.9 id
+  switches without it, 9.3 with).
 * **Re-identification after longer gaps** (off by default, ``reid_similarity: 1.0``). A lost
   track can take a detection far from its predicted box when the appearance agrees (similarity
   >= ``reid_similarity``), the box has a similar height and it lies within a radius that grows
@@ -72,7 +81,7 @@ from edgesight.apps.track_rows import (
 from edgesight.apps.tracking import BYTETRACK_MEMORY_FRAMES
 from edgesight.core.config import CalibrationConfig, TrackingConfig
 from edgesight.core.detections import Detections
-from edgesight.geometry.boxes import at_frame_edge, box_iou
+from edgesight.geometry.boxes import at_frame_edge, box_iou, buffered_iou
 from edgesight.geometry.motion import (
     kalman_initiate,
     kalman_predict,
@@ -105,13 +114,16 @@ _EXIT_GRACE_FRAMES = 5  # a track lost at the border has left unless re-found th
 _LOST_MIN_SIMILARITY = 0.75  # appearance a lost track needs to take a detection (when known)
 _OCR_MAX_GAP = 2.0  # frame periods: older last observations are where someone else may now stand
 # A track seen on the last frame is surer than one predicted across a gap: each frame period unseen
-# adds this to its association cost (at most _UNSEEN_COST_CAP), so a near-tie goes to the track that
-# was seen. Such ties come where the detector draws one box over two people in depth (vtest.avi
-# frame 684: 0.32 for a track lost a frame earlier against 0.33), and a tie broken the wrong way is
-# a one-frame swap, two id switches. Over 17 draws of vtest.avi: never more switches, 2-6 fewer in
-# 8 of them (mean 22.4 -> 21.1), IDF1 and line counts unchanged; 0.02 and more gave some back.
+# adds this to its association cost (at most _UNSEEN_COST_CAP). With plain IoU it gave near-ties to
+# the track that was seen (vtest.avi frame 684, one box over two people in depth: 0.32 for a track
+# lost a frame earlier against 0.33; 22.4 -> 21.1 id switches over 17 draws). The widening match
+# widens a longer-unseen track more, which outweighs this in such a tie; it remains a small brake.
 _UNSEEN_COST_PER_PERIOD = 0.01
 _UNSEEN_COST_CAP = 0.1
+# The first association's buffer stops growing after this long unseen (tracking.motion_buffer x 1 s
+# a side). Capped at 0.3-0.5 s it kept fewer people at the sign on vtest.avi (lamp post 11.8 + 15.8
+# of 13 + 17, 10.9 id switches); at 1 s or more, 12.7 + 16.7 and 9.0.
+_BUFFER_MAX_S = 1.0
 
 
 @dataclass(slots=True)
@@ -231,7 +243,8 @@ class AppearanceTracker:
             t.mean, t.cov = kalman_predict(t.mean, t.cov, freeze_size=t.state == _LOST, steps=steps)
             t.lost = t.lost + steps
             similarity = self._similarity(t, vectors)
-            iou = box_iou(state_to_xyxy(t.mean), boxes)
+            predicted = state_to_xyxy(t.mean)
+            iou = box_iou(predicted, boxes)
             if cfg.class_aware:
                 iou[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
             # A lost track must look like the detection to take it (a bystander often fills the gap).
@@ -244,6 +257,7 @@ class AppearanceTracker:
             looks_apart = cfg.appearance_weight * np.where(np.isnan(similarity), 0.0, 1.0 - similarity)
             unseen = np.minimum(_UNSEEN_COST_PER_PERIOD * t.lost, _UNSEEN_COST_CAP)[:, None]
             extra_cost = looks_apart + unseen
+            first_iou, first_veto = self._buffered(t, predicted, boxes, detections, period, iou, similarity, veto)
 
             def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
                 if ti.shape[0] == 0 or di.shape[0] == 0:
@@ -252,11 +266,17 @@ class AppearanceTracker:
                 det_to_track[di[c]] = ti[r]
                 matched[ti[r]] = True
 
-            def iou_cost(min_iou: float, last_observed: bool = False) -> Callable[[IntArray, IntArray], Float64Array]:
+            def iou_cost(
+                min_iou: float, last_observed: bool = False, overlap: Float64Array | None = None,
+                vetoed: BoolArray | None = None,
+            ) -> Callable[[IntArray, IntArray], Float64Array]:
+                over = iou if overlap is None else overlap
+                block = veto if vetoed is None else vetoed
+
                 def cost(ti: IntArray, di: IntArray) -> Float64Array:
                     pair = np.ix_(ti, di)
-                    sub = self._last_iou(t, ti, boxes, di, detections) if last_observed else iou[pair]
-                    return np.where((sub >= min_iou) & ~veto[pair], 1.0 - sub + extra_cost[pair], INFEASIBLE)
+                    sub = self._last_iou(t, ti, boxes, di, detections) if last_observed else over[pair]
+                    return np.where((sub >= min_iou) & ~block[pair], 1.0 - sub + extra_cost[pair], INFEASIBLE)
 
                 return cost
 
@@ -267,7 +287,7 @@ class AppearanceTracker:
                 return high[det_to_track[high] < 0]
 
             confirmed = np.flatnonzero(t.state != _TENTATIVE)
-            match(confirmed, high, iou_cost(cfg.match_iou))
+            match(confirmed, high, iou_cost(cfg.match_iou, overlap=first_iou, vetoed=first_veto))
             low = np.flatnonzero((scores >= cfg.low_thresh) & (scores < cfg.track_thresh))
             left = free(confirmed)
             match(left[t.state[left] == _TRACKED], low, iou_cost(cfg.low_match_iou))
@@ -307,6 +327,37 @@ class AppearanceTracker:
             return None
         seconds = timestamp - t.seen_at
         return self._gate.reach_of(t.last_box, state_to_xyxy(t.mean), boxes, seconds, frame_size)
+
+    def _buffered(
+        self,
+        t: _Tracks,
+        predicted: Float64Array,
+        boxes: Float64Array,
+        detections: Detections,
+        period: float,
+        iou: Float64Array,
+        similarity: Float64Array,
+        veto: BoolArray,
+    ) -> tuple[Float64Array, BoolArray]:
+        """The first association's overlap and veto: IoU of boxes widened by the time each track went unseen.
+
+        A track seen on the last frame at 10 fps is widened by ``motion_buffer`` x 0.1 of its size a
+        side; one unseen for a second or more by ``motion_buffer`` (``_BUFFER_MAX_S``). A pair that
+        overlaps only once widened must also look alike (``_LOST_MIN_SIMILARITY``), since a
+        neighbour may stand within the widened box; without appearance vectors such a pair is
+        refused. Without a clock (no frame period yet) nothing is widened.
+        """
+        cfg = self.config
+        if cfg.motion_buffer == 0.0 or period <= 0.0 or boxes.shape[0] == 0:
+            return iou, veto
+        seconds = np.minimum(t.lost * period, _BUFFER_MAX_S)
+        wide = buffered_iou(predicted, boxes, cfg.motion_buffer * seconds)
+        if cfg.class_aware:
+            wide[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
+        only_wide = (iou < cfg.match_iou) & (wide >= cfg.match_iou)
+        # NaN (looks unknown) fails the comparison: without appearance the widening reaches no one
+        # the plain IoU does not (re-finding further needs a calibration's ground reach).
+        return wide, veto | (only_wide & ~(similarity >= _LOST_MIN_SIMILARITY))
 
     def _vectors(self, detections: Detections) -> Float64Array:
         """Appearance vectors of the detections, ``(n, 0)`` when appearance is off or absent."""
