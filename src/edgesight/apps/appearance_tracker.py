@@ -245,8 +245,9 @@ class AppearanceTracker:
             similarity = self._similarity(t, vectors)
             predicted = state_to_xyxy(t.mean)
             iou = box_iou(predicted, boxes)
-            if cfg.class_aware:
-                iou[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
+            other_class = t.class_id[:, None] != detections.class_id[None, :] if cfg.class_aware else None
+            if other_class is not None:
+                iou[other_class] = 0.0
             # A lost track must look like the detection to take it (a bystander often fills the gap).
             veto = (similarity < _APPEARANCE_VETO) | (
                 (t.state == _LOST)[:, None] & (similarity < _LOST_MIN_SIMILARITY)
@@ -257,7 +258,7 @@ class AppearanceTracker:
             looks_apart = cfg.appearance_weight * np.where(np.isnan(similarity), 0.0, 1.0 - similarity)
             unseen = np.minimum(_UNSEEN_COST_PER_PERIOD * t.lost, _UNSEEN_COST_CAP)[:, None]
             extra_cost = looks_apart + unseen
-            first_iou, first_veto = self._buffered(t, predicted, boxes, detections, period, iou, similarity, veto)
+            first_iou, first_veto = self._buffered(t, predicted, boxes, other_class, period, iou, similarity, veto)
 
             def match(ti: IntArray, di: IntArray, cost: Callable[[IntArray, IntArray], Float64Array]) -> None:
                 if ti.shape[0] == 0 or di.shape[0] == 0:
@@ -333,7 +334,7 @@ class AppearanceTracker:
         t: _Tracks,
         predicted: Float64Array,
         boxes: Float64Array,
-        detections: Detections,
+        other_class: BoolArray | None,
         period: float,
         iou: Float64Array,
         similarity: Float64Array,
@@ -352,8 +353,8 @@ class AppearanceTracker:
             return iou, veto
         seconds = np.minimum(t.lost * period, _BUFFER_MAX_S)
         wide = buffered_iou(predicted, boxes, cfg.motion_buffer * seconds)
-        if cfg.class_aware:
-            wide[t.class_id[:, None] != detections.class_id[None, :]] = 0.0
+        if other_class is not None:
+            wide[other_class] = 0.0
         only_wide = (iou < cfg.match_iou) & (wide >= cfg.match_iou)
         # NaN (looks unknown) fails the comparison: without appearance the widening reaches no one
         # the plain IoU does not (re-finding further needs a calibration's ground reach).

@@ -140,14 +140,7 @@ def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> Float64Array:
     """
     aa = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     bb = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    area_a = np.maximum(aa[:, 2] - aa[:, 0], 0) * np.maximum(aa[:, 3] - aa[:, 1], 0)
-    area_b = np.maximum(bb[:, 2] - bb[:, 0], 0) * np.maximum(bb[:, 3] - bb[:, 1], 0)
-    iw = np.minimum(aa[:, None, 2], bb[None, :, 2]) - np.maximum(aa[:, None, 0], bb[None, :, 0])
-    ih = np.minimum(aa[:, None, 3], bb[None, :, 3]) - np.maximum(aa[:, None, 1], bb[None, :, 1])
-    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: Float64Array = inter / np.maximum(union, 1e-12)
-    return out
+    return _pairwise_iou(aa[:, None, :], bb[None, :, :])
 
 
 def buffered_iou(a: npt.ArrayLike, b: npt.ArrayLike, buffer: npt.ArrayLike) -> Float64Array:
@@ -178,11 +171,16 @@ def buffered_iou(a: npt.ArrayLike, b: npt.ArrayLike, buffer: npt.ArrayLike) -> F
     size_b = np.concatenate([bb[:, 2:] - bb[:, :2]] * 2, axis=1)[None, :, :]  # (1, m, 4)
     sign = np.array([-1.0, -1.0, 1.0, 1.0])
     wide_a = aa[:, None, :] + sign * grow * size_a  # (n, 1, 4)
-    wide_b = bb[None, :, :] + sign * grow * size_b  # (n, m, 4)
-    iw = np.minimum(wide_a[..., 2], wide_b[..., 2]) - np.maximum(wide_a[..., 0], wide_b[..., 0])
-    ih = np.minimum(wide_a[..., 3], wide_b[..., 3]) - np.maximum(wide_a[..., 1], wide_b[..., 1])
+    wide_b = bb[None, :, :] + sign * grow * size_b  # (n, m, 4): each detection widened per track
+    return _pairwise_iou(wide_a, wide_b)
+
+
+def _pairwise_iou(a: Float64Array, b: Float64Array) -> Float64Array:
+    """IoU of ``xyxy`` boxes ``a`` and ``b`` (last axis 4) that broadcast to ``(n, m, 4)``; ``(n, m)``."""
+    area_a = np.maximum(a[..., 2] - a[..., 0], 0) * np.maximum(a[..., 3] - a[..., 1], 0)
+    area_b = np.maximum(b[..., 2] - b[..., 0], 0) * np.maximum(b[..., 3] - b[..., 1], 0)
+    iw = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    ih = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
     inter = np.maximum(iw, 0) * np.maximum(ih, 0)
-    area_a = np.maximum(wide_a[..., 2] - wide_a[..., 0], 0) * np.maximum(wide_a[..., 3] - wide_a[..., 1], 0)
-    area_b = np.maximum(wide_b[..., 2] - wide_b[..., 0], 0) * np.maximum(wide_b[..., 3] - wide_b[..., 1], 0)
     out: Float64Array = inter / np.maximum(area_a + area_b - inter, 1e-12)
     return out
