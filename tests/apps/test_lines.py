@@ -118,6 +118,19 @@ def test_track_born_on_the_far_side_cannot_cross() -> None:
     assert run(counter, [person(500, y, 4) for y in range(510, 700, 10)]) == []
 
 
+def test_track_first_reported_a_step_before_the_line_counts_its_crossing() -> None:
+    # The tracker reports a track once confirmed (min_hits frames), so a person who walks in from
+    # behind an obstacle or is there when the stream starts may be first reported just short of
+    # the line: their first side commits at once, and the crossing counts after the usual hold.
+    counter = LineCounter([DOOR])
+    events = run(counter, [person(500, y, 5) for y in (480, 520, 540, 560)])
+    assert [(e.track_ids, e.properties["direction"], e.properties["crossed_frame_index"]) for e in events] == [
+        ((5,), "in", 1)
+    ]
+    # held for fewer than min_frames_on_side frames on the new side: not yet
+    assert run(LineCounter([DOOR]), [person(500, y, 6) for y in (480, 520, 540)]) == []
+
+
 def test_lost_track_refound_with_new_id_next_to_the_line_does_not_count_twice() -> None:
     # The rule for new ids the stitch does not link (here turned off): with the stitch, id 11 would
     # continue id 10, and its box jumping back over the line for 4 frames would count like a kept id's.

@@ -17,9 +17,10 @@ the line counts once, when it finally settles. An anchor within the line's ``dea
 heights, measured in pixels) is on the line, on neither side: the step tested runs from the last
 point short of the band to the first one past it. Frame counts alone cannot tell a person standing
 on the line and swaying across it from someone crossing back and forth (each side is held for
-seconds); the distance can, so such a person counts once, when they walk on. A new track has no
-committed side until it has held one side for ``min_frames_on_side`` frames, so a track born on
-the far side cannot cross.
+seconds); the distance can, so such a person counts once, when they walk on. A new track commits
+to the side it is first seen on, so a track born on the far side cannot cross; it need not hold
+that side first, since the tracker reports a track only once it has confirmed it over several
+frames (``tracking.min_hits``), and someone first reported a step before the line still counts.
 
 Tracks that vanish or appear mid-frame: a new id that continues a lost track
 (:mod:`edgesight.apps.stitch`, ``analytics.stitch``: first seen away from the frame's edge, near
@@ -243,7 +244,8 @@ class LineCounter(HoldsTrackState):
         run_frame = np.where(new_run, over_frame, cols["run_frame"][rows])
         run_gap = np.where(new_run, gap[:, None], cols["run_gap"][rows])
         run_point = np.where(new_run[..., None], point, cols["run_point"][rows])
-        done = active & ~back & (run_len >= self._min_frames)
+        # A track's first side commits at once; later sides only after min_frames_on_side frames.
+        done = active & ~back & (run_len >= np.where(committed == 0, 1, self._min_frames))
         counted = done & (committed != 0) & run_crossed
 
         cols["committed"][rows] = np.where(done, side, committed)
