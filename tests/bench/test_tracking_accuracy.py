@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesight.core.config import LineConfig
+from edgesight.core.config import AnalyticsConfig, DeviceConfig, LineConfig
 from edgesight.core.detections import Detections
 from evaluation import FrameBoxes, read_mot, reference_frames
 from tracking_accuracy import (
@@ -18,6 +18,7 @@ from tracking_accuracy import (
     grid_lines,
     main,
     reference_crossings,
+    reference_ids_runner,
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "vtest_people.csv"
@@ -103,3 +104,18 @@ def test_drop_every_rejects_a_stream_that_would_lose_every_frame_or_a_negative(
     with pytest.raises(SystemExit):
         main(["--drop-every", every])
     assert f"--drop-every must be 0 (no drops) or >= 2, got {every}" in capsys.readouterr().err
+
+
+def test_the_ceiling_names_each_matched_box_by_its_reference_person_and_drops_the_rest() -> None:
+    truth = walker([300.0 + 10 * i for i in range(20)])  # person 7 walks east over the door
+    frames = []
+    for i in range(20):
+        x = 300.0 + 10 * i
+        boxes = [[x - 11, 201, x + 9, 259], [600, 100, 620, 160]]  # person 7, 1 px off; a box on nobody
+        frames.append(CachedFrame(i, i / 10, SIZE, Detections.from_arrays(boxes, [0.9, 0.8], [0, 0], ["person"] * 2)))
+    frames[5] = CachedFrame(5, 0.5, SIZE, frames[5].detections[np.array([1])])  # person 7 missed once
+    device = DeviceConfig(device_id="cam")
+    run = reference_ids_runner(truth, AnalyticsConfig(lines=[LINE]), device)
+    tracks, counts = run(frames)
+    assert [tracks[i].track_id.tolist() for i in (0, 5, 19)] == [[7], [], [7]]
+    assert counts == {"door": {"east": 1, "west": 0}}
