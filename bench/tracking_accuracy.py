@@ -315,10 +315,8 @@ def reference_ids_runner(reference: Tracked, config: AnalyticsConfig, device: De
         for f in frames:
             d = f.detections[f.detections.class_name == "person"]
             truth = reference.get(f.frame_index, empty)
-            pairs = match_frame(truth.xyxy, d.xyxy).pairs
-            rows = np.array([det for _, det in pairs], dtype=np.int64)
-            ids = np.array([truth.track_id[gt] for gt, _ in pairs], dtype=np.int64)
-            named = d[rows].with_tracker_id(ids)
+            pairs = match_frame(truth.xyxy, d.xyxy).pairs  # (k, 2): reference row, detection row
+            named = d[pairs[:, 1]].with_tracker_id(truth.track_id[pairs[:, 0]])
             counter.update(named, FrameContext(device.device_id, device.stream_id, f.frame_index, f.timestamp, f.size))
             tracks[f.frame_index] = _person_boxes(named)
         return tracks, _totals(counter.counts())
